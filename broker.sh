@@ -1,0 +1,500 @@
+#!/usr/bin/env bash
+# broker.sh — operational entry point for Broker.
+#
+#   ./broker.sh demo                          run broker + Tesla simulator + Postgres locally
+#   ./broker.sh test [dotnet test args...]    run the whole test suite against a private Postgres
+#   ./broker.sh postgres start <dir> <port>   private PostgreSQL cluster (used by the test fixture)
+#   ./broker.sh postgres stop <dir>
+#   ./broker.sh new-key                       print a fresh vault key
+#
+# Works as root (CI, containers) and as a normal user. Run `./broker.sh help` for details.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly ROOT
+
+export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+# Demo ports and paths (the simulator's defaults are 7800/7801/7802, see its appsettings.json).
+readonly DEMO_DIR="$ROOT/.demo"
+readonly DEMO_PG_PORT=55433
+readonly DEMO_BROKER_PORT=5080
+readonly SIM_AUTH_PORT=7800 SIM_NA_PORT=7801 SIM_EU_PORT=7802
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------------------------
+
+# Messages go to stderr so that stdout stays machine-readable (e.g. the connection string).
+say()  { printf '%s\n' "broker.sh: $*" >&2; }
+die()  { printf '%s\n' "broker.sh: error: $*" >&2; exit 1; }
+
+is_root() { [[ $(id -u) -eq 0 ]]; }
+
+# True when something accepts TCP connections on 127.0.0.1:<port>.
+port_busy() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+require_free_port() {
+  local port=$1 what=$2
+  if port_busy "$port"; then
+    die "port $port (needed for $what) is already in use on 127.0.0.1 — stop whatever listens there (try: ss -ltnp 'sport = :$port')"
+  fi
+}
+
+# A random free port in the dynamic range, for throw-away clusters.
+free_port() {
+  local port i
+  for i in $(seq 1 50); do
+    port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 30000 ))
+    if ! port_busy "$port"; then echo "$port"; return 0; fi
+  done
+  die "could not find a free TCP port"
+}
+
+# URL-safe random string of the given length (base64url alphabet, no padding).
+random_urlsafe() {
+  local len=$1 s=""
+  while (( ${#s} < len )); do
+    s+=$(openssl rand -base64 48 | tr '+/' '-_' | tr -d '=\n')
+  done
+  printf '%s' "${s:0:len}"
+}
+
+# Poll a URL until it answers 2xx or the deadline passes.
+wait_http() {
+  local url=$1 seconds=$2 pid=${3:-} i
+  for (( i = 0; i < seconds * 2; i++ )); do
+    if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then return 0; fi
+    # Give up early when the process we are waiting for has died.
+    if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
+    sleep 0.5
+  done
+  return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# postgres start|stop — a private cluster from the machine's PostgreSQL binaries
+# ---------------------------------------------------------------------------------------------
+
+# Locate a PostgreSQL bin directory holding initdb and pg_ctl (PATH first, then Debian's layout).
+pg_bindir() {
+  local p
+  if p=$(command -v initdb 2>/dev/null) && [[ -x "$(dirname "$p")/pg_ctl" ]]; then
+    dirname "$p"; return 0
+  fi
+  # Newest major version first.
+  while IFS= read -r p; do
+    if [[ -x $p/initdb && -x $p/pg_ctl ]]; then echo "$p"; return 0; fi
+  done < <(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r)
+  die "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or in /usr/lib/postgresql/*/bin — install them (Debian: apt-get install postgresql)"
+}
+
+# initdb refuses to run as root, so as root every server command runs as the `postgres` user.
+as_pg() {
+  if is_root; then
+    id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' system user (Debian: apt-get install postgresql-common, or useradd --system postgres)"
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# Sets PG_DATA and PG_RUN for cluster directory $1 (creating and chowning them as needed).
+# As root the `postgres` user must be able to reach the directories. When <dir> sits below a
+# directory it cannot traverse (e.g. a checkout under /root), the real directories go to
+# /var/tmp/broker-pg/<hash> and <dir>/data, <dir>/run become symlinks to them.
+pg_prepare_dirs() {
+  local dir=$1 shadow
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  if is_root && [[ ! -L $dir/data ]] && ! runuser -u postgres -- test -x "$dir" 2>/dev/null; then
+    shadow="/var/tmp/broker-pg/$(printf '%s' "$dir" | sha256sum | cut -c1-16)"
+    say "user 'postgres' cannot reach $dir; keeping the cluster in $shadow (symlinked from $dir)"
+    install -d -m 755 /var/tmp/broker-pg
+    # A new <dir> gets a new cluster, never the leftovers of an earlier <dir> of the same name.
+    [[ -e $dir/data ]] || rm -rf "$shadow"
+    install -d -o postgres -g postgres -m 700 "$shadow/data" "$shadow/run"
+    [[ -e $dir/data ]] || ln -s "$shadow/data" "$dir/data"
+    [[ -e $dir/run ]]  || ln -s "$shadow/run" "$dir/run"
+  fi
+  if is_root; then
+    # Existing directories are chowned too: they may have been created by root earlier.
+    install -d -o postgres -g postgres -m 700 "$dir/data" "$dir/run"
+  else
+    install -d -m 700 "$dir/data" "$dir/run"
+  fi
+  PG_DATA=$(readlink -f "$dir/data")
+  PG_RUN=$(readlink -f "$dir/run")
+}
+
+pg_running() {
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1
+}
+
+cmd_postgres_start() {
+  local dir=${1:-} port=${2:-}
+  [[ -n $dir && -n $port ]] || die "usage: ./broker.sh postgres start <dir> <port>"
+  [[ $port =~ ^[0-9]+$ ]] || die "port must be a number, got '$port'"
+  PG_BIN=$(pg_bindir)
+  pg_prepare_dirs "$dir"
+  local cs="Host=127.0.0.1;Port=$port;Username=postgres"
+
+  if pg_running; then
+    # Idempotent: an already running cluster is fine if it listens on the requested port.
+    local running_port
+    running_port=$(sed -n 4p "$PG_DATA/postmaster.pid" 2>/dev/null || true)
+    if [[ -n $running_port && $running_port != "$port" ]]; then
+      die "the cluster in $PG_DATA is already running on port $running_port, not $port — stop it first: ./broker.sh postgres stop $dir"
+    fi
+    say "PostgreSQL in $PG_DATA is already running on port $port"
+    echo "$cs"
+    return 0
+  fi
+
+  require_free_port "$port" "PostgreSQL"
+
+  if [[ ! -f $PG_DATA/PG_VERSION ]]; then
+    if [[ -n $(ls -A "$PG_DATA") ]]; then
+      die "$PG_DATA is not empty but holds no PostgreSQL cluster; refusing to initdb over it"
+    fi
+    say "initialising a new cluster in $PG_DATA"
+    as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 --no-locale >"$PG_RUN/initdb.log" 2>&1 \
+      || { cat "$PG_RUN/initdb.log" >&2; die "initdb failed (log: $PG_RUN/initdb.log)"; }
+  fi
+
+  # Loopback TCP only; the Unix socket lives in our own run dir (not /var/run/postgresql).
+  local opts="-p $port -k $PG_RUN -c listen_addresses=127.0.0.1 -c max_connections=${PG_MAX_CONNECTIONS:-200}"
+  if [[ ${PG_FAST:-0} == 1 ]]; then
+    # Throw-away test clusters only: durability is traded for speed.
+    opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  fi
+  say "starting PostgreSQL on 127.0.0.1:$port (data $PG_DATA, log $PG_RUN/postgres.log)"
+  if ! as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_RUN/postgres.log" -w -t 60 -o "$opts" start >&2; then
+    tail -n 20 "$PG_RUN/postgres.log" >&2 || true
+    die "PostgreSQL did not start (log: $PG_RUN/postgres.log)"
+  fi
+  echo "$cs"
+}
+
+cmd_postgres_stop() {
+  local dir=${1:-}
+  [[ -n $dir ]] || die "usage: ./broker.sh postgres stop <dir>"
+  [[ -d $dir/data ]] || { say "no cluster in $dir; nothing to stop"; return 0; }
+  PG_BIN=$(pg_bindir)
+  PG_DATA=$(readlink -f "$dir/data")
+  if pg_running; then
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >&2
+  else
+    say "PostgreSQL in $PG_DATA is not running"
+  fi
+}
+
+cmd_postgres() {
+  local sub=${1:-}
+  shift || true
+  case $sub in
+    start) cmd_postgres_start "$@" ;;
+    stop)  cmd_postgres_stop "$@" ;;
+    *) die "usage: ./broker.sh postgres start <dir> <port> | postgres stop <dir>" ;;
+  esac
+}
+
+# ---------------------------------------------------------------------------------------------
+# test — install prerequisites, private Postgres, dotnet test, count results from TRX
+# ---------------------------------------------------------------------------------------------
+
+# Tests drive a real browser, nginx, Prometheus and validate docker-compose.yml.
+ensure_test_packages() {
+  local missing=() cmd
+  for cmd in chromium nginx prometheus promtool docker-compose; do
+    command -v "$cmd" >/dev/null 2>&1 || [[ -x /usr/sbin/$cmd ]] || missing+=("$cmd")
+  done
+  (( ${#missing[@]} == 0 )) && return 0
+  local pkgs=(chromium nginx prometheus docker-compose)
+  if is_root; then
+    say "installing test prerequisites (missing: ${missing[*]})"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}"
+  else
+    say "warning: missing ${missing[*]}; tests that need them may fail or be skipped."
+    say "         install them with: sudo apt-get install --no-install-recommends ${pkgs[*]}"
+  fi
+}
+
+# Sums the <Counters> of every TRX file in $1 into TRX_PASSED/TRX_FAILED/TRX_SKIPPED.
+count_trx() {
+  local dir=$1 f line attr
+  TRX_PASSED=0 TRX_FAILED=0 TRX_SKIPPED=0 TRX_FILES=0
+  while IFS= read -r -d '' f; do
+    TRX_FILES=$((TRX_FILES + 1))
+    line=$(grep -o '<Counters [^>]*>' "$f" | head -n1 || true)
+    for attr in passed failed error timeout aborted notExecuted; do
+      local v
+      v=$(sed -n "s/.* $attr=\"\([0-9]*\)\".*/\1/p" <<<"$line")
+      v=${v:-0}
+      case $attr in
+        passed) TRX_PASSED=$((TRX_PASSED + v)) ;;
+        notExecuted) TRX_SKIPPED=$((TRX_SKIPPED + v)) ;;
+        *) TRX_FAILED=$((TRX_FAILED + v)) ;;
+      esac
+    done
+  done < <(find "$dir" -name '*.trx' -print0 2>/dev/null)
+}
+
+cmd_test() {
+  cd "$ROOT"
+  command -v dotnet >/dev/null || die "the .NET SDK (dotnet) is not on PATH"
+  ensure_test_packages
+  say "restoring local .NET tools"
+  dotnet tool restore
+
+  # A throw-away cluster per run; fsync off (PG_FAST) because nothing here must survive.
+  TEST_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/broker-test-pg.XXXXXX")
+  chmod 755 "$TEST_PG_DIR"   # as root the `postgres` user must traverse it
+  trap 'cmd_postgres_stop "$TEST_PG_DIR" || true; rm -rf "$TEST_PG_DIR"' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  local port cs
+  port=$(free_port)
+  cs=$(PG_FAST=1 cmd_postgres_start "$TEST_PG_DIR" "$port" | tail -n1)
+  export BROKER_TEST_PG="$cs"
+  say "BROKER_TEST_PG=$BROKER_TEST_PG"
+
+  local results
+  results="$ROOT/TestResults/run-$(date +%Y%m%d-%H%M%S)-$$"
+  mkdir -p "$results"
+  say "running: dotnet test Broker.sln -c Release $* (TRX files in $results)"
+  local rc=0
+  # A hung test must not eat the whole CI budget: blame-hang kills it and reports which one.
+  dotnet test Broker.sln -c Release \
+    --results-directory "$results" \
+    --logger "trx" \
+    --logger "console;verbosity=normal" \
+    --blame-hang-timeout "${BROKER_TEST_HANG_TIMEOUT:-20m}" --blame-hang-dump-type none \
+    "$@" </dev/null || rc=$?
+
+  count_trx "$results"
+  if (( TRX_FILES == 0 )); then
+    say "no TRX results were written (dotnet test exited $rc) — the build or test host failed; see above"
+    (( rc != 0 )) || rc=1
+  elif (( rc != 0 && TRX_FAILED == 0 )); then
+    say "dotnet test exited $rc although no test failed — see the output above"
+  fi
+  local summary="$TRX_PASSED passed, $TRX_FAILED failed"
+  (( TRX_SKIPPED > 0 )) && summary+=", $TRX_SKIPPED skipped"
+  echo "$summary"
+  if (( TRX_FAILED > 0 )); then return 1; fi
+  return "$rc"
+}
+
+# ---------------------------------------------------------------------------------------------
+# demo — broker + simulator + Postgres on loopback, stopped together by Ctrl-C
+# ---------------------------------------------------------------------------------------------
+
+DEMO_PIDS=()
+DEMO_STARTED_PG=0
+
+demo_cleanup() {
+  local pid i
+  trap - EXIT INT TERM
+  if (( ${#DEMO_PIDS[@]} > 0 )); then
+    say "stopping broker and simulator"
+    for pid in "${DEMO_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    # Give them a moment for a graceful shutdown, then insist.
+    for (( i = 0; i < 20; i++ )); do
+      local alive=0
+      for pid in "${DEMO_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+      (( alive )) || break
+      sleep 0.5
+    done
+    for pid in "${DEMO_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  fi
+  if (( DEMO_STARTED_PG )); then
+    say "stopping PostgreSQL (data kept in $DEMO_DIR/pg)"
+    cmd_postgres_stop "$DEMO_DIR/pg" || true
+  fi
+}
+
+# Creates .demo/secrets.env once; later runs reuse it so the database stays decryptable.
+demo_secrets() {
+  local f="$DEMO_DIR/secrets.env"
+  if [[ ! -f $f ]]; then
+    say "generating demo secrets in $f"
+    ( umask 077
+      {
+        echo "# Generated by ./broker.sh demo. Delete .demo/ to start afresh."
+        echo "DEMO_VAULT_KEY='$(openssl rand -base64 32)'"
+        echo "DEMO_API_KEY='brk_$(random_urlsafe 32)'"
+        echo "DEMO_CONNECT_TOKEN='$(random_urlsafe 43)'"
+      } >"$f" )
+  fi
+  chmod 600 "$f"
+  # shellcheck disable=SC1090
+  source "$f"
+  [[ -n ${DEMO_VAULT_KEY:-} && -n ${DEMO_API_KEY:-} && -n ${DEMO_CONNECT_TOKEN:-} ]] \
+    || die "$f is incomplete; delete it (and .demo/pg, whose tokens it encrypts) and run again"
+}
+
+demo_fail() {
+  local name=$1 log=$2
+  say "$name did not come up; last lines of $log:"
+  tail -n 40 "$log" >&2 || true
+  exit 1
+}
+
+cmd_demo() {
+  cd "$ROOT"
+  command -v dotnet >/dev/null || die "the .NET SDK (dotnet) is not on PATH"
+  command -v curl >/dev/null || die "curl is needed to wait for the services"
+
+  # Fail fast on busy ports, before the slow build.
+  require_free_port "$DEMO_BROKER_PORT" "the broker"
+  require_free_port "$SIM_AUTH_PORT" "the simulator's auth server"
+  require_free_port "$SIM_NA_PORT" "the simulator's NA Fleet API"
+  require_free_port "$SIM_EU_PORT" "the simulator's EU Fleet API"
+
+  say "building (Release)"
+  dotnet build src/TeslaSimulator/TeslaSimulator.csproj -c Release -nologo -v q
+  dotnet build src/Broker/Broker.csproj -c Release -nologo -v q
+
+  mkdir -p "$DEMO_DIR/logs"
+  demo_secrets
+
+  trap demo_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+
+  # Only stop at the end what we started now: a cluster that was already running stays up.
+  PG_BIN=$(pg_bindir)
+  if [[ -f $DEMO_DIR/pg/data/PG_VERSION ]] && PG_DATA=$(readlink -f "$DEMO_DIR/pg/data") && pg_running; then
+    say "reusing the running demo PostgreSQL"
+  else
+    DEMO_STARTED_PG=1
+  fi
+  cmd_postgres_start "$DEMO_DIR/pg" "$DEMO_PG_PORT" >/dev/null
+
+  local db_cs="Host=127.0.0.1;Port=$DEMO_PG_PORT;Username=postgres;Database=broker_demo"
+  local sim_bin="$ROOT/src/TeslaSimulator/bin/Release/net10.0"
+  local broker_bin="$ROOT/src/Broker/bin/Release/net10.0"
+  local sim_log="$DEMO_DIR/logs/simulator.log" broker_log="$DEMO_DIR/logs/broker.log"
+
+  say "starting the Tesla simulator (log $sim_log)"
+  ( cd "$sim_bin" && exec dotnet TeslaSimulator.dll ) >"$sim_log" 2>&1 </dev/null &
+  local sim_pid=$!
+  DEMO_PIDS+=("$sim_pid")
+  wait_http "http://127.0.0.1:$SIM_AUTH_PORT/status" 60 "$sim_pid" || demo_fail "the simulator" "$sim_log"
+
+  say "starting the broker (log $broker_log)"
+  ( cd "$broker_bin" && exec env \
+      ASPNETCORE_ENVIRONMENT=Development \
+      ConnectionStrings__Broker="$db_cs" \
+      Vault__Keys__0__Id=demo-1 \
+      Vault__Keys__0__Key="$DEMO_VAULT_KEY" \
+      Tesla__ClientId=broker-demo \
+      Tesla__ClientSecret=demo-client-secret \
+      Tesla__AuthBaseUrl="http://127.0.0.1:$SIM_AUTH_PORT" \
+      Tesla__TokenEndpoint="http://127.0.0.1:$SIM_AUTH_PORT/oauth2/v3/token" \
+      Tesla__Regions__na="http://127.0.0.1:$SIM_NA_PORT" \
+      Tesla__Regions__eu="http://127.0.0.1:$SIM_EU_PORT" \
+      Demo__ApiKey="$DEMO_API_KEY" \
+      Demo__ConnectToken="$DEMO_CONNECT_TOKEN" \
+      dotnet Broker.dll --urls "http://127.0.0.1:$DEMO_BROKER_PORT" ) >"$broker_log" 2>&1 </dev/null &
+  local broker_pid=$!
+  DEMO_PIDS+=("$broker_pid")
+  wait_http "http://127.0.0.1:$DEMO_BROKER_PORT/healthz" 60 "$broker_pid" || demo_fail "the broker" "$broker_log"
+
+  local base="http://127.0.0.1:$DEMO_BROKER_PORT"
+  cat <<EOF
+
+  Broker demo is running.
+
+  Connect link (open in a browser):
+      $base/connect/$DEMO_CONNECT_TOKEN
+    Sign in at the simulator as alice@example.com or bob@example.com
+    (the password hint is on the sign-in page), grant the scopes, see the result page.
+
+  Tenant "demo" API key:
+      $DEMO_API_KEY
+      curl -H "Authorization: Bearer $DEMO_API_KEY" $base/api/v1/accounts
+
+  Database:
+      $db_cs
+      psql -h 127.0.0.1 -p $DEMO_PG_PORT -U postgres broker_demo
+
+  Tesla simulator: auth http://127.0.0.1:$SIM_AUTH_PORT, Fleet API na http://127.0.0.1:$SIM_NA_PORT, eu http://127.0.0.1:$SIM_EU_PORT
+  Logs: $broker_log, $sim_log, $DEMO_DIR/pg/run/postgres.log
+  Secrets: $DEMO_DIR/secrets.env
+
+  Ctrl-C stops everything.
+
+EOF
+  # Stay in the foreground until Ctrl-C or until one of the two processes exits.
+  local rc=0
+  wait -n "$sim_pid" "$broker_pid" || rc=$?
+  say "a demo process exited (status $rc); see $DEMO_DIR/logs/"
+  exit 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# new-key
+# ---------------------------------------------------------------------------------------------
+
+cmd_new_key() {
+  command -v openssl >/dev/null || die "openssl is needed"
+  echo "# Vault key (AES-256, base64): set Vault__Keys__N__Id=<a new id> and Vault__Keys__N__Key=<this value>; the highest N encrypts, older keys still decrypt."
+  openssl rand -base64 32
+}
+
+# ---------------------------------------------------------------------------------------------
+
+usage() {
+  cat <<'EOF'
+Usage: ./broker.sh <command> [args]
+
+  demo
+      Build (Release) and run the broker on http://127.0.0.1:5080 with the Tesla simulator
+      (127.0.0.1:7800-7802) and a private PostgreSQL in .demo/pg (port 55433, kept between
+      runs). Prints the Connect link, the demo tenant's API key and the database details.
+      Ctrl-C stops everything it started.
+
+  test [dotnet test args...]
+      Install missing test prerequisites (as root: chromium nginx prometheus docker-compose
+      via apt), restore .NET tools, start a throw-away PostgreSQL, export BROKER_TEST_PG and
+      run `dotnet test Broker.sln -c Release`. Extra args are passed on, e.g.
+      ./broker.sh test --filter FullyQualifiedName~Vault
+      Ends with a line "N passed, N failed[, N skipped]" counted from the TRX files
+      (TestResults/run-*/); exits non-zero when anything failed.
+
+  postgres start <dir> <port>
+      Start (initialising if needed) a private cluster: data in <dir>/data, socket and log in
+      <dir>/run, listening on 127.0.0.1:<port>, trust auth, user postgres. Idempotent.
+      PG_FAST=1 turns fsync off (tests only). The last line of stdout is the connection
+      string Host=127.0.0.1;Port=<port>;Username=postgres.
+
+  postgres stop <dir>
+      Stop that cluster (fast shutdown). No-op when it is not running.
+
+  new-key
+      Print a fresh vault key (openssl rand -base64 32) for Vault__Keys__N__Key.
+
+  help
+      This text.
+EOF
+}
+
+main() {
+  local cmd=${1:-help}
+  shift || true
+  case $cmd in
+    demo)      cmd_demo "$@" ;;
+    test)      cmd_test "$@" ;;
+    postgres)  cmd_postgres "$@" ;;
+    new-key)   cmd_new_key "$@" ;;
+    help|-h|--help) usage ;;
+    *) usage >&2; die "unknown command '$cmd'" ;;
+  esac
+}
+
+main "$@"
