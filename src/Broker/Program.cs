@@ -1,6 +1,51 @@
+using Broker.Accounts;
+using Broker.Admin;
+using Broker.Connect;
+using Broker.Data;
+using Broker.Demo;
+using Broker.Tenants;
+using Broker.Tesla;
+using Broker.Vault;
+
 var builder = WebApplication.CreateBuilder(args);
+
+builder.AddBrokerDatabase();       // Data/: EF Core + Npgsql, health check
+builder.AddVault();                // Vault/: AES-256-GCM token envelopes, keys from configuration
+builder.AddTesla();                // Tesla/: token endpoint and Fleet API clients
+builder.AddTenancy();              // Tenants/: API-key authentication, Tenant policy
+builder.AddTeslaConnect();         // Connect/: the Tesla OpenID Connect scheme, Data Protection in Postgres
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddScoped<TenantProvisioning>();
+builder.Services.AddProblemDetails();
+builder.Services.AddValidation();
+builder.Services.AddRazorComponents();
+builder.Services.Configure<ForwardedHeadersOptions>(o => o.ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.All);
+
 var app = builder.Build();
-app.MapGet("/healthz", () => "ok");
-app.Run();
+
+if (await app.RunCommandAsync(args) is { } exitCode)   // migrate | vault rekey | tenant create
+{
+    return exitCode;
+}
+if (app.Environment.IsDevelopment() || app.Configuration.GetValue<bool>("Database:MigrateOnStart"))
+{
+    await app.Services.MigrateBrokerDatabaseAsync();
+    await app.Services.SeedDemoTenantAsync();
+}
+
+app.UseForwardedHeaders();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseAuthentication();   // also serves /connect/callback for the Tesla scheme
+app.UseAuthorization();
+app.UseAntiforgery();
+
+app.MapConnect();
+app.MapConnectLinks();
+app.MapAccounts();
+app.MapHealthChecks("/healthz");
+
+await app.RunAsync();
+return 0;
 
 public partial class Program;

@@ -1,0 +1,58 @@
+namespace Broker.Accounts;
+
+public enum AccountStatus
+{
+    Active,
+    /// <summary>Tesla refused the refresh token (login_required / invalid_grant): the user must connect again.</summary>
+    NeedsReconnect,
+    Revoked,
+}
+
+/// <summary>
+/// A Tesla account linked to a tenant. The same Tesla user (OIDC <c>sub</c>) connected twice under
+/// one tenant is one row: re-connecting replaces its tokens and keeps its devices.
+/// </summary>
+public sealed class TeslaAccount
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid TenantId { get; set; }
+    public required string Subject { get; set; }
+    public string? Email { get; set; }
+    public required string Region { get; set; }
+    public required string FleetApiBaseUrl { get; set; }
+    public string[] GrantedScopes { get; set; } = [];
+    public AccountStatus Status { get; set; }
+    public DateTimeOffset ConnectedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public Guid? ConnectLinkId { get; set; }
+    public List<Vehicle> Vehicles { get; set; } = [];
+    public List<EnergySite> EnergySites { get; set; } = [];
+}
+
+public sealed class Vehicle
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid AccountId { get; set; }
+    public Guid TenantId { get; set; }
+    public required string Vin { get; set; }
+    public long TeslaId { get; set; }
+    public long VehicleId { get; set; }
+    public string? DisplayName { get; set; }
+    public string? State { get; set; }
+    public DateTimeOffset DiscoveredAt { get; set; }
+    public DateTimeOffset LastSeenAt { get; set; }
+}
+
+public sealed class EnergySite
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid AccountId { get; set; }
+    public Guid TenantId { get; set; }
+    public long EnergySiteId { get; set; }
+    public string? SiteName { get; set; }
+    public string? ResourceType { get; set; }
+    public bool HasBattery { get; set; }
+    public bool HasSolar { get; set; }
+    public DateTimeOffset DiscoveredAt { get; set; }
+    public DateTimeOffset LastSeenAt { get; set; }
+}

@@ -1,0 +1,108 @@
+using Broker.Connect.Pages;
+using Broker.Data;
+using Broker.Tenants;
+using Broker.Tesla;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Broker.Connect;
+
+/// <summary>
+/// The browser side of "Connect Tesla": the explanation page, the start that hands over to the
+/// Tesla scheme, and the result page. The callback itself is the scheme's CallbackPath.
+/// </summary>
+public static class ConnectEndpoints
+{
+    public static RouteGroupBuilder MapConnect(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/connect").WithTags("Connect").ExcludeFromDescription();
+        group.MapGet("/result", ShowResultAsync);
+        group.MapGet("/{token}", ShowConnectPageAsync);
+        group.MapPost("/{token}/start", StartAsync);
+        return group;
+    }
+
+    internal static async Task<IResult> ShowConnectPageAsync(
+        string token, bool? missing, HttpContext http, BrokerDbContext db, IAntiforgery antiforgery, IOptions<TeslaOptions> tesla)
+    {
+        var tenant = await FindLinkTenantAsync(db, token, http.RequestAborted);
+        if (tenant is null)
+        {
+            return UnknownLink();
+        }
+        var af = antiforgery.GetAndStoreTokens(http);
+        return new RazorComponentResult<ConnectPage>(new
+        {
+            TenantName = tenant.Name,
+            Scopes = tesla.Value.Scopes.Select(ScopeCatalog.Describe).ToList(),
+            StartUrl = $"/connect/{token}/start",
+            AntiforgeryFieldName = af.FormFieldName,
+            AntiforgeryToken = af.RequestToken,
+            AskMissing = missing == true,
+        });
+    }
+
+    /// <summary>Starts the Tesla leg. A form post (with antiforgery) so a page elsewhere cannot start it silently.</summary>
+    internal static async Task<IResult> StartAsync(
+        string token, [FromForm] bool? missing, HttpContext http, BrokerDbContext db)
+    {
+        var hash = SecretToken.Hash(token);
+        var link = await db.ConnectLinks.AsNoTracking()
+            .SingleOrDefaultAsync(l => l.TokenHash == hash && l.RevokedAt == null, http.RequestAborted);
+        if (link is null)
+        {
+            return UnknownLink();
+        }
+        var properties = new AuthenticationProperties { Items = { [TeslaConnect.LinkItem] = link.Id.ToString(), [TeslaConnect.LinkTokenItem] = token } };
+        if (missing == true)
+        {
+            properties.Items[TeslaConnect.MissingScopesItem] = "true";
+        }
+        return TypedResults.Challenge(properties, [TeslaConnect.Scheme]);
+    }
+
+    internal static async Task<IResult> ShowResultAsync(
+        string? r, HttpContext http, BrokerDbContext db, ConnectResultProtector results, IAntiforgery antiforgery, IOptions<TeslaOptions> tesla)
+    {
+        if (r is null || results.Unprotect(r) is not var (accountId, linkToken))
+        {
+            return new RazorComponentResult<ConnectErrorPage>(new { Failure = ConnectFailure.StateExpired }) { StatusCode = 400 };
+        }
+        var account = await db.TeslaAccounts.AsNoTracking().Include(a => a.Vehicles).Include(a => a.EnergySites)
+            .SingleOrDefaultAsync(a => a.Id == accountId, http.RequestAborted);
+        var tenant = account is null ? null : await db.Tenants.AsNoTracking().SingleAsync(t => t.Id == account.TenantId, http.RequestAborted);
+        if (account is null || tenant is null)
+        {
+            return new RazorComponentResult<ConnectErrorPage>(new { Failure = ConnectFailure.LinkRevoked }) { StatusCode = 410 };
+        }
+        var af = antiforgery.GetAndStoreTokens(http);
+        http.Response.Headers.CacheControl = "no-store";
+        return new RazorComponentResult<ConnectResultPage>(new
+        {
+            Account = account,
+            TenantName = tenant.Name,
+            Missing = ScopeCatalog.Missing(tesla.Value.Scopes, account.GrantedScopes),
+            AskAgainUrl = $"/connect/{linkToken}/start",
+            RevokeUrl = tesla.Value.ConsentRevocationUrl(),
+            AntiforgeryFieldName = af.FormFieldName,
+            AntiforgeryToken = af.RequestToken,
+        });
+    }
+
+    private static async Task<Tenant?> FindLinkTenantAsync(BrokerDbContext db, string token, CancellationToken ct)
+    {
+        var hash = SecretToken.Hash(token);
+        return await db.ConnectLinks.AsNoTracking()
+            .Where(l => l.TokenHash == hash && l.RevokedAt == null)
+            .Select(l => l.Tenant)
+            .SingleOrDefaultAsync(ct);
+    }
+
+    private static RazorComponentResult<ConnectErrorPage> UnknownLink() =>
+        new(new { Failure = ConnectFailure.LinkRevoked with { Title = "This connect link is not valid", Message = "The link is unknown or was revoked by its owner. Ask them for a new one." }, RetryUrl = (string?)null })
+        { StatusCode = 404 };
+}

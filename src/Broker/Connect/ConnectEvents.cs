@@ -1,0 +1,92 @@
+using Broker.Tesla;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.OpenIdConnect;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
+
+namespace Broker.Connect;
+
+/// <summary>
+/// Hooks of the Tesla OpenID Connect scheme. Order on the callback: message received (state and
+/// correlation checked by the handler, expiry by us) → code received (we redeem it at the
+/// fleet-auth token host with <c>audience</c>) → id_token validated (nonce, signature, issuer) →
+/// we store the account and redirect to the result page. Any failure lands in
+/// <see cref="RemoteFailure"/>, which renders a page and stores nothing.
+/// </summary>
+public sealed class ConnectEvents(
+    TeslaAuthClient auth,
+    ConnectService connect,
+    ConnectResultProtector results,
+    IOptions<TeslaOptions> options,
+    TimeProvider time,
+    ILogger<ConnectEvents> logger) : OpenIdConnectEvents
+{
+    private readonly TeslaOptions _tesla = options.Value;
+
+    public override Task RedirectToIdentityProvider(RedirectContext context)
+    {
+        context.Properties.Items[IssuedItemKey] = time.GetUtcNow().ToUnixTimeSeconds().ToString();
+        if (context.Properties.Items.ContainsKey(TeslaConnect.MissingScopesItem))
+        {
+            context.ProtocolMessage.SetParameter("prompt_missing_scopes", "true");
+        }
+        context.ProtocolMessage.SetParameter("locale", "en-US");
+        return Task.CompletedTask;
+    }
+
+    public override Task MessageReceived(MessageReceivedContext context)
+    {
+        // The correlation cookie expires with the browser session's clock; the state carries our own
+        // issue time so an old callback is refused even where the cookie survived.
+        if (context.Properties?.Items.TryGetValue(IssuedItemKey, out var issued) == true
+            && long.TryParse(issued, out var seconds)
+            && time.GetUtcNow() - DateTimeOffset.FromUnixTimeSeconds(seconds) > TimeSpan.FromMinutes(_tesla.ConnectStateLifetimeMinutes))
+        {
+            context.Fail(new ConnectException(ConnectFailure.StateExpired, "The connect attempt expired."));
+        }
+        return Task.CompletedTask;
+    }
+
+    public override async Task AuthorizationCodeReceived(AuthorizationCodeReceivedContext context)
+    {
+        var code = context.ProtocolMessage.Code ?? "";
+        // Fleet auth codes carry the user's region as a prefix (NA_…, EU_…); the exchange must name
+        // that region's Fleet API as `audience` (TESLA.md §1.3-1.4).
+        var region = code.IndexOf('_') is > 0 and var i ? code[..i].ToLowerInvariant() : "na";
+        var audience = _tesla.RegionBaseUrl(region) ?? _tesla.RegionBaseUrl("na")!;
+        var request = context.TokenEndpointRequest!;
+        var tokens = await auth.ExchangeCodeAsync(code, request.RedirectUri, request.GetParameter("code_verifier"), audience, context.HttpContext.RequestAborted);
+        context.HttpContext.Items[typeof(TeslaTokenResponse)] = (tokens, audience);
+        context.HandleCodeRedemption(tokens.AccessToken, tokens.IdToken ?? "");
+    }
+
+    public override async Task TokenValidated(TokenValidatedContext context)
+    {
+        var (tokens, audience) = ((TeslaTokenResponse, string))context.HttpContext.Items[typeof(TeslaTokenResponse)]!;
+        var props = context.Properties!;
+        var subject = context.Principal?.FindFirst("sub")?.Value
+            ?? throw new ConnectException(ConnectFailure.TeslaRefused, "Tesla's id_token has no subject.");
+        var email = context.Principal?.FindFirst("email")?.Value;
+        var linkId = Guid.Parse(props.Items[TeslaConnect.LinkItem]!);
+        var linkToken = props.Items[TeslaConnect.LinkTokenItem]!;
+
+        var account = await connect.CompleteAsync(linkId, subject, email, tokens, audience, context.HttpContext.RequestAborted);
+        context.HandleResponse();
+        context.Response.Redirect($"/connect/result?r={Uri.EscapeDataString(results.Protect(account.Id, linkToken))}");
+    }
+
+    public override async Task RemoteFailure(RemoteFailureContext context)
+    {
+        var failure = ConnectFailure.Classify(context.Failure);
+        logger.LogWarning("Connect callback failed: {Reason} ({Detail})", failure.Reason, failure.LogDetail(context.Failure));
+        context.HandleResponse();
+        var linkToken = context.Properties?.Items.TryGetValue(TeslaConnect.LinkTokenItem, out var t) == true ? t : null;
+        await ConnectPages.RenderAsync<Pages.ConnectErrorPage>(context.HttpContext, failure.HttpStatus, new()
+        {
+            [nameof(Pages.ConnectErrorPage.Failure)] = failure,
+            [nameof(Pages.ConnectErrorPage.RetryUrl)] = linkToken is null ? null : $"/connect/{linkToken}",
+        });
+    }
+
+    private const string IssuedItemKey = TeslaConnect.IssuedItem;
+}

@@ -1,0 +1,62 @@
+using Broker.Tesla;
+using Microsoft.AspNetCore.Authentication;
+
+namespace Broker.Connect;
+
+/// <summary>A connect attempt that went wrong, in words a person can act on.</summary>
+public sealed record ConnectFailure(string Reason, int HttpStatus, string Title, string Message)
+{
+    public static readonly ConnectFailure StateInvalid = new("state_invalid", 400,
+        "This sign-in link can't be used",
+        "The answer from Tesla did not match a connect attempt started in this browser (it may have been used already, or opened in another browser). Nothing was saved.");
+    public static readonly ConnectFailure StateExpired = new("state_expired", 400,
+        "This connect attempt expired",
+        "Too much time passed between starting and finishing at Tesla. Nothing was saved.");
+    public static readonly ConnectFailure Denied = new("access_denied", 403,
+        "You declined access",
+        "Tesla reports that access was not granted, so nothing was linked and nothing was saved.");
+    public static readonly ConnectFailure Cancelled = new("login_cancelled", 400,
+        "Sign-in was cancelled",
+        "The sign-in at Tesla was cancelled, so nothing was linked and nothing was saved.");
+    public static readonly ConnectFailure TeslaRefused = new("tesla_refused", 502,
+        "Tesla did not accept the sign-in",
+        "Tesla refused to complete the sign-in (the code may have expired). Nothing was saved.");
+    public static readonly ConnectFailure TeslaUnavailable = new("tesla_unavailable", 504,
+        "Tesla is not answering properly",
+        "Tesla's service timed out or answered something we could not read. Nothing was saved.");
+    public static readonly ConnectFailure LinkRevoked = new("link_revoked", 410,
+        "This connect link is no longer valid",
+        "The link was revoked by its owner. Ask them for a new one. Nothing was saved.");
+
+    public static ConnectFailure Classify(Exception? failure) => failure switch
+    {
+        ConnectException c => c.Failure,
+        TeslaAuthException { Error: "timeout" or "unreachable" or "malformed_response" } => TeslaUnavailable,
+        TeslaAuthException => TeslaRefused,
+        TeslaApiException { Error: "timeout" or "unreachable" or "malformed_response" } => TeslaUnavailable,
+        TeslaApiException => TeslaRefused,
+        _ when failure?.Data["error"] is "access_denied" => Denied,
+        _ when failure?.Data["error"] is "login_cancelled" => Cancelled,
+        // The handler reports a missing, tampered, foreign or replayed state / correlation cookie.
+        AuthenticationFailureException => StateInvalid,
+        _ when failure?.Message.Contains("access was denied", StringComparison.OrdinalIgnoreCase) == true => Denied,
+        _ when failure?.Message.Contains("state", StringComparison.OrdinalIgnoreCase) == true
+            || failure?.Message.Contains("Correlation", StringComparison.OrdinalIgnoreCase) == true => StateInvalid,
+        _ => TeslaRefused,
+    };
+
+    /// <summary>What goes in the log: exception type and Tesla's error code, never a token or a code.</summary>
+    public string LogDetail(Exception? failure) => failure switch
+    {
+        TeslaAuthException a => $"token endpoint: {a.Error} {a.Status}",
+        TeslaApiException f => $"fleet api: {f.Status} {f.Error}",
+        null => "none",
+        _ => $"{failure.GetType().Name}: {failure.Data["error"] ?? failure.Message}",
+    };
+}
+
+/// <summary>A connect failure we detected ourselves (expired state, revoked link).</summary>
+public sealed class ConnectException(ConnectFailure failure, string message) : Exception(message)
+{
+    public ConnectFailure Failure { get; } = failure;
+}

@@ -1,0 +1,155 @@
+using Broker.Accounts;
+using Broker.Admin;
+using Broker.Data;
+using Broker.Tesla;
+using Broker.Vault;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+
+namespace Broker.Connect;
+
+/// <summary>
+/// Finishes a connect once Tesla has handed over tokens: asks Tesla for the user's region and
+/// products, then stores the account, its devices and its encrypted tokens in one transaction.
+/// Every Tesla call happens before the first write, so a failure stores nothing.
+/// </summary>
+public sealed class ConnectService(
+    BrokerDbContext db,
+    TeslaFleetClient fleet,
+    TokenVault vault,
+    IOptions<TeslaOptions> options,
+    TimeProvider time,
+    ILogger<ConnectService> logger)
+{
+    private readonly TeslaOptions _tesla = options.Value;
+
+    public async Task<TeslaAccount> CompleteAsync(Guid linkId, string subject, string? email, TeslaTokenResponse tokens, string audience, CancellationToken ct)
+    {
+        var link = await db.ConnectLinks.AsNoTracking().SingleOrDefaultAsync(l => l.Id == linkId, ct);
+        if (link is null || link.RevokedAt is not null)
+        {
+            throw new ConnectException(ConnectFailure.LinkRevoked, "The connect link was revoked during the sign-in.");
+        }
+
+        // Tesla documents `scp` in the access token as the list of granted scopes (TESLA.md §1.8).
+        var scopes = GrantedScopes(tokens.AccessToken);
+        var userRegion = await fleet.GetRegionAsync(audience, tokens.AccessToken, ct);
+        var region = userRegion.Region.ToLowerInvariant();
+        // Only ever send tokens to a configured Fleet API host, whatever the answer names.
+        var baseUrl = _tesla.RegionBaseUrl(region)
+            ?? throw new ConnectException(ConnectFailure.TeslaRefused, $"Tesla placed the account in region '{region}', which is not configured.");
+        IReadOnlyList<Product> products = scopes.Contains("vehicle_device_data") || scopes.Contains("energy_device_data")
+            ? await fleet.GetProductsAsync(baseUrl, tokens.AccessToken, ct)
+            : [];
+
+        var account = await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
+        {
+            db.ChangeTracker.Clear();
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
+            var (saved, isNew) = await UpsertAccountAsync(link, subject, email, region, baseUrl, scopes, ct);
+            await StoreTokensAsync(saved.Id, tokens, ct);
+            UpsertDevices(saved, products);
+            db.AuditEvents.Add(new AuditEvent
+            {
+                At = time.GetUtcNow(), TenantId = link.TenantId, AccountId = saved.Id, Actor = $"connect-link:{link.Id}",
+                Action = isNew ? "account.connected" : "account.reconnected",
+                Detail = $"region={region}; scopes={string.Join(' ', scopes)}; vehicles={saved.Vehicles.Count}; energy_sites={saved.EnergySites.Count}",
+            });
+            await db.ConnectLinks.Where(l => l.Id == link.Id).ExecuteUpdateAsync(s => s.SetProperty(l => l.LastUsedAt, time.GetUtcNow()), ct);
+            await db.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
+            return saved;
+        });
+        logger.LogInformation("Linked Tesla account {AccountId} to tenant {TenantId} ({Region}, {Vehicles} vehicles, {Sites} energy sites)",
+            account.Id, link.TenantId, region, account.Vehicles.Count, account.EnergySites.Count);
+        return account;
+    }
+
+    private async Task<(TeslaAccount, bool IsNew)> UpsertAccountAsync(
+        ConnectLink link, string subject, string? email, string region, string baseUrl, string[] scopes, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var account = await db.TeslaAccounts.Include(a => a.Vehicles).Include(a => a.EnergySites)
+            .SingleOrDefaultAsync(a => a.TenantId == link.TenantId && a.Subject == subject, ct);
+        var isNew = account is null;
+        account ??= db.TeslaAccounts.Add(new TeslaAccount
+        {
+            TenantId = link.TenantId, Subject = subject, Region = region, FleetApiBaseUrl = baseUrl,
+        }).Entity;
+        account.Email = email ?? account.Email;
+        account.Region = region;
+        account.FleetApiBaseUrl = baseUrl;
+        account.GrantedScopes = scopes;
+        account.Status = AccountStatus.Active;
+        account.ConnectedAt = now;
+        account.UpdatedAt = now;
+        account.ConnectLinkId = link.Id;
+        return (account, isNew);
+    }
+
+    private async Task StoreTokensAsync(Guid accountId, TeslaTokenResponse tokens, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        // The row is absent for a new account and after a revoke; otherwise the new pair replaces the old.
+        var token = await db.TeslaTokens.SingleOrDefaultAsync(t => t.AccountId == accountId, ct);
+        if (token is null)
+        {
+            token = new TeslaToken { AccountId = accountId, AccessTokenCipher = [], KeyId = vault.CurrentKeyId };
+            db.TeslaTokens.Add(token);
+        }
+        token.AccessTokenCipher = vault.Encrypt(tokens.AccessToken, TokenContext.Access(accountId));
+        token.RefreshTokenCipher = tokens.RefreshToken is { Length: > 0 } r ? vault.Encrypt(r, TokenContext.Refresh(accountId)) : null;
+        token.AccessTokenExpiresAt = now.AddSeconds(tokens.ExpiresIn);
+        token.RefreshTokenIssuedAt = tokens.RefreshToken is { Length: > 0 } ? now : null;
+        token.KeyId = vault.CurrentKeyId;
+        token.UpdatedAt = now;
+    }
+
+    private void UpsertDevices(TeslaAccount account, IReadOnlyList<Product> products)
+    {
+        var now = time.GetUtcNow();
+        foreach (var p in products.Where(p => p.Vin is { Length: > 0 }))
+        {
+            var vehicle = account.Vehicles.SingleOrDefault(v => v.Vin == p.Vin);
+            if (vehicle is null)
+            {
+                vehicle = new Vehicle { Vin = p.Vin!, TenantId = account.TenantId, AccountId = account.Id, DiscoveredAt = now };
+                account.Vehicles.Add(vehicle);
+            }
+            (vehicle.TeslaId, vehicle.VehicleId, vehicle.DisplayName, vehicle.State, vehicle.LastSeenAt) =
+                (p.Id ?? 0, p.VehicleId ?? 0, p.DisplayName, p.State, now);
+        }
+        foreach (var p in products.Where(p => p.EnergySiteId is not null))
+        {
+            var site = account.EnergySites.SingleOrDefault(s => s.EnergySiteId == p.EnergySiteId);
+            if (site is null)
+            {
+                site = new EnergySite { EnergySiteId = p.EnergySiteId!.Value, TenantId = account.TenantId, AccountId = account.Id, DiscoveredAt = now };
+                account.EnergySites.Add(site);
+            }
+            (site.SiteName, site.ResourceType, site.HasBattery, site.HasSolar, site.LastSeenAt) =
+                (p.SiteName, p.ResourceType, p.Components?.Battery ?? false, p.Components?.Solar ?? false, now);
+        }
+    }
+
+    internal static string[] GrantedScopes(string accessToken)
+    {
+        try
+        {
+            var jwt = new JsonWebToken(accessToken);
+            return jwt.TryGetPayloadValue<string[]>("scp", out var scp) ? scp : [];
+        }
+        catch (ArgumentException)
+        {
+            return []; // not a JWT: treat as no scopes rather than guess
+        }
+    }
+}
+
+/// <summary>Associated data binding each token envelope to its account and kind.</summary>
+public static class TokenContext
+{
+    public static string Access(Guid accountId) => $"tesla-access-token:{accountId:N}";
+    public static string Refresh(Guid accountId) => $"tesla-refresh-token:{accountId:N}";
+}

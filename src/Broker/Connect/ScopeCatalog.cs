@@ -1,0 +1,34 @@
+namespace Broker.Connect;
+
+/// <summary>What each Tesla scope lets the broker do, and what its absence costs (TESLA.md §2).</summary>
+public sealed record ScopeInfo(string Scope, string Title, string Shares, string WithoutIt);
+
+public static class ScopeCatalog
+{
+    public static readonly IReadOnlyList<ScopeInfo> All =
+    [
+        new("openid", "Sign in with Tesla", "your Tesla account's identifier", "Broker cannot tell which Tesla account was linked."),
+        new("offline_access", "Stay connected", "a refresh token, so access continues after today",
+            "Access ends when the current token expires (about 8 hours); after that you must connect again."),
+        new("vehicle_device_data", "Vehicle information", "battery, charging, climate, odometer and vehicle state",
+            "No vehicle data: vehicles are not listed and no battery, charging or climate readings are collected."),
+        new("vehicle_location", "Vehicle location", "your vehicles' precise location",
+            "No location: position, heading and distance-from-home are not collected."),
+        new("energy_device_data", "Energy product information", "Powerwall and solar power, energy and grid status",
+            "No energy data: Powerwall and solar sites are not listed and no energy readings are collected."),
+        new("vehicle_cmds", "Vehicle commands", "sending commands such as wake, lock or climate",
+            "No vehicle commands (Broker does not send any today)."),
+        new("vehicle_charging_cmds", "Vehicle charging management", "charging history and charge start/stop",
+            "No charging controls or charging history."),
+        new("energy_cmds", "Energy product settings", "changing backup reserve, operation and storm mode",
+            "No energy settings changes (Broker does not make any today)."),
+        new("user_data", "Profile information", "contact details and profile", "No profile details (Broker does not need them)."),
+    ];
+
+    public static ScopeInfo Describe(string scope) =>
+        All.FirstOrDefault(s => s.Scope == scope) ?? new(scope, scope, scope, $"Features needing '{scope}' are unavailable.");
+
+    /// <summary>The requested scopes the user did not grant.</summary>
+    public static IReadOnlyList<ScopeInfo> Missing(IEnumerable<string> requested, IEnumerable<string> granted) =>
+        requested.Except(granted, StringComparer.Ordinal).Select(Describe).ToList();
+}

@@ -1,0 +1,99 @@
+using Broker.Tesla;
+using Microsoft.AspNetCore.Authentication.OpenIdConnect;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
+
+namespace Broker.Connect;
+
+/// <summary>
+/// The Tesla leg of "Connect Tesla" as an authentication scheme of its own: the OpenID Connect
+/// handler does state, nonce, PKCE (S256) and the correlation cookie. It never signs anybody into
+/// the broker: <see cref="ConnectEvents"/> stores the tokens under the link's tenant and ends the
+/// request before any sign-in would happen.
+/// </summary>
+public static class TeslaConnect
+{
+    public const string Scheme = "Tesla";
+    public const string CallbackPath = "/connect/callback";
+
+    // AuthenticationProperties items; they travel inside the protected `state`.
+    internal const string LinkItem = "broker.link";
+    internal const string LinkTokenItem = "broker.link_token";
+    internal const string MissingScopesItem = "broker.prompt_missing_scopes";
+    internal const string IssuedItem = "broker.issued";
+
+    public static WebApplicationBuilder AddTeslaConnect(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddDataProtection()
+            .SetApplicationName("Broker")
+            .PersistKeysToDbContext<Data.BrokerDbContext>();
+        builder.Services.AddScoped<ConnectEvents>();
+        builder.Services.AddScoped<ConnectService>();
+        builder.Services.AddSingleton<ConnectResultProtector>();
+        builder.Services.AddAuthentication().AddOpenIdConnect(Scheme, _ => { });
+        builder.Services.AddOptions<OpenIdConnectOptions>(Scheme)
+            .Configure<IOptions<TeslaOptions>, IHttpClientFactory>(Configure);
+        return builder;
+    }
+
+    private static void Configure(OpenIdConnectOptions o, IOptions<TeslaOptions> teslaOptions, IHttpClientFactory httpClients)
+    {
+        var tesla = teslaOptions.Value;
+        o.ClientId = tesla.ClientId;
+        o.ClientSecret = tesla.ClientSecret;
+        o.MetadataAddress = tesla.ResolvedMetadataAddress;
+        o.RequireHttpsMetadata = !IsLoopback(o.MetadataAddress);
+        o.Backchannel = httpClients.CreateClient(TeslaAuthClient.HttpClientName);
+        o.ResponseType = OpenIdConnectResponseType.Code;
+        o.ResponseMode = OpenIdConnectResponseMode.Query;
+        o.UsePkce = true;
+        o.CallbackPath = CallbackPath;
+        o.Scope.Clear();
+        foreach (var scope in tesla.Scopes)
+        {
+            o.Scope.Add(scope);
+        }
+        o.MapInboundClaims = false;
+        o.SaveTokens = false; // tokens go to the vault, never into a cookie
+        o.GetClaimsFromUserInfoEndpoint = false;
+        o.RemoteAuthenticationTimeout = TimeSpan.FromMinutes(tesla.ConnectStateLifetimeMinutes);
+        // Tesla redirects back with a top-level GET, which SameSite=Lax cookies survive.
+        foreach (var cookie in new[] { o.CorrelationCookie, o.NonceCookie })
+        {
+            cookie.HttpOnly = true;
+            cookie.SameSite = SameSiteMode.Lax;
+            cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+        }
+        o.EventsType = typeof(ConnectEvents);
+    }
+
+    private static bool IsLoopback(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.IsLoopback;
+}
+
+/// <summary>
+/// Seals "which account did this browser just link" into the result URL for 30 minutes, so the
+/// result page survives a refresh without exposing account ids to anyone holding the link.
+/// </summary>
+public sealed class ConnectResultProtector(IDataProtectionProvider provider, TimeProvider time)
+{
+    private readonly ITimeLimitedDataProtector _protector =
+        provider.CreateProtector("Broker.Connect.Result.v1").ToTimeLimitedDataProtector();
+
+    public string Protect(Guid accountId, string linkToken) =>
+        _protector.Protect($"{accountId:N}|{linkToken}", time.GetUtcNow().AddMinutes(30));
+
+    public (Guid AccountId, string LinkToken)? Unprotect(string value)
+    {
+        try
+        {
+            var parts = _protector.Unprotect(value, out var expiration).Split('|', 2);
+            return expiration < time.GetUtcNow() || parts.Length != 2 ? null : (Guid.ParseExact(parts[0], "N"), parts[1]);
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,93 @@
+using Broker.Accounts;
+using Broker.Admin;
+using Broker.Connect;
+using Broker.Tenants;
+using Broker.Vault;
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+
+namespace Broker.Data;
+
+/// <summary>
+/// The broker's schema. Migrations live in the top-level <c>migrations/</c> folder:
+/// <c>dotnet ef migrations add &lt;Name&gt; --project src/Broker --output-dir ../../migrations</c>.
+/// </summary>
+public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) : DbContext(options), IDataProtectionKeyContext
+{
+    public DbSet<Tenant> Tenants => Set<Tenant>();
+    public DbSet<TenantApiKey> TenantApiKeys => Set<TenantApiKey>();
+    public DbSet<ConnectLink> ConnectLinks => Set<ConnectLink>();
+    public DbSet<TeslaAccount> TeslaAccounts => Set<TeslaAccount>();
+    public DbSet<TeslaToken> TeslaTokens => Set<TeslaToken>();
+    public DbSet<Vehicle> Vehicles => Set<Vehicle>();
+    public DbSet<EnergySite> EnergySites => Set<EnergySite>();
+    public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        DefineTenant(modelBuilder.Entity<Tenant>());
+        DefineApiKey(modelBuilder.Entity<TenantApiKey>());
+        DefineConnectLink(modelBuilder.Entity<ConnectLink>());
+        DefineAccount(modelBuilder.Entity<TeslaAccount>());
+        DefineToken(modelBuilder.Entity<TeslaToken>());
+        DefineVehicle(modelBuilder.Entity<Vehicle>());
+        DefineEnergySite(modelBuilder.Entity<EnergySite>());
+        modelBuilder.Entity<AuditEvent>().HasIndex(e => new { e.TenantId, e.At });
+    }
+
+    private static void DefineTenant(EntityTypeBuilder<Tenant> tenant)
+    {
+        tenant.HasIndex(t => t.Slug).IsUnique();
+        tenant.Property(t => t.Slug).HasMaxLength(64);
+        tenant.Property(t => t.Name).HasMaxLength(200);
+    }
+
+    private static void DefineApiKey(EntityTypeBuilder<TenantApiKey> key)
+    {
+        key.HasIndex(k => k.KeyHash).IsUnique();
+        key.Property(k => k.Prefix).HasMaxLength(16);
+        key.Property(k => k.Label).HasMaxLength(200);
+    }
+
+    private static void DefineConnectLink(EntityTypeBuilder<ConnectLink> link)
+    {
+        link.HasIndex(l => l.TokenHash).IsUnique();
+        link.Property(l => l.Label).HasMaxLength(200);
+    }
+
+    private static void DefineAccount(EntityTypeBuilder<TeslaAccount> account)
+    {
+        // One row per Tesla user per tenant: a reconnect updates it instead of duplicating it.
+        account.HasIndex(a => new { a.TenantId, a.Subject }).IsUnique();
+        account.HasOne<Tenant>().WithMany().HasForeignKey(a => a.TenantId).OnDelete(DeleteBehavior.Cascade);
+        account.HasOne<ConnectLink>().WithMany().HasForeignKey(a => a.ConnectLinkId).OnDelete(DeleteBehavior.SetNull);
+        account.Property(a => a.Status).HasConversion<string>().HasMaxLength(32);
+        account.Property(a => a.Subject).HasMaxLength(200);
+        account.Property(a => a.Region).HasMaxLength(8);
+        account.HasMany(a => a.Vehicles).WithOne().HasForeignKey(v => v.AccountId).OnDelete(DeleteBehavior.Cascade);
+        account.HasMany(a => a.EnergySites).WithOne().HasForeignKey(s => s.AccountId).OnDelete(DeleteBehavior.Cascade);
+    }
+
+    private static void DefineToken(EntityTypeBuilder<TeslaToken> token)
+    {
+        token.HasKey(t => t.AccountId);
+        token.HasOne<TeslaAccount>().WithOne().HasForeignKey<TeslaToken>(t => t.AccountId).OnDelete(DeleteBehavior.Cascade);
+        token.HasIndex(t => t.KeyId);
+        token.Property(t => t.KeyId).HasMaxLength(64);
+    }
+
+    private static void DefineVehicle(EntityTypeBuilder<Vehicle> vehicle)
+    {
+        vehicle.HasIndex(v => new { v.AccountId, v.Vin }).IsUnique();
+        vehicle.HasIndex(v => v.TenantId);
+        vehicle.Property(v => v.Vin).HasMaxLength(17);
+    }
+
+    private static void DefineEnergySite(EntityTypeBuilder<EnergySite> site)
+    {
+        site.HasIndex(s => new { s.AccountId, s.EnergySiteId }).IsUnique();
+        site.HasIndex(s => s.TenantId);
+    }
+}

@@ -1,0 +1,27 @@
+namespace Broker.Tenants;
+
+/// <summary>A household, fleet or customer organisation that owns linked Tesla accounts.</summary>
+public sealed class Tenant
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public required string Slug { get; set; }
+    public required string Name { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>
+/// A tenant's credential for the tenant API. Only a SHA-256 hash of the key is stored: the key
+/// carries 256 bits of entropy, so a slow password hash would add nothing but latency.
+/// </summary>
+public sealed class TenantApiKey
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid TenantId { get; set; }
+    public Tenant Tenant { get; set; } = null!;
+    public required byte[] KeyHash { get; set; }
+    /// <summary>The first characters of the key, so an operator can tell keys apart.</summary>
+    public required string Prefix { get; set; }
+    public string? Label { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? RevokedAt { get; set; }
+}

@@ -1,0 +1,51 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Broker.Data;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Broker.Tenants;
+
+/// <summary>
+/// Authenticates <c>Authorization: Bearer brk_...</c> tenant API keys by their SHA-256 hash.
+/// The principal carries only the tenant id; the key itself is never logged.
+/// </summary>
+internal sealed class TenantApiKeyHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, BrokerDbContext db)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "TenantApiKey";
+    public const string TenantIdClaim = "tenant_id";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var header = Request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return AuthenticateResult.NoResult();
+        }
+        var key = header["Bearer ".Length..].Trim();
+        if (!key.StartsWith(SecretToken.ApiKeyPrefix, StringComparison.Ordinal))
+        {
+            return AuthenticateResult.NoResult();
+        }
+        var hash = SecretToken.Hash(key);
+        var tenantId = await db.TenantApiKeys
+            .Where(k => k.KeyHash == hash && k.RevokedAt == null)
+            .Select(k => (Guid?)k.TenantId)
+            .SingleOrDefaultAsync(Context.RequestAborted);
+        if (tenantId is null)
+        {
+            return AuthenticateResult.Fail("Unknown or revoked API key.");
+        }
+        var identity = new ClaimsIdentity([new Claim(TenantIdClaim, tenantId.Value.ToString())], SchemeName);
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+    }
+
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        Response.Headers.WWWAuthenticate = "Bearer";
+        return base.HandleChallengeAsync(properties);
+    }
+}

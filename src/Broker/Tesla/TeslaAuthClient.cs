@@ -1,0 +1,105 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+
+namespace Broker.Tesla;
+
+/// <summary>
+/// Calls Tesla's token endpoint (form-urlencoded, <c>client_secret_post</c>). Its named HttpClient is
+/// also the OpenID Connect handler's backchannel, so discovery and JWKS travel the same road.
+/// Logs name the grant and the outcome, never a code or a token.
+/// </summary>
+public sealed class TeslaAuthClient(HttpClient http, IOptions<TeslaOptions> options, ILogger<TeslaAuthClient> logger)
+{
+    public const string HttpClientName = "TeslaAuth";
+
+    private readonly TeslaOptions _options = options.Value;
+
+    /// <summary>Redeems an authorization code. <paramref name="audience"/> is the account's regional Fleet API base.</summary>
+    public Task<TeslaTokenResponse> ExchangeCodeAsync(string code, string redirectUri, string? codeVerifier, string audience, CancellationToken ct)
+    {
+        var form = new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code",
+            ["client_id"] = _options.ClientId,
+            ["code"] = code,
+            ["audience"] = audience,
+            ["redirect_uri"] = redirectUri,
+        };
+        if (_options.ClientSecret is { Length: > 0 } secret)
+        {
+            form["client_secret"] = secret;
+        }
+        if (codeVerifier is { Length: > 0 })
+        {
+            form["code_verifier"] = codeVerifier;
+        }
+        return PostAsync("authorization_code", form, ct);
+    }
+
+    /// <summary>Rotates a refresh token. Tesla wants no client secret here (TESLA.md §1.5).</summary>
+    public Task<TeslaTokenResponse> RefreshAsync(string refreshToken, CancellationToken ct) =>
+        PostAsync("refresh_token", new Dictionary<string, string>
+        {
+            ["grant_type"] = "refresh_token",
+            ["client_id"] = _options.ClientId,
+            ["refresh_token"] = refreshToken,
+        }, ct);
+
+    private async Task<TeslaTokenResponse> PostAsync(string grant, Dictionary<string, string> form, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(_options.TokenRequestTimeoutSeconds));
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.PostAsync(_options.TokenEndpoint, new FormUrlEncodedContent(form), timeout.Token);
+        }
+        catch (OperationCanceledException ex) when (!ct.IsCancellationRequested)
+        {
+            logger.LogWarning("Tesla token endpoint timed out after {Seconds} s ({Grant})", _options.TokenRequestTimeoutSeconds, grant);
+            throw new TeslaAuthException("timeout", null, "Tesla's sign-in service did not answer in time.", ex);
+        }
+        catch (HttpRequestException ex)
+        {
+            logger.LogWarning("Tesla token endpoint unreachable ({Grant}): {Reason}", grant, ex.Message);
+            throw new TeslaAuthException("unreachable", null, "Tesla's sign-in service could not be reached.", ex);
+        }
+
+        using (response)
+        {
+            var status = (int)response.StatusCode;
+            if (response.IsSuccessStatusCode)
+            {
+                var tokens = await ReadAsync<TeslaTokenResponse>(response, grant, timeout.Token);
+                if (tokens is not { AccessToken.Length: > 0 } || tokens.ExpiresIn <= 0)
+                {
+                    logger.LogWarning("Tesla token endpoint answered {Status} without a usable token ({Grant})", status, grant);
+                    throw new TeslaAuthException("malformed_response", status, "Tesla's sign-in service answered without a token.");
+                }
+                return tokens;
+            }
+            var error = await ReadAsync<TeslaAuthError>(response, grant, timeout.Token, throwOnMalformed: false);
+            var code = error?.Error is { Length: > 0 } e ? e : $"http_{status}";
+            logger.LogWarning("Tesla token endpoint refused the {Grant} grant: {Status} {Error}", grant, status, code);
+            throw new TeslaAuthException(code, status, $"Tesla refused the request ({code}).");
+        }
+    }
+
+    private async Task<T?> ReadAsync<T>(HttpResponseMessage response, string grant, CancellationToken ct, bool throwOnMalformed = true)
+    {
+        try
+        {
+            return await response.Content.ReadFromJsonAsync<T>(ct);
+        }
+        catch (Exception ex) when (ex is JsonException or NotSupportedException or InvalidOperationException)
+        {
+            if (!throwOnMalformed)
+            {
+                return default;
+            }
+            logger.LogWarning("Tesla token endpoint answered {Status} with an unreadable body ({Grant})", (int)response.StatusCode, grant);
+            throw new TeslaAuthException("malformed_response", (int)response.StatusCode, "Tesla's sign-in service answered something unreadable.", ex);
+        }
+    }
+}

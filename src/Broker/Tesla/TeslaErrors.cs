@@ -1,0 +1,24 @@
+namespace Broker.Tesla;
+
+/// <summary>
+/// The auth server refused a grant, timed out or answered something unreadable. <see cref="Error"/>
+/// is Tesla's OAuth error code (<c>invalid_auth_code</c>, <c>login_required</c>, ...) or one of ours:
+/// <c>timeout</c>, <c>malformed_response</c>, <c>unreachable</c>. Never carries a token or a code.
+/// </summary>
+public sealed class TeslaAuthException(string error, int? status, string message, Exception? inner = null)
+    : Exception(message, inner)
+{
+    public string Error { get; } = error;
+    public int? Status { get; } = status;
+
+    /// <summary>The refresh token is dead: only a new sign-in at Tesla helps (TESLA.md §1.5).</summary>
+    public bool NeedsReconnect => Error is "login_required" or "invalid_grant";
+}
+
+/// <summary>A Fleet API call failed with <see cref="Status"/> (TESLA.md §5.3) or could not be read.</summary>
+public sealed class TeslaApiException(int? status, string? error, string message, Exception? inner = null)
+    : Exception(message, inner)
+{
+    public int? Status { get; } = status;
+    public string? Error { get; } = error;
+}

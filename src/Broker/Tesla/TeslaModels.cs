@@ -1,0 +1,45 @@
+using System.Text.Json.Serialization;
+
+namespace Broker.Tesla;
+
+/// <summary>Body of a successful <c>/oauth2/v3/token</c> answer (TESLA.md §1.7).</summary>
+public sealed record TeslaTokenResponse(
+    [property: JsonPropertyName("access_token")] string AccessToken,
+    [property: JsonPropertyName("refresh_token")] string? RefreshToken,
+    [property: JsonPropertyName("id_token")] string? IdToken,
+    [property: JsonPropertyName("expires_in")] int ExpiresIn,
+    [property: JsonPropertyName("token_type")] string? TokenType);
+
+/// <summary>OAuth-style error body of the auth server (TESLA.md §1.10).</summary>
+public sealed record TeslaAuthError(
+    [property: JsonPropertyName("error")] string? Error,
+    [property: JsonPropertyName("error_description")] string? ErrorDescription);
+
+/// <summary>The Fleet API envelope <c>{"response": ..., "error": ..., "error_description": ...}</c>.</summary>
+public sealed record FleetEnvelope<T>(
+    [property: JsonPropertyName("response")] T? Response,
+    [property: JsonPropertyName("error")] string? Error,
+    [property: JsonPropertyName("error_description")] string? ErrorDescription);
+
+public sealed record UserRegion(
+    [property: JsonPropertyName("region")] string Region,
+    [property: JsonPropertyName("fleet_api_base_url")] string FleetApiBaseUrl);
+
+/// <summary>
+/// One item of <c>/api/1/products</c>: a vehicle (has <c>vin</c>) or an energy site (has
+/// <c>energy_site_id</c>). Only the fields the broker keeps are read.
+/// </summary>
+public sealed record Product(
+    [property: JsonPropertyName("id")] long? Id,
+    [property: JsonPropertyName("vehicle_id")] long? VehicleId,
+    [property: JsonPropertyName("vin")] string? Vin,
+    [property: JsonPropertyName("display_name")] string? DisplayName,
+    [property: JsonPropertyName("state")] string? State,
+    [property: JsonPropertyName("energy_site_id")] long? EnergySiteId,
+    [property: JsonPropertyName("site_name")] string? SiteName,
+    [property: JsonPropertyName("resource_type")] string? ResourceType,
+    [property: JsonPropertyName("components")] ProductComponents? Components);
+
+public sealed record ProductComponents(
+    [property: JsonPropertyName("battery")] bool Battery,
+    [property: JsonPropertyName("solar")] bool Solar);
