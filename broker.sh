@@ -224,22 +224,21 @@ ensure_test_packages() {
 }
 
 # Sums the <Counters> of every TRX file in $1 into TRX_PASSED/TRX_FAILED/TRX_SKIPPED.
+# Skipped tests show up as total - executed (xunit's skips are not in notExecuted).
 count_trx() {
-  local dir=$1 f line attr
+  local dir=$1 f line attr v
+  local -A c
   TRX_PASSED=0 TRX_FAILED=0 TRX_SKIPPED=0 TRX_FILES=0
   while IFS= read -r -d '' f; do
     TRX_FILES=$((TRX_FILES + 1))
     line=$(grep -o '<Counters [^>]*>' "$f" | head -n1 || true)
-    for attr in passed failed error timeout aborted notExecuted; do
-      local v
+    for attr in total executed passed failed error timeout aborted; do
       v=$(sed -n "s/.* $attr=\"\([0-9]*\)\".*/\1/p" <<<"$line")
-      v=${v:-0}
-      case $attr in
-        passed) TRX_PASSED=$((TRX_PASSED + v)) ;;
-        notExecuted) TRX_SKIPPED=$((TRX_SKIPPED + v)) ;;
-        *) TRX_FAILED=$((TRX_FAILED + v)) ;;
-      esac
+      c[$attr]=${v:-0}
     done
+    TRX_PASSED=$((TRX_PASSED + c[passed]))
+    TRX_FAILED=$((TRX_FAILED + c[failed] + c[error] + c[timeout] + c[aborted]))
+    TRX_SKIPPED=$((TRX_SKIPPED + c[total] - c[executed]))
   done < <(find "$dir" -name '*.trx' -print0 2>/dev/null)
 }
 
@@ -253,7 +252,7 @@ cmd_test() {
   # A throw-away cluster per run; fsync off (PG_FAST) because nothing here must survive.
   TEST_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/broker-test-pg.XXXXXX")
   chmod 755 "$TEST_PG_DIR"   # as root the `postgres` user must traverse it
-  trap 'cmd_postgres_stop "$TEST_PG_DIR" || true; rm -rf "$TEST_PG_DIR"' EXIT
+  trap 'cmd_postgres_stop "$TEST_PG_DIR" >/dev/null 2>&1 || true; rm -rf "$TEST_PG_DIR"' EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
   local port cs
@@ -274,6 +273,9 @@ cmd_test() {
     --logger "console;verbosity=normal" \
     --blame-hang-timeout "${BROKER_TEST_HANG_TIMEOUT:-20m}" --blame-hang-dump-type none \
     "$@" </dev/null || rc=$?
+
+  # Stop Postgres now (the trap stays as a safety net) so the count line below is the last one.
+  cmd_postgres_stop "$TEST_PG_DIR" || true
 
   count_trx "$results"
   if (( TRX_FILES == 0 )); then
