@@ -1,6 +1,22 @@
+using TeslaSimulator.Auth;
+using TeslaSimulator.Control;
+using TeslaSimulator.Fleet;
+using TeslaSimulator.Hosting;
+using TeslaSimulator.State;
+
 var builder = WebApplication.CreateBuilder(args);
+builder.AddSimulatorHosting();      // Hosting/: options, TimeProvider, Kestrel on every auth/region origin
+builder.Services.AddSingleton<SimulatorState>();   // State/: seed-loaded accounts, vehicles, sites, consents
+builder.AddAuthServer();            // Auth/: discovery, JWKS, authorize + consent pages, token
+builder.AddFleetApi();              // Fleet/: bearer/region/scope gate, vehicles, commands, energy
+builder.AddControl();               // Control/: call ledger, fault queue
+
 var app = builder.Build();
-app.MapGet("/status", () => "ok");
+app.UseCallLedger();                // counts every auth/Fleet request (outermost, so faults are counted too)
+app.UseFaultInjection();            // /_sim/faults: status, delay, malformed, lost responses
+app.MapAuthServer();
+app.MapFleetApi();
+app.MapControl();                   // /_sim/*, loopback only
 app.Run();
 
 namespace TeslaSimulator

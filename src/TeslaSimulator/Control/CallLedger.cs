@@ -1,0 +1,66 @@
+namespace TeslaSimulator.Control;
+
+internal sealed record CallRow(string Account, string Device, string Category, int Status, long Count, bool Billable, decimal Cost);
+internal sealed record CategoryTotal(long Calls, long Billable, decimal Cost);
+internal sealed record CallTotals(long Calls, long Billable, decimal Cost, IReadOnlyDictionary<string, CategoryTotal> ByCategory);
+internal sealed record CallsResponse(IReadOnlyList<CallRow> Calls, CallTotals Totals);
+
+/// <summary>
+/// Counts every auth and Fleet API request by account, device, category and status, and prices it the way
+/// Tesla bills (TESLA.md §7): status &lt; 500 is billable; data $0.002, command $0.001, wake $0.02, the rest free.
+/// </summary>
+internal sealed class CallLedger
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<(string Account, string Device, string Category, int Status), long> _counts = [];
+
+    public static decimal PriceOf(string category) => category switch
+    {
+        "data" => 0.002m,
+        "command" => 0.001m,
+        "wake" => 0.02m,
+        _ => 0m,
+    };
+
+    /// <summary>The billing category of a path, or null for paths that are not Tesla's (the control API).</summary>
+    public static string? CategoryOf(PathString path)
+    {
+        var p = path.Value ?? "";
+        if (p.StartsWith("/_sim", StringComparison.OrdinalIgnoreCase)) return null;
+        if (p.StartsWith("/oauth2/", StringComparison.OrdinalIgnoreCase) || p.StartsWith("/user/", StringComparison.OrdinalIgnoreCase)) return "auth";
+        if (p.StartsWith("/api/1/energy_sites/", StringComparison.OrdinalIgnoreCase)) return "energy";
+        if (p.StartsWith("/api/1/partner_accounts", StringComparison.OrdinalIgnoreCase)) return "partner";
+        if (p.StartsWith("/api/1/vehicles/", StringComparison.OrdinalIgnoreCase))
+        {
+            if (p.EndsWith("/vehicle_data", StringComparison.OrdinalIgnoreCase)) return "data";
+            if (p.EndsWith("/wake_up", StringComparison.OrdinalIgnoreCase)) return "wake";
+            if (p.Contains("/command/", StringComparison.OrdinalIgnoreCase)) return "command";
+        }
+        return "meta";
+    }
+
+    public void Record(string account, string device, string category, int status)
+    {
+        lock (_gate) _counts[(account, device, category, status)] = _counts.GetValueOrDefault((account, device, category, status)) + 1;
+    }
+
+    public void Reset() { lock (_gate) _counts.Clear(); }
+
+    public CallsResponse Snapshot(string? account)
+    {
+        List<CallRow> rows;
+        lock (_gate)
+        {
+            rows = _counts
+                .Where(kv => account is null || kv.Key.Account.Equals(account, StringComparison.OrdinalIgnoreCase))
+                .Select(kv => new CallRow(kv.Key.Account, kv.Key.Device, kv.Key.Category, kv.Key.Status, kv.Value,
+                    kv.Key.Status < 500, kv.Key.Status < 500 ? kv.Value * PriceOf(kv.Key.Category) : 0m))
+                .OrderBy(r => r.Account).ThenBy(r => r.Device).ThenBy(r => r.Category).ThenBy(r => r.Status)
+                .ToList();
+        }
+        var byCategory = rows.GroupBy(r => r.Category).ToDictionary(g => g.Key,
+            g => new CategoryTotal(g.Sum(r => r.Count), g.Where(r => r.Billable).Sum(r => r.Count), g.Sum(r => r.Cost)));
+        return new CallsResponse(rows, new CallTotals(rows.Sum(r => r.Count), rows.Where(r => r.Billable).Sum(r => r.Count),
+            rows.Sum(r => r.Cost), byCategory));
+    }
+}

@@ -1,0 +1,75 @@
+using System.Net;
+using Microsoft.AspNetCore.Http.HttpResults;
+using TeslaSimulator.Auth;
+using TeslaSimulator.State;
+
+namespace TeslaSimulator.Control;
+
+internal sealed record VehicleStateRequest(string State);
+internal sealed record ResetPasswordRequest(string? Password);
+
+/// <summary>The /_sim control API for tests and demos: accounting, fault injection, state overrides. Loopback only.</summary>
+internal static class ControlEndpoints
+{
+    public static RouteGroupBuilder MapControl(this IEndpointRouteBuilder app)
+    {
+        var sim = app.MapGroup("/_sim").AddEndpointFilter(async (context, next) =>
+        {
+            var ip = context.HttpContext.Connection.RemoteIpAddress;
+            return ip is null || IPAddress.IsLoopback(ip) ? await next(context) : TypedResults.StatusCode(403);
+        });
+
+        sim.MapGet("/calls", (string? account, CallLedger ledger) => TypedResults.Ok(ledger.Snapshot(account)));
+        sim.MapDelete("/calls", (CallLedger ledger) => { ledger.Reset(); return TypedResults.NoContent(); });
+
+        sim.MapGet("/faults", (FaultQueue faults) => TypedResults.Ok(faults.List()));
+        sim.MapPost("/faults", (FaultRequest fault, FaultQueue faults) => AddFault(fault, faults));
+        sim.MapPost("/fail-next", (string? path, int? status, int? count, int? delayMs, string? body, int? retryAfter, bool? afterCommit, FaultQueue faults) =>
+            AddFault(new FaultRequest(path ?? "/", status ?? 500, count, delayMs, body, retryAfter, afterCommit ?? false), faults));
+        sim.MapDelete("/faults", (FaultQueue faults) => { faults.Clear(); return TypedResults.NoContent(); });
+
+        sim.MapPost("/vehicles/{vin}/state", Results<Ok<object>, NotFound, BadRequest<string>> (string vin, VehicleStateRequest request, SimulatorState state) =>
+        {
+            if (request.State is not ("asleep" or "online" or "driving" or "charging" or "offline"))
+                return TypedResults.BadRequest("state must be asleep, online, driving, charging or offline");
+            lock (state.Gate)
+            {
+                if (state.AllVehicles.FirstOrDefault(v => v.Vin.Equals(vin, StringComparison.OrdinalIgnoreCase)) is not { } v) return TypedResults.NotFound();
+                v.ForceState(request.State, state.Now);
+                return TypedResults.Ok(SimStateView.Vehicle(v));
+            }
+        });
+
+        sim.MapPost("/accounts/{email}/revoke-consent", Results<NoContent, NotFound> (string email, string? clientId, SimulatorState state, AuthStore store) =>
+        {
+            lock (state.Gate)
+            {
+                if (state.AccountByEmail(email) is not { } account) return TypedResults.NotFound();
+                state.RevokeConsents(account, clientId);
+                store.KillRefreshTokens(account, clientId);
+                return TypedResults.NoContent();
+            }
+        });
+
+        sim.MapPost("/accounts/{email}/reset-password", Results<NoContent, NotFound> (string email, ResetPasswordRequest? request, SimulatorState state) =>
+        {
+            lock (state.Gate)
+            {
+                if (state.AccountByEmail(email) is not { } account) return TypedResults.NotFound();
+                // A password reset kills refresh tokens (Tesla answers login_required); the grant itself survives.
+                account.PasswordEpoch++;
+                if (!string.IsNullOrEmpty(request?.Password)) account.Password = request.Password;
+                return TypedResults.NoContent();
+            }
+        });
+
+        sim.MapGet("/state", (SimulatorState state) => { lock (state.Gate) return TypedResults.Ok(SimStateView.Of(state)); });
+        return sim;
+    }
+
+    private static Created<PendingFault> AddFault(FaultRequest fault, FaultQueue faults)
+    {
+        var pending = faults.Add(fault);
+        return TypedResults.Created($"/_sim/faults/{pending.Id}", pending);
+    }
+}

@@ -1,0 +1,44 @@
+using TeslaSimulator.State;
+
+namespace TeslaSimulator.Control;
+
+/// <summary>GET /_sim/state: a readable picture of the world. Never includes token or code values.</summary>
+internal static class SimStateView
+{
+    public static object Of(SimulatorState state)
+    {
+        foreach (var v in state.AllVehicles) v.Advance(state.Now, state.Timing);
+        foreach (var s in state.AllSites) s.Advance(state.Now);
+        return new
+        {
+            now = state.Now,
+            accounts = state.Accounts.Select(a => new
+            {
+                email = a.Email, sub = a.Sub, region = a.Region, passwordEpoch = a.PasswordEpoch,
+                vehicles = a.Vehicles.Select(v => v.Vin), energySites = a.EnergySites.Select(s => s.Seed.EnergySiteId),
+            }),
+            vehicles = state.AllVehicles.Select(Vehicle),
+            energySites = state.AllSites.Select(s =>
+            {
+                var flows = s.FlowsAt(state.Now);
+                return new { energySiteId = s.Seed.EnergySiteId, siteName = s.Seed.SiteName, owner = s.Owner.Email,
+                    percentageCharged = Math.Round(s.Percent, 2), solarPower = flows.SolarW, batteryPower = flows.BatteryW,
+                    loadPower = flows.LoadW, gridPower = flows.GridW };
+            }),
+            consents = state.Consents.Select(c => new
+            {
+                account = state.AccountBySub(c.Sub)?.Email, clientId = c.ClientId, scopes = c.Consent.Scopes.Order(),
+                revoked = c.Consent.Revoked, epoch = c.Consent.Epoch,
+            }),
+            clients = state.Clients.Values.Select(c => new { clientId = c.ClientId, name = c.Name, redirectUris = c.RedirectUris }),
+        };
+    }
+
+    public static object Vehicle(SimVehicle v) => new
+    {
+        vin = v.Vin, id = v.Seed.Id, displayName = v.Seed.DisplayName, owner = v.Owner.Email,
+        mode = v.Mode.ToString().ToLowerInvariant(), state = v.ApiState, batteryLevel = Math.Round(v.Battery, 2),
+        chargeLimit = v.ChargeLimit, chargingState = v.ChargingState, odometer = Math.Round(v.Odometer, 3),
+        latitude = v.Latitude, longitude = v.Longitude, lastActivity = v.LastActivity, wakeAt = v.WakeAt,
+    };
+}

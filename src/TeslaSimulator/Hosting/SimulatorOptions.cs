@@ -1,0 +1,51 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace TeslaSimulator.Hosting;
+
+internal sealed class SimulatorOptions
+{
+    public const string SectionName = "Simulator";
+
+    [Required, Url] public string AuthBaseUrl { get; set; } = "http://127.0.0.1:7800";
+
+    /// <summary>Region code (na, eu) to regional Fleet API base URL.</summary>
+    [Required, MinLength(1)] public Dictionary<string, string> Regions { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    [Range(60, 31_536_000)] public int AccessTokenLifetimeSeconds { get; set; } = 28800;
+    [Required] public string SeedFile { get; set; } = "Seed/demo-fleet.json";
+    [Range(0, 3600)] public int WakeUpSeconds { get; set; } = 15;
+    [Range(1, 86_400)] public int IdleSecondsBeforeSleep { get; set; } = 900;
+
+    /// <summary>Registered OAuth clients; merged over the seed file's clients by ClientId.</summary>
+    public List<ClientOptions> Clients { get; set; } = [];
+
+    public string Issuer => $"{Trim(AuthBaseUrl)}/oauth2/v3/nts";
+    public string AuthBase => Trim(AuthBaseUrl);
+    public string UserInfoEndpoint => $"{AuthBase}/oauth2/v3/userinfo";
+
+    public string RegionBase(string region) =>
+        Regions.TryGetValue(region, out var url) ? Trim(url) : throw new InvalidOperationException($"Region '{region}' is not configured.");
+
+    public IEnumerable<string> RegionBases => Regions.Values.Select(Trim);
+
+    /// <summary>The region whose base URL equals the request's scheme+host+port, or null.</summary>
+    public string? RegionOf(HttpRequest request) =>
+        Regions.FirstOrDefault(r => SameOrigin(r.Value, $"{request.Scheme}://{request.Host}")).Key;
+
+    public static string Trim(string url) => url.TrimEnd('/');
+
+    public static bool SameOrigin(string a, string b) =>
+        Uri.TryCreate(a, UriKind.Absolute, out var x) && Uri.TryCreate(b, UriKind.Absolute, out var y)
+        && x.Scheme == y.Scheme && x.Port == y.Port && HostKey(x) == HostKey(y);
+
+    // localhost and 127.0.0.1 are the same loopback origin for a demo on one machine.
+    private static string HostKey(Uri u) => u.IsLoopback ? "loopback" : u.Host.ToLowerInvariant();
+}
+
+internal sealed class ClientOptions
+{
+    public string ClientId { get; set; } = "";
+    public string? ClientSecret { get; set; }
+    public string? Name { get; set; }
+    public List<string> RedirectUris { get; set; } = [];
+}

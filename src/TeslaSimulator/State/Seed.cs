@@ -1,0 +1,28 @@
+using System.Text.Json;
+
+namespace TeslaSimulator.State;
+
+/// <summary>The seed file: demo accounts, their devices and the registered OAuth clients.</summary>
+internal sealed record Seed(List<SeedClient> Clients, List<SeedAccount> Accounts)
+{
+    public static Seed Load(string path) =>
+        JsonSerializer.Deserialize<Seed>(File.ReadAllText(path), new JsonSerializerOptions(JsonSerializerDefaults.Web))
+        ?? throw new InvalidOperationException($"Seed file {path} is empty.");
+}
+
+internal sealed record SeedClient(string ClientId, string? ClientSecret, string? Name, List<string> RedirectUris);
+
+internal sealed record SeedAccount(
+    string Email, string Password, string Sub, string Region, long UserId, string FullName, string Locale,
+    List<SeedVehicle> Vehicles, List<SeedEnergySite> EnergySites);
+
+internal sealed record SeedVehicle(
+    long Id, long VehicleId, string Vin, string DisplayName, string CarType, string ExteriorColor,
+    string State, double BatteryLevel, int ChargeLimit, double Odometer, double Latitude, double Longitude,
+    int Heading, bool PluggedIn, double ChargerPowerKw = 11, double PackKwh = 75, int TripMinutes = 40,
+    bool CommandProtocolRequired = false, string FirmwareVersion = "2024.44.25");
+
+internal sealed record SeedEnergySite(
+    long EnergySiteId, string Id, string SiteName, string GatewayId, string AssetSiteId, int BatteryCount,
+    double PercentageCharged, double SolarPeakWatts, double BaseLoadWatts, double UtcOffsetHours,
+    string TimeZone, int BackupReservePercent, string InstallationDate);

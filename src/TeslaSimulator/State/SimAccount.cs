@@ -1,0 +1,31 @@
+namespace TeslaSimulator.State;
+
+internal sealed class SimAccount(SeedAccount seed)
+{
+    public string Email { get; } = seed.Email;
+    public string Password { get; set; } = seed.Password;
+    public string Sub { get; } = seed.Sub;
+    public string Region { get; } = seed.Region.ToLowerInvariant();
+    public long UserId { get; } = seed.UserId;
+    public string FullName { get; } = seed.FullName;
+    public string Locale { get; } = seed.Locale;
+
+    /// <summary>Bumped by a password reset; refresh tokens minted under an older epoch are dead.</summary>
+    public int PasswordEpoch { get; set; }
+
+    public List<SimVehicle> Vehicles { get; } = [];
+    public List<SimEnergySite> EnergySites { get; } = [];
+
+    /// <summary>NA / EU, the prefix of codes and refresh tokens and the ou_code claim.</summary>
+    public string OuCode => Region.ToUpperInvariant();
+}
+
+internal sealed record SimClient(string ClientId, string? ClientSecret, string Name, IReadOnlyList<string> RedirectUris);
+
+/// <summary>What an account granted a client. Revocation bumps the epoch so older tokens die.</summary>
+internal sealed class Consent
+{
+    public HashSet<string> Scopes { get; } = new(StringComparer.Ordinal);
+    public int Epoch { get; set; }
+    public bool Revoked { get; set; }
+}
