@@ -1,0 +1,126 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Microsoft.IdentityModel.Tokens;
+
+namespace TeslaSimulator.Tests;
+
+/// <summary>The simulator in-process, on simulated time. Each test class gets a fresh world.</summary>
+public sealed partial class SimulatorApp : WebApplicationFactory<SimulatorMarker>
+{
+    public const string AuthBase = "http://127.0.0.1:7800";
+    public const string Na = "http://127.0.0.1:7801";
+    public const string Eu = "http://127.0.0.1:7802";
+    public const string ClientId = "broker-demo";
+    public const string ClientSecret = "demo-client-secret";
+    public const string RedirectUri = "http://127.0.0.1:5080/connect/callback";
+    public const string Alice = "alice@example.com";
+    public const string Bob = "bob@example.com";
+    public const string AliceDriving = "5YJ3E1EA7PF381204";
+    public const string AliceCharging = "7SAYGDEE5PA114587";
+    public const string BobAsleep = "XP7YGCEK1PB209361";
+    public const long AliceSite = 2252179001;
+
+    public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2025, 6, 1, 19, 0, 0, TimeSpan.Zero));
+
+    protected override void ConfigureWebHost(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder)
+    {
+        builder.UseSetting("Simulator:WakeUpSeconds", "15");
+        builder.UseSetting("Simulator:IdleSecondsBeforeSleep", "900");
+        builder.ConfigureTestServices(s => s.AddSingleton<TimeProvider>(Time));
+    }
+
+    public HttpClient Client(string baseUrl = AuthBase) =>
+        CreateClient(new WebApplicationFactoryClientOptions { BaseAddress = new Uri(baseUrl), AllowAutoRedirect = false });
+
+    public HttpClient Fleet(string accessToken, string baseUrl = Na)
+    {
+        var client = Client(baseUrl);
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+        return client;
+    }
+
+    public static (string Verifier, string Challenge) Pkce()
+    {
+        var verifier = Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32));
+        return (verifier, Base64UrlEncoder.Encode(SHA256.HashData(Encoding.ASCII.GetBytes(verifier))));
+    }
+
+    public static string AuthorizeUrl(string scopes, string? challenge = null, string extra = "") =>
+        $"/oauth2/v3/authorize?response_type=code&client_id={ClientId}&redirect_uri={Uri.EscapeDataString(RedirectUri)}" +
+        $"&scope={Uri.EscapeDataString(scopes)}&state=st-123&nonce=n-456&locale=en-US&prompt=login" +
+        (challenge is null ? "" : $"&code_challenge={challenge}&code_challenge_method=S256") + extra;
+
+    /// <summary>Drives authorize → sign-in → consent through the HTML forms; returns the final redirect.</summary>
+    public async Task<Uri> AuthorizeAsync(string email, string password, string scopes, string? challenge = null,
+        IEnumerable<string>? tick = null, string extra = "", CancellationToken ct = default)
+    {
+        var client = Client();
+        var login = await client.GetStringAsync(AuthorizeUrl(scopes, challenge, extra), ct);
+        var consent = await PostFormAsync(client, "/oauth2/v3/authorize", ct,
+            ("transaction_id", Hidden(login)), ("identity", email), ("credential", password), ("action", "login"));
+        if (consent.StatusCode == HttpStatusCode.Redirect) return consent.Headers.Location!;
+        var page = await consent.Content.ReadAsStringAsync(ct);
+        var fields = new List<(string, string)> { ("transaction_id", Hidden(page)), ("action", "allow") };
+        if (tick is null) fields.Add(("select_all", "true"));
+        else fields.AddRange(tick.Select(s => ("scope", s)));
+        var done = await PostFormAsync(client, "/oauth2/v3/authorize/consent", ct, [.. fields]);
+        Assert.Equal(HttpStatusCode.Redirect, done.StatusCode);
+        return done.Headers.Location!;
+    }
+
+    public static async Task<HttpResponseMessage> PostFormAsync(HttpClient client, string path, CancellationToken ct, params (string, string)[] fields) =>
+        await client.PostAsync(path, new FormUrlEncodedContent(fields.Select(f => new KeyValuePair<string, string>(f.Item1, f.Item2))), ct);
+
+    public static string Hidden(string html) => TransactionId().Match(html) is { Success: true } m ? m.Groups[1].Value
+        : throw new InvalidOperationException("No transaction_id in page: " + html);
+
+    public static string Query(Uri uri, string key) =>
+        Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(uri.Query).TryGetValue(key, out var v) ? v.ToString() : "";
+
+    public async Task<HttpResponseMessage> ExchangeAsync(string code, string? verifier, string? audience = Na, CancellationToken ct = default)
+    {
+        var fields = new List<(string, string)>
+        {
+            ("grant_type", "authorization_code"), ("client_id", ClientId), ("client_secret", ClientSecret),
+            ("code", code), ("redirect_uri", RedirectUri),
+        };
+        if (audience is not null) fields.Add(("audience", audience));
+        if (verifier is not null) fields.Add(("code_verifier", verifier));
+        return await PostFormAsync(Client(), "/oauth2/v3/token", ct, [.. fields]);
+    }
+
+    public async Task<HttpResponseMessage> RefreshAsync(string refreshToken, CancellationToken ct = default) =>
+        await PostFormAsync(Client(), "/oauth2/v3/token", ct,
+            ("grant_type", "refresh_token"), ("client_id", ClientId), ("refresh_token", refreshToken));
+
+    /// <summary>A full connect for an account; returns the token response.</summary>
+    public async Task<JsonObject> TokensAsync(string email, string scopes = "openid offline_access vehicle_device_data vehicle_location vehicle_cmds vehicle_charging_cmds energy_device_data", CancellationToken ct = default)
+    {
+        var (verifier, challenge) = Pkce();
+        var redirect = await AuthorizeAsync(email, email == Alice ? "alice-demo" : "bob-demo", scopes, challenge, ct: ct);
+        var response = await ExchangeAsync(Query(redirect, "code"), verifier, email == Alice ? Na : Eu, ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await Json(response, ct);
+    }
+
+    public static async Task<JsonObject> Json(HttpResponseMessage response, CancellationToken ct) =>
+        JsonNode.Parse(await response.Content.ReadAsStringAsync(ct))!.AsObject();
+
+    public static JsonObject Claims(string jwt) =>
+        JsonNode.Parse(Base64UrlEncoder.Decode(jwt.Split('.')[1]))!.AsObject();
+
+    public async Task<HttpResponseMessage> SimPostAsync(string path, object? body, CancellationToken ct) =>
+        await Client().PostAsync(path, body is null ? null : new StringContent(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json"), ct);
+
+    [GeneratedRegex("name=\"transaction_id\" value=\"([^\"]+)\"")]
+    private static partial Regex TransactionId();
+}
