@@ -445,7 +445,7 @@ EOF
 
 cmd_new_key() {
   command -v openssl >/dev/null || die "openssl is needed"
-  echo "# Vault key (AES-256, base64): set Vault__Keys__N__Id=<a new id> and Vault__Keys__N__Key=<this value>; the highest N encrypts, older keys still decrypt."
+  echo '# Vault key (AES-256, base64): set Vault__Keys__N__Id=<a new id> and Vault__Keys__N__Key=<this value>; the last key listed encrypts, every key decrypts.'
   openssl rand -base64 32
 }
 
