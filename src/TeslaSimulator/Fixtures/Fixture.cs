@@ -17,6 +17,9 @@ internal static class Fixture
         return JsonNode.Parse(stream)!;
     }).DeepClone();
 
+    /// <summary>One element of a fixture's "response" array, detached so it can be placed in another document.</summary>
+    public static JsonObject Item(string name, int index) => Load(name)["response"]![index]!.DeepClone().AsObject();
+
     /// <summary>A fixture as an HTTP result with the given status.</summary>
     public static IResult Result(string name, int status) => TypedResults.Json(Load(name), statusCode: status);
 }

@@ -9,7 +9,7 @@ internal static class EnergyJson
 {
     public static JsonObject Product(SimEnergySite s, DateTimeOffset now)
     {
-        var item = (JsonObject)Fixture.Object("products")["response"]![1]!;
+        var item = Fixture.Item("products", 1);
         var flows = s.FlowsAt(now);
         item["energy_site_id"] = s.Seed.EnergySiteId;
         item["site_name"] = s.Seed.SiteName;

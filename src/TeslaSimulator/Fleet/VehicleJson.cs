@@ -19,7 +19,7 @@ internal static class VehicleJson
     /// <summary>The list/summary item (vehicles_list.json item shape).</summary>
     public static JsonObject Summary(SimVehicle v)
     {
-        var item = (JsonObject)Fixture.Object("vehicles_list")["response"]![0]!;
+        var item = Fixture.Item("vehicles_list", 0);
         ApplyIdentity(item, v);
         return item;
     }
@@ -27,7 +27,7 @@ internal static class VehicleJson
     /// <summary>The /products item (products.json vehicle shape).</summary>
     public static JsonObject Product(SimVehicle v, DateTimeOffset now)
     {
-        var item = (JsonObject)Fixture.Object("products")["response"]![0]!;
+        var item = Fixture.Item("products", 0);
         ApplyIdentity(item, v);
         ApplyConfig(item["vehicle_config"]!.AsObject(), v, now);
         return item;
@@ -35,7 +35,7 @@ internal static class VehicleJson
 
     public static JsonObject VehicleData(SimVehicle v, IReadOnlyCollection<string> endpoints, DateTimeOffset now)
     {
-        var data = Fixture.Object("vehicle_data")["response"]!.AsObject();
+        var data = Fixture.Object("vehicle_data")["response"]!.DeepClone().AsObject();
         var ms = now.ToUnixTimeMilliseconds();
         ApplyIdentity(data, v);
         data["display_name"] = v.Seed.DisplayName;
