@@ -1,4 +1,6 @@
 using System.Text;
+using Microsoft.IdentityModel.JsonWebTokens;
+using TeslaSimulator.State;
 using TeslaSimulator.Fixtures;
 
 namespace TeslaSimulator.Control;
@@ -13,9 +15,36 @@ internal static class ControlMiddleware
         finally
         {
             if (category is not null)
-                ctx.RequestServices.GetRequiredService<CallLedger>().Record(ctx.AccountTag(), ctx.DeviceTag(), category, ctx.Response.StatusCode);
+            {
+                var account = ctx.AccountTag() is "-" ? FallbackAccount(ctx) : ctx.AccountTag();
+                var device = ctx.DeviceTag() is "-" ? FallbackDevice(ctx.Request.Path) : ctx.DeviceTag();
+                ctx.RequestServices.GetRequiredService<CallLedger>().Record(account, device, category, ctx.Response.StatusCode);
+            }
         }
     });
+
+    // Requests answered before a handler ran (injected faults) still belong to someone: read the token's
+    // subject without validating it, and the device from the path. Used for accounting only.
+    private static string FallbackAccount(HttpContext ctx)
+    {
+        var header = ctx.Request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return "-";
+        var handler = new JsonWebTokenHandler();
+        var token = header["Bearer ".Length..].Trim();
+        if (!handler.CanReadToken(token)) return "-";
+        string sub;
+        try { sub = handler.ReadJsonWebToken(token).Subject; }
+        catch (ArgumentException) { return "-"; }
+        var state = ctx.RequestServices.GetRequiredService<SimulatorState>();
+        lock (state.Gate) return state.AccountBySub(sub)?.Email ?? "-";
+    }
+
+    private static string FallbackDevice(PathString path)
+    {
+        var parts = (path.Value ?? "").Split('/', StringSplitOptions.RemoveEmptyEntries);
+        return parts.Length >= 4 && parts[0] == "api" && parts[2] is "vehicles" or "energy_sites"
+            && parts[3] is not ("fleet_status" or "fleet_telemetry_config") ? parts[3] : "-";
+    }
 
     public static IApplicationBuilder UseFaultInjection(this IApplicationBuilder app) => app.Use(async (ctx, next) =>
     {
