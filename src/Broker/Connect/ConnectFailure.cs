@@ -28,6 +28,10 @@ public sealed record ConnectFailure(string Reason, int HttpStatus, string Title,
         "This connect link is no longer valid",
         "The link was revoked by its owner. Ask them for a new one. Nothing was saved.");
 
+    public static readonly ConnectFailure Internal = new("internal_error", 500,
+        "Something went wrong on our side",
+        "Broker could not finish linking your account. Nothing was saved; please try again in a moment.");
+
     public static ConnectFailure Classify(Exception? failure) => failure switch
     {
         ConnectException c => c.Failure,
@@ -42,7 +46,8 @@ public sealed record ConnectFailure(string Reason, int HttpStatus, string Title,
         _ when failure?.Message.Contains("access was denied", StringComparison.OrdinalIgnoreCase) == true => Denied,
         _ when failure?.Message.Contains("state", StringComparison.OrdinalIgnoreCase) == true
             || failure?.Message.Contains("Correlation", StringComparison.OrdinalIgnoreCase) == true => StateInvalid,
-        _ => TeslaRefused,
+        Microsoft.IdentityModel.Tokens.SecurityTokenException or Microsoft.IdentityModel.Protocols.OpenIdConnect.OpenIdConnectProtocolException => TeslaRefused,
+        _ => Internal,
     };
 
     /// <summary>What goes in the log: exception type and Tesla's error code, never a token or a code.</summary>

@@ -116,9 +116,10 @@ public sealed class ConnectService(
             {
                 vehicle = new Vehicle { Vin = p.Vin!, TenantId = account.TenantId, AccountId = account.Id, DiscoveredAt = now };
                 account.Vehicles.Add(vehicle);
+                db.Vehicles.Add(vehicle); // keys are made here, so EF must be told this row is new
             }
             (vehicle.TeslaId, vehicle.VehicleId, vehicle.DisplayName, vehicle.State, vehicle.LastSeenAt) =
-                (p.Id ?? 0, p.VehicleId ?? 0, p.DisplayName, p.State, now);
+                (p.NumericId() ?? 0, p.VehicleId ?? 0, p.DisplayName, p.State, now);
         }
         foreach (var p in products.Where(p => p.EnergySiteId is not null))
         {
@@ -127,6 +128,7 @@ public sealed class ConnectService(
             {
                 site = new EnergySite { EnergySiteId = p.EnergySiteId!.Value, TenantId = account.TenantId, AccountId = account.Id, DiscoveredAt = now };
                 account.EnergySites.Add(site);
+                db.EnergySites.Add(site);
             }
             (site.SiteName, site.ResourceType, site.HasBattery, site.HasSolar, site.LastSeenAt) =
                 (p.SiteName, p.ResourceType, p.Components?.Battery ?? false, p.Components?.Solar ?? false, now);

@@ -43,7 +43,7 @@ public static class TeslaConnect
         o.ClientId = tesla.ClientId;
         o.ClientSecret = tesla.ClientSecret;
         o.MetadataAddress = tesla.ResolvedMetadataAddress;
-        o.RequireHttpsMetadata = !IsLoopback(o.MetadataAddress);
+        o.RequireHttpsMetadata = !tesla.AllowHttp;
         o.Backchannel = httpClients.CreateClient(TeslaAuthClient.HttpClientName);
         o.ResponseType = OpenIdConnectResponseType.Code;
         o.ResponseMode = OpenIdConnectResponseMode.Query;
@@ -67,9 +67,6 @@ public static class TeslaConnect
         }
         o.EventsType = typeof(ConnectEvents);
     }
-
-    private static bool IsLoopback(string url) =>
-        Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.IsLoopback;
 }
 
 /// <summary>

@@ -9,16 +9,17 @@ public static class DatabaseExtensions
 
     public static WebApplicationBuilder AddBrokerDatabase(this WebApplicationBuilder builder)
     {
-        var connectionString = builder.Configuration.GetConnectionString(ConnectionStringName)
+        // Read when the first context is made, not now: hosts and tests may add configuration late.
+        builder.Services.AddDbContext<BrokerDbContext>((sp, o) => o.UseBrokerNpgsql(
+            sp.GetRequiredService<IConfiguration>().GetConnectionString(ConnectionStringName)
             ?? throw new InvalidOperationException(
-                $"ConnectionStrings:{ConnectionStringName} is not set (environment: ConnectionStrings__{ConnectionStringName}=Host=...;Database=...).");
-        builder.Services.AddDbContext<BrokerDbContext>(o => o.UseBrokerNpgsql(connectionString));
+                $"ConnectionStrings:{ConnectionStringName} is not set (environment: ConnectionStrings__{ConnectionStringName}=Host=...;Database=...).")));
         builder.Services.AddHealthChecks().AddDbContextCheck<BrokerDbContext>("database");
         return builder;
     }
 
     internal static DbContextOptionsBuilder UseBrokerNpgsql(this DbContextOptionsBuilder options, string connectionString) =>
-        options.UseNpgsql(connectionString, npgsql => npgsql.EnableRetryOnFailure())
+        options.UseNpgsql(connectionString, npgsql => npgsql.EnableRetryOnFailure().UseQuerySplittingBehavior(QuerySplittingBehavior.SplitQuery))
                .UseSnakeCaseNamingConvention();
 
     /// <summary>

@@ -8,6 +8,8 @@ public static class TeslaExtensions
             .BindConfiguration(TeslaOptions.SectionName)
             .ValidateDataAnnotations()
             .Validate(o => o.Regions.Values.All(u => Uri.IsWellFormedUriString(u, UriKind.Absolute)), "Tesla:Regions must map region codes to absolute URLs.")
+            .Validate(o => o.AllowHttp || o.AllUrls.All(u => u.StartsWith("https://", StringComparison.OrdinalIgnoreCase)),
+                "Tesla URLs must use https (set Tesla:AllowHttp=true only to talk to the local simulator).")
             .ValidateOnStart();
         // No automatic retries: a token POST must not be replayed blindly (codes are single use,
         // refresh tokens rotate), and the callers decide what a failed Fleet call means.

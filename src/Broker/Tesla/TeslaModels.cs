@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Broker.Tesla;
@@ -27,10 +28,11 @@ public sealed record UserRegion(
 
 /// <summary>
 /// One item of <c>/api/1/products</c>: a vehicle (has <c>vin</c>) or an energy site (has
-/// <c>energy_site_id</c>). Only the fields the broker keeps are read.
+/// <c>energy_site_id</c>). Only the fields the broker keeps are read. <c>id</c> is a number for
+/// vehicles and a string (<c>STE…</c>) for energy sites, hence the raw element.
 /// </summary>
 public sealed record Product(
-    [property: JsonPropertyName("id")] long? Id,
+    [property: JsonPropertyName("id")] JsonElement? Id,
     [property: JsonPropertyName("vehicle_id")] long? VehicleId,
     [property: JsonPropertyName("vin")] string? Vin,
     [property: JsonPropertyName("display_name")] string? DisplayName,
@@ -43,3 +45,10 @@ public sealed record Product(
 public sealed record ProductComponents(
     [property: JsonPropertyName("battery")] bool Battery,
     [property: JsonPropertyName("solar")] bool Solar);
+
+public static class ProductExtensions
+{
+    /// <summary>The numeric vehicle id (the <c>{vehicle_tag}</c> Tesla's paths accept besides the VIN).</summary>
+    public static long? NumericId(this Product product) =>
+        product.Id is { ValueKind: JsonValueKind.Number } id && id.TryGetInt64(out var value) ? value : null;
+}

@@ -36,12 +36,21 @@ public sealed class TeslaOptions
     public string[] Scopes { get; set; } =
         ["openid", "offline_access", "vehicle_device_data", "vehicle_location", "energy_device_data"];
 
+    /// <summary>
+    /// Allows plain-HTTP Tesla URLs. Only for the simulator (demo, tests): real Tesla is HTTPS-only,
+    /// and tokens must never cross the network in clear.
+    /// </summary>
+    public bool AllowHttp { get; set; }
+
     [Range(1, 120)] public int TokenRequestTimeoutSeconds { get; set; } = 15;
 
     [Range(1, 120)] public int FleetRequestTimeoutSeconds { get; set; } = 20;
 
     /// <summary>How long a started connect may take before its callback is refused.</summary>
     [Range(1, 120)] public int ConnectStateLifetimeMinutes { get; set; } = 15;
+
+    internal IEnumerable<string> AllUrls =>
+        [AuthBaseUrl, TokenEndpoint, ResolvedMetadataAddress, .. Regions.Values];
 
     internal string ResolvedMetadataAddress => MetadataAddress is { Length: > 0 } m
         ? m

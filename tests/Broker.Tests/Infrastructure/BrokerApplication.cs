@@ -1,0 +1,61 @@
+using System.Security.Cryptography;
+using Broker.Data;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Broker.Tests.Infrastructure;
+
+/// <summary>
+/// The broker on its own fresh database, talking to <see cref="SimulatorHost"/> through real HTTP
+/// handlers (no mocked HttpClient: the simulator's in-memory server is the other end).
+/// </summary>
+public sealed class BrokerApplication(string connectionString, SimulatorHost simulator, Dictionary<string, string?>? overrides = null)
+    : WebApplicationFactory<Program>
+{
+    public static readonly string VaultKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+
+    public string ConnectionString { get; } = connectionString;
+
+    /// <summary>Every log line at Debug and above (the most an operator would turn on to troubleshoot).</summary>
+    public LogCollector Logs { get; } = new();
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        var settings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Broker"] = ConnectionString,
+            ["Vault:Keys:0:Id"] = "test-1",
+            ["Vault:Keys:0:Key"] = VaultKey,
+            ["Tesla:ClientId"] = SimulatorHost.ClientId,
+            ["Tesla:ClientSecret"] = SimulatorHost.ClientSecret,
+            ["Tesla:AuthBaseUrl"] = SimulatorHost.AuthBase,
+            ["Tesla:TokenEndpoint"] = SimulatorHost.AuthBase + "/oauth2/v3/token",
+            ["Tesla:Regions:na"] = SimulatorHost.NaBase,
+            ["Tesla:Regions:eu"] = SimulatorHost.EuBase,
+            ["Tesla:Regions:cn"] = "http://fleet-cn.test",
+            ["Tesla:TokenRequestTimeoutSeconds"] = "3",
+            ["Tesla:AllowHttp"] = "true",
+        };
+        foreach (var (key, value) in overrides ?? [])
+        {
+            settings[key] = value;
+        }
+        foreach (var (key, value) in settings)
+        {
+            builder.UseSetting(key, value);
+        }
+        builder.ConfigureAppConfiguration(c => c.AddInMemoryCollection(settings));
+        builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Debug).AddProvider(Logs));
+        builder.ConfigureServices(services => services.ConfigureHttpClientDefaults(http =>
+            http.ConfigurePrimaryHttpMessageHandler(() => simulator.Server.CreateHandler())));
+    }
+
+    public BrokerDbContext CreateDbContext() => PostgresServer.CreateDbContext(ConnectionString);
+
+    /// <summary>A browser-like client: keeps cookies, does not follow redirects (tests walk them).</summary>
+    public HttpClient CreateBrowser() => CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+}

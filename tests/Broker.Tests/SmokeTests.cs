@@ -1,7 +1,0 @@
-namespace Broker.Tests;
-
-public sealed class SmokeTests
-{
-    [Fact]
-    public void Placeholder() => Assert.True(true);
-}
