@@ -6,6 +6,7 @@ internal static class FleetExtensions
     {
         builder.Services.AddSingleton<FleetGate>();
         builder.Services.AddSingleton<DeviceRateLimiter>();
+        builder.Services.AddSingleton<PartnerRegistry>();
         return builder;
     }
 
@@ -15,6 +16,7 @@ internal static class FleetExtensions
         app.MapVehicles();
         app.MapCommands();
         app.MapEnergy();
+        app.MapPartner();
         return app;
     }
 }
