@@ -36,6 +36,11 @@ public sealed class ConnectEvents(
 
     public override Task MessageReceived(MessageReceivedContext context)
     {
+        // Kept for the failure page's retry link: a failure raised here loses the properties.
+        if (context.Properties?.Items.TryGetValue(TeslaConnect.LinkTokenItem, out var token) == true)
+        {
+            context.HttpContext.Items[TeslaConnect.LinkTokenItem] = token;
+        }
         // The correlation cookie expires with the browser session's clock; the state carries our own
         // issue time so an old callback is refused even where the cookie survived.
         if (context.Properties?.Items.TryGetValue(IssuedItemKey, out var issued) == true
@@ -80,7 +85,9 @@ public sealed class ConnectEvents(
         var failure = ConnectFailure.Classify(context.Failure);
         logger.LogWarning("Connect callback failed: {Reason} ({Detail})", failure.Reason, failure.LogDetail(context.Failure));
         context.HandleResponse();
-        var linkToken = context.Properties?.Items.TryGetValue(TeslaConnect.LinkTokenItem, out var t) == true ? t : null;
+        var linkToken = context.Properties?.Items.TryGetValue(TeslaConnect.LinkTokenItem, out var t) == true
+            ? t
+            : context.HttpContext.Items[TeslaConnect.LinkTokenItem] as string;
         await ConnectPages.RenderAsync<Pages.ConnectErrorPage>(context.HttpContext, failure.HttpStatus, new()
         {
             [nameof(Pages.ConnectErrorPage.Failure)] = failure,

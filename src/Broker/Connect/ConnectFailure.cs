@@ -35,9 +35,9 @@ public sealed record ConnectFailure(string Reason, int HttpStatus, string Title,
     public static ConnectFailure Classify(Exception? failure) => failure switch
     {
         ConnectException c => c.Failure,
-        TeslaAuthException { Error: "timeout" or "unreachable" or "malformed_response" } => TeslaUnavailable,
+        TeslaAuthException { Error: "timeout" or "unreachable" or "malformed_response" } or TeslaAuthException { Status: >= 500 } => TeslaUnavailable,
         TeslaAuthException => TeslaRefused,
-        TeslaApiException { Error: "timeout" or "unreachable" or "malformed_response" } => TeslaUnavailable,
+        TeslaApiException { Error: "timeout" or "unreachable" or "malformed_response" } or TeslaApiException { Status: >= 500 } => TeslaUnavailable,
         TeslaApiException => TeslaRefused,
         _ when failure?.Data["error"] is "access_denied" => Denied,
         _ when failure?.Data["error"] is "login_cancelled" => Cancelled,

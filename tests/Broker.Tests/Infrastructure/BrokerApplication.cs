@@ -12,7 +12,7 @@ namespace Broker.Tests.Infrastructure;
 /// The broker on its own fresh database, talking to <see cref="SimulatorHost"/> through real HTTP
 /// handlers (no mocked HttpClient: the simulator's in-memory server is the other end).
 /// </summary>
-public sealed class BrokerApplication(string connectionString, SimulatorHost simulator, Dictionary<string, string?>? overrides = null)
+public sealed class BrokerApplication(string connectionString, SimulatorHost simulator, Dictionary<string, string?>? overrides = null, TimeProvider? time = null)
     : WebApplicationFactory<Program>
 {
     public static readonly string VaultKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
@@ -50,8 +50,14 @@ public sealed class BrokerApplication(string connectionString, SimulatorHost sim
         }
         builder.ConfigureAppConfiguration(c => c.AddInMemoryCollection(settings));
         builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Debug).AddProvider(Logs));
-        builder.ConfigureServices(services => services.ConfigureHttpClientDefaults(http =>
-            http.ConfigurePrimaryHttpMessageHandler(() => simulator.Server.CreateHandler())));
+        builder.ConfigureServices(services =>
+        {
+            services.ConfigureHttpClientDefaults(http => http.ConfigurePrimaryHttpMessageHandler(() => simulator.Server.CreateHandler()));
+            if (time is not null)
+            {
+                services.AddSingleton(time);
+            }
+        });
     }
 
     public BrokerDbContext CreateDbContext() => PostgresServer.CreateDbContext(ConnectionString);

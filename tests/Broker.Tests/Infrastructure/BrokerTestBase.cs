@@ -21,9 +21,12 @@ public abstract class BrokerTestBase(PostgresServer postgres) : IAsyncLifetime
     /// <summary>Configuration a test class wants on top of the defaults.</summary>
     protected virtual Dictionary<string, string?> BrokerSettings => [];
 
+    /// <summary>The broker's clock; tests move it to expire things.</summary>
+    protected Microsoft.Extensions.Time.Testing.FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
+
     public virtual async ValueTask InitializeAsync()
     {
-        Broker = new BrokerApplication(await postgres.CreateDatabaseAsync(), Simulator, BrokerSettings);
+        Broker = new BrokerApplication(await postgres.CreateDatabaseAsync(), Simulator, BrokerSettings, Time);
         (TenantId, ApiKey, LinkToken) = await SeedTenantAsync("household", "The Household");
     }
 

@@ -1,0 +1,189 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.RegularExpressions;
+using Broker.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+
+namespace Broker.Tests.Connect;
+
+/// <summary>Every broken callback shows a readable page with a way back, logs why without secrets, and stores nothing.</summary>
+public sealed partial class ConnectFailureTests(PostgresServer postgres) : BrokerTestBase(postgres)
+{
+    protected override Dictionary<string, string?> BrokerSettings => new() { ["Tesla:TokenRequestTimeoutSeconds"] = "1" };
+
+    [Fact]
+    public async Task CallbackWithoutStateIsRefused()
+    {
+        var user = NewUser();
+        var response = await user.Browser.GetAsync("/connect/callback?code=NA_0123&locale=en-US", Ct);
+        await AssertRefusedAsync(response, HttpStatusCode.BadRequest, "state_invalid", expectRetryLink: false);
+    }
+
+    [Fact]
+    public async Task ReplayedCallbackIsRefusedAndAddsNothing()
+    {
+        var user = NewUser();
+        var callback = await user.SignInAndConsentAsync(await user.StartAsync(LinkToken), "alice@example.com", "alice-demo");
+        user.Expect(HttpStatusCode.Redirect, await user.ReturnToBrokerAsync(callback));
+
+        var replay = await user.ReturnToBrokerAsync(callback);
+
+        Assert.Equal(HttpStatusCode.BadRequest, replay.StatusCode);
+        Assert.Contains("state_invalid", await replay.Content.ReadAsStringAsync(Ct));
+        await using var db = Broker.CreateDbContext();
+        Assert.Equal(1, await db.TeslaAccounts.CountAsync(Ct));
+        Assert.Equal(1, await db.AuditEvents.CountAsync(Ct));
+    }
+
+    [Fact]
+    public async Task CallbackInAnotherBrowserIsRefused()
+    {
+        var started = NewUser();
+        var callback = await started.SignInAndConsentAsync(await started.StartAsync(LinkToken), "alice@example.com", "alice-demo");
+
+        var response = await NewUser().ReturnToBrokerAsync(callback); // no correlation cookie: a foreign state
+
+        await AssertRefusedAsync(response, HttpStatusCode.BadRequest, "state_invalid", expectRetryLink: false, code: Code(callback));
+    }
+
+    [Fact]
+    public async Task CallbackWithTamperedStateIsRefused()
+    {
+        var user = NewUser();
+        var callback = await user.SignInAndConsentAsync(await user.StartAsync(LinkToken), "alice@example.com", "alice-demo");
+        var tampered = StateParam().Replace(callback.ToString(), m => m.Value[..^4] + "AAAA");
+
+        var response = await user.ReturnToBrokerAsync(new Uri(tampered));
+
+        await AssertRefusedAsync(response, HttpStatusCode.BadRequest, "state_invalid", expectRetryLink: false, code: Code(callback));
+    }
+
+    [Fact]
+    public async Task CallbackAfterTheConnectExpiredIsRefused()
+    {
+        var user = NewUser();
+        var callback = await user.SignInAndConsentAsync(await user.StartAsync(LinkToken), "alice@example.com", "alice-demo");
+        Time.Advance(TimeSpan.FromMinutes(16));
+
+        var response = await user.ReturnToBrokerAsync(callback);
+
+        await AssertRefusedAsync(response, HttpStatusCode.BadRequest, "state_expired", code: Code(callback));
+    }
+
+    [Fact]
+    public async Task DenyingAccessAtTeslaShowsWhatHappened()
+    {
+        var user = NewUser();
+        var callback = await user.SignInAndConsentAsync(await user.StartAsync(LinkToken), "alice@example.com", "alice-demo", action: "deny");
+        Assert.Contains("error=access_denied", callback.Query);
+
+        await AssertRefusedAsync(await user.ReturnToBrokerAsync(callback), HttpStatusCode.Forbidden, "access_denied");
+    }
+
+    [Fact]
+    public async Task CancellingSignInAtTeslaShowsWhatHappened()
+    {
+        var user = NewUser();
+        var callback = await user.SignInAndConsentAsync(await user.StartAsync(LinkToken), "alice@example.com", "alice-demo", action: "cancel");
+        Assert.Contains("error=login_cancelled", callback.Query);
+
+        await AssertRefusedAsync(await user.ReturnToBrokerAsync(callback), HttpStatusCode.BadRequest, "login_cancelled");
+    }
+
+    [Fact]
+    public async Task CodeThatTeslaRefusesIsReported()
+    {
+        var user = NewUser();
+        var callback = await user.SignInAndConsentAsync(await user.StartAsync(LinkToken), "alice@example.com", "alice-demo");
+        var forged = callback.ToString().Replace(Code(callback), "NA_" + new string('0', 48));
+
+        await AssertRefusedAsync(await user.ReturnToBrokerAsync(new Uri(forged)), HttpStatusCode.BadGateway, "tesla_refused");
+    }
+
+    [Theory]
+    [InlineData(null, 4000, null)]             // Tesla takes longer than the broker waits
+    [InlineData(200, null, "malformed")]       // 200 with a body that is not JSON
+    [InlineData(200, null, "{\"hello\":1}")]   // 200 JSON without a token
+    [InlineData(503, null, null)]              // Tesla is down
+    public async Task TokenEndpointThatFailsIsReported(int? status, int? delayMs, string? body)
+    {
+        var user = NewUser();
+        var callback = await user.SignInAndConsentAsync(await user.StartAsync(LinkToken), "alice@example.com", "alice-demo");
+        using var control = Simulator.CreateControlClient();
+        var fault = await control.PostAsJsonAsync("/_sim/faults", new { path = "/oauth2/v3/token", status, delayMs, body }, Ct);
+        fault.EnsureSuccessStatusCode();
+
+        var response = await user.ReturnToBrokerAsync(callback);
+
+        await AssertRefusedAsync(response, HttpStatusCode.GatewayTimeout, "tesla_unavailable", code: Code(callback));
+    }
+
+    [Fact]
+    public async Task FleetApiFailingAfterTheCodeExchangeStoresNothing()
+    {
+        var user = NewUser();
+        var callback = await user.SignInAndConsentAsync(await user.StartAsync(LinkToken), "alice@example.com", "alice-demo");
+        using var control = Simulator.CreateControlClient();
+        (await control.PostAsJsonAsync("/_sim/faults", new { path = "/api/1/products", status = 500 }, Ct)).EnsureSuccessStatusCode();
+
+        await AssertRefusedAsync(await user.ReturnToBrokerAsync(callback), HttpStatusCode.GatewayTimeout, "tesla_unavailable", code: Code(callback));
+    }
+
+    [Fact]
+    public async Task RevokedLinkCannotStartAConnect()
+    {
+        var links = await GetJsonAsync<ConnectLinkItem[]>(ApiKey, "/api/v1/connect-links");
+        var revoke = await ApiClient(ApiKey).DeleteAsync($"/api/v1/connect-links/{Assert.Single(links).Id}", Ct);
+        Assert.Equal(HttpStatusCode.NoContent, revoke.StatusCode);
+
+        var page = await NewUser().Browser.GetAsync($"/connect/{LinkToken}", Ct);
+
+        Assert.Equal(HttpStatusCode.NotFound, page.StatusCode);
+        Assert.Contains("not valid", await page.Content.ReadAsStringAsync(Ct));
+    }
+
+    [Fact]
+    public async Task LinkRevokedWhileTheUserIsAtTeslaStoresNothing()
+    {
+        var user = NewUser();
+        var callback = await user.SignInAndConsentAsync(await user.StartAsync(LinkToken), "alice@example.com", "alice-demo");
+        var links = await GetJsonAsync<ConnectLinkItem[]>(ApiKey, "/api/v1/connect-links");
+        await ApiClient(ApiKey).DeleteAsync($"/api/v1/connect-links/{links[0].Id}", Ct);
+
+        await AssertRefusedAsync(await user.ReturnToBrokerAsync(callback), HttpStatusCode.Gone, "link_revoked", expectRetryLink: true, code: Code(callback));
+    }
+
+    private sealed record ConnectLinkItem(Guid Id);
+
+    private async Task AssertRefusedAsync(HttpResponseMessage response, HttpStatusCode status, string reason, bool expectRetryLink = true, string? code = null)
+    {
+        var html = await response.Content.ReadAsStringAsync(Ct);
+        Assert.True(status == response.StatusCode, $"Expected {status}, got {response.StatusCode}: {html}");
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains($"data-reason=\"{reason}\"", html);
+        Assert.Contains("nothing was saved", html, StringComparison.OrdinalIgnoreCase);
+        if (expectRetryLink)
+        {
+            Assert.Contains($"href=\"/connect/{LinkToken}\"", html);
+        }
+        Assert.Contains(Broker.Logs.Lines, l => l.Contains("Connect callback failed: " + reason));
+        if (code is not null)
+        {
+            Assert.DoesNotContain(code, Broker.Logs.All);
+            Assert.DoesNotContain(code, html);
+        }
+        await using var db = Broker.CreateDbContext();
+        Assert.Equal(0, await db.TeslaAccounts.CountAsync(Ct));
+        Assert.Equal(0, await db.TeslaTokens.CountAsync(Ct));
+        Assert.Equal(0, await db.Vehicles.CountAsync(Ct));
+        Assert.Equal(0, await db.AuditEvents.CountAsync(a => a.Action.StartsWith("account."), Ct));
+    }
+
+    private static string Code(Uri callback) => CodeParam().Match(callback.Query).Groups[1].Value;
+
+    [GeneratedRegex("code=([^&]+)")]
+    private static partial Regex CodeParam();
+
+    [GeneratedRegex("state=[^&]+")]
+    private static partial Regex StateParam();
+}
