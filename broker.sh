@@ -242,6 +242,14 @@ count_trx() {
   done < <(find "$dir" -name '*.trx' -print0 2>/dev/null)
 }
 
+# Fallback: sums vstest's "Total tests:/Passed:/Failed:/Skipped:" summary blocks.
+count_console() {
+  local log=$1
+  TRX_PASSED=$(awk '/^ +Passed: [0-9]+$/ {n += $2} END {print n + 0}' "$log")
+  TRX_FAILED=$(awk '/^ +Failed: [0-9]+$/ {n += $2} END {print n + 0}' "$log")
+  TRX_SKIPPED=$(awk '/^ +Skipped: [0-9]+$/ {n += $2} END {print n + 0}' "$log")
+}
+
 cmd_test() {
   cd "$ROOT"
   command -v dotnet >/dev/null || die "the .NET SDK (dotnet) is not on PATH"
@@ -265,19 +273,32 @@ cmd_test() {
   results="$ROOT/TestResults/run-$(date +%Y%m%d-%H%M%S)-$$"
   mkdir -p "$results"
   say "running: dotnet test Broker.sln -c Release $* (TRX files in $results)"
-  local rc=0
+  local rc
   # A hung test must not eat the whole CI budget: blame-hang kills it and reports which one.
+  # The console output is also kept in the results folder (set +e: we want dotnet's own status).
+  set +e
   dotnet test Broker.sln -c Release \
     --results-directory "$results" \
     --logger "trx" \
     --logger "console;verbosity=normal" \
     --blame-hang-timeout "${BROKER_TEST_HANG_TIMEOUT:-20m}" --blame-hang-dump-type none \
-    "$@" </dev/null || rc=$?
+    "$@" </dev/null 2>&1 | tee "$results/console.log"
+  rc=${PIPESTATUS[0]}
+  set -e
 
   # Stop Postgres now (the trap stays as a safety net) so the count line below is the last one.
   cmd_postgres_stop "$TEST_PG_DIR" || true
 
   count_trx "$results"
+  # Each test project writes its own TRX, named after the second it finished; two projects
+  # finishing in the same second could clobber one. If the console reported more result files
+  # than exist, count from the console summaries instead.
+  local reported
+  reported=$(grep -c '^Results File: .*\.trx$' "$results/console.log" || true)
+  if (( reported > TRX_FILES )); then
+    say "warning: $reported TRX files reported but $TRX_FILES found; counting from the console summaries"
+    count_console "$results/console.log"
+  fi
   if (( TRX_FILES == 0 )); then
     say "no TRX results were written (dotnet test exited $rc) — the build or test host failed; see above"
     (( rc != 0 )) || rc=1
