@@ -27,7 +27,7 @@ if (await app.RunCommandAsync(args) is { } exitCode)   // migrate | vault rekey 
 {
     return exitCode;
 }
-if (app.Environment.IsDevelopment() || app.Configuration.GetValue<bool>("Database:MigrateOnStart"))
+if (app.Configuration.GetValue("Database:MigrateOnStart", app.Environment.IsDevelopment()))
 {
     await app.Services.MigrateBrokerDatabaseAsync();
     await app.Services.SeedDemoTenantAsync();

@@ -18,33 +18,36 @@ public static class RekeyCommand
         var vault = scope.ServiceProvider.GetRequiredService<TokenVault>();
         var time = scope.ServiceProvider.GetRequiredService<TimeProvider>();
         var total = 0;
-        while (true)
+        var strategy = db.Database.CreateExecutionStrategy();
+        int done;
+        do
         {
-            // Row locks keep a concurrent token refresh from being overwritten with an older pair.
-            await using var tx = await db.Database.BeginTransactionAsync(ct);
-            var batch = await db.TeslaTokens
-                .FromSql($"SELECT * FROM tesla_tokens WHERE key_id <> {vault.CurrentKeyId} LIMIT 100 FOR UPDATE SKIP LOCKED")
-                .ToListAsync(ct);
-            if (batch.Count == 0)
+            done = await strategy.ExecuteAsync(async () =>
             {
-                break;
-            }
-            foreach (var token in batch)
-            {
-                token.AccessTokenCipher = vault.Encrypt(vault.Decrypt(token.AccessTokenCipher, TokenContext.Access(token.AccountId)), TokenContext.Access(token.AccountId));
-                if (token.RefreshTokenCipher is { } refresh)
+                db.ChangeTracker.Clear();
+                // Row locks keep a concurrent token refresh from being overwritten with an older pair.
+                await using var tx = await db.Database.BeginTransactionAsync(ct);
+                var batch = await db.TeslaTokens
+                    .FromSql($"SELECT * FROM tesla_tokens WHERE key_id <> {vault.CurrentKeyId} LIMIT 100 FOR UPDATE SKIP LOCKED")
+                    .ToListAsync(ct);
+                foreach (var token in batch)
                 {
-                    token.RefreshTokenCipher = vault.Encrypt(vault.Decrypt(refresh, TokenContext.Refresh(token.AccountId)), TokenContext.Refresh(token.AccountId));
+                    token.AccessTokenCipher = Reseal(vault, token.AccessTokenCipher, TokenContext.Access(token.AccountId));
+                    token.RefreshTokenCipher = token.RefreshTokenCipher is { } refresh ? Reseal(vault, refresh, TokenContext.Refresh(token.AccountId)) : null;
+                    token.KeyId = vault.CurrentKeyId;
+                    token.UpdatedAt = time.GetUtcNow();
                 }
-                token.KeyId = vault.CurrentKeyId;
-                token.UpdatedAt = time.GetUtcNow();
-            }
-            await db.SaveChangesAsync(ct);
-            await tx.CommitAsync(ct);
-            db.ChangeTracker.Clear();
-            total += batch.Count;
+                await db.SaveChangesAsync(ct);
+                await tx.CommitAsync(ct);
+                return batch.Count;
+            });
+            total += done;
         }
+        while (done > 0);
         Console.WriteLine($"Re-encrypted {total} token row(s) under key '{vault.CurrentKeyId}'.");
         return 0;
     }
+
+    private static byte[] Reseal(TokenVault vault, byte[] envelope, string context) =>
+        vault.Encrypt(vault.Decrypt(envelope, context), context);
 }

@@ -10,14 +10,8 @@ public static class VaultExtensions
     /// </summary>
     public static WebApplicationBuilder AddVault(this WebApplicationBuilder builder)
     {
-        var allowEphemeral = builder.Environment.IsDevelopment();
-        builder.Services.AddOptions<VaultOptions>()
-            .BindConfiguration(VaultOptions.SectionName)
-            .Validate(o => allowEphemeral || VaultKeys.Load(o).Count > 0,
-                "No token encryption key is configured, and outside Development the broker will not store Tesla tokens without one. "
-                + VaultOptions.HowToCreateAKey)
-            .Validate(o => VaultKeys.Problem(o) is null, "The token vault keys are invalid. " + VaultOptions.HowToCreateAKey)
-            .ValidateOnStart();
+        builder.Services.AddOptions<VaultOptions>().BindConfiguration(VaultOptions.SectionName).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<VaultOptions>>(new VaultOptionsValidator(builder.Environment.IsDevelopment()));
         builder.Services.AddSingleton(sp =>
         {
             var keys = VaultKeys.Load(sp.GetRequiredService<IOptions<VaultOptions>>().Value);
@@ -31,6 +25,25 @@ public static class VaultExtensions
             return new TokenVault(keys);
         });
         return builder;
+    }
+}
+
+/// <summary>Names the exact problem with the keys (never the key material) and how to fix it.</summary>
+internal sealed class VaultOptionsValidator(bool allowEphemeral) : IValidateOptions<VaultOptions>
+{
+    public ValidateOptionsResult Validate(string? name, VaultOptions options)
+    {
+        if (VaultKeys.Problem(options) is { } problem)
+        {
+            return ValidateOptionsResult.Fail($"{problem} {VaultOptions.HowToCreateAKey}");
+        }
+        if (!allowEphemeral && VaultKeys.Load(options).Count == 0)
+        {
+            return ValidateOptionsResult.Fail(
+                "No token encryption key is configured, and outside Development the broker will not store Tesla tokens without one. "
+                + VaultOptions.HowToCreateAKey);
+        }
+        return ValidateOptionsResult.Success;
     }
 }
 

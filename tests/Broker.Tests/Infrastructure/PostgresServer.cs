@@ -64,6 +64,7 @@ public sealed class PostgresServer : IAsyncLifetime
         if (_ownedDir is not null)
         {
             await RunBrokerShAsync("postgres", "stop", _ownedDir);
+            Directory.Delete(_ownedDir, recursive: true);
         }
     }
 
