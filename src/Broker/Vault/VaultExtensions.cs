@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.Extensions.Options;
 
 namespace Broker.Vault;
@@ -24,6 +25,8 @@ public static class VaultExtensions
             }
             return new TokenVault(keys);
         });
+        builder.Services.AddOptions<KeyManagementOptions>()
+            .Configure<TokenVault>((o, vault) => o.XmlEncryptor = new VaultXmlEncryptor(vault));
         return builder;
     }
 }
