@@ -294,6 +294,301 @@ namespace Broker.Migrations
                     b.ToTable("connect_links", (string)null);
                 });
 
+            modelBuilder.Entity("Broker.Polling.ApiUsage", b =>
+                {
+                    b.Property<Guid>("AccountId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("account_id");
+
+                    b.Property<string>("Category")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("category");
+
+                    b.Property<bool>("Billable")
+                        .HasColumnType("boolean")
+                        .HasColumnName("billable");
+
+                    b.Property<long>("Calls")
+                        .HasColumnType("bigint")
+                        .HasColumnName("calls");
+
+                    b.Property<decimal>("CostUsd")
+                        .HasPrecision(18, 6)
+                        .HasColumnType("numeric(18,6)")
+                        .HasColumnName("cost_usd");
+
+                    b.Property<Guid>("TenantId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("tenant_id");
+
+                    b.HasKey("AccountId", "Category", "Billable")
+                        .HasName("pk_api_usage");
+
+                    b.HasIndex("TenantId")
+                        .HasDatabaseName("ix_api_usage_tenant_id");
+
+                    b.ToTable("api_usage", (string)null);
+                });
+
+            modelBuilder.Entity("Broker.Polling.EnergySiteReading", b =>
+                {
+                    b.Property<Guid>("EnergySiteId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("energy_site_id");
+
+                    b.Property<Guid>("AccountId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("account_id");
+
+                    b.Property<double?>("BatteryPowerW")
+                        .HasColumnType("double precision")
+                        .HasColumnName("battery_power_w");
+
+                    b.Property<int>("ConsecutiveFailures")
+                        .HasColumnType("integer")
+                        .HasColumnName("consecutive_failures");
+
+                    b.Property<DateTimeOffset?>("DataAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("data_at");
+
+                    b.Property<double?>("EnergyLeftWh")
+                        .HasColumnType("double precision")
+                        .HasColumnName("energy_left_wh");
+
+                    b.Property<double?>("GridPowerW")
+                        .HasColumnType("double precision")
+                        .HasColumnName("grid_power_w");
+
+                    b.Property<string>("GridStatus")
+                        .HasColumnType("text")
+                        .HasColumnName("grid_status");
+
+                    b.Property<string>("IslandStatus")
+                        .HasColumnType("text")
+                        .HasColumnName("island_status");
+
+                    b.Property<string>("LastError")
+                        .HasColumnType("text")
+                        .HasColumnName("last_error");
+
+                    b.Property<double?>("LoadPowerW")
+                        .HasColumnType("double precision")
+                        .HasColumnName("load_power_w");
+
+                    b.Property<DateTimeOffset>("NextPollAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("next_poll_at");
+
+                    b.Property<double?>("PercentageCharged")
+                        .HasColumnType("double precision")
+                        .HasColumnName("percentage_charged");
+
+                    b.Property<DateTimeOffset?>("RetryAfter")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("retry_after");
+
+                    b.Property<double?>("SolarPowerW")
+                        .HasColumnType("double precision")
+                        .HasColumnName("solar_power_w");
+
+                    b.Property<bool?>("StormModeActive")
+                        .HasColumnType("boolean")
+                        .HasColumnName("storm_mode_active");
+
+                    b.Property<Guid>("TenantId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<double?>("TotalPackEnergyWh")
+                        .HasColumnType("double precision")
+                        .HasColumnName("total_pack_energy_wh");
+
+                    b.HasKey("EnergySiteId")
+                        .HasName("pk_energy_site_readings");
+
+                    b.HasIndex("AccountId")
+                        .HasDatabaseName("ix_energy_site_readings_account_id");
+
+                    b.HasIndex("TenantId")
+                        .HasDatabaseName("ix_energy_site_readings_tenant_id");
+
+                    b.ToTable("energy_site_readings", (string)null);
+                });
+
+            modelBuilder.Entity("Broker.Polling.VehicleReading", b =>
+                {
+                    b.Property<Guid>("VehicleId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("vehicle_id");
+
+                    b.Property<Guid>("AccountId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("account_id");
+
+                    b.Property<int?>("BatteryLevel")
+                        .HasColumnType("integer")
+                        .HasColumnName("battery_level");
+
+                    b.Property<double?>("BatteryRangeMiles")
+                        .HasColumnType("double precision")
+                        .HasColumnName("battery_range_miles");
+
+                    b.Property<string>("CarType")
+                        .HasColumnType("text")
+                        .HasColumnName("car_type");
+
+                    b.Property<double?>("ChargeEnergyAddedKwh")
+                        .HasColumnType("double precision")
+                        .HasColumnName("charge_energy_added_kwh");
+
+                    b.Property<int?>("ChargeLimitSoc")
+                        .HasColumnType("integer")
+                        .HasColumnName("charge_limit_soc");
+
+                    b.Property<double?>("ChargerPowerKw")
+                        .HasColumnType("double precision")
+                        .HasColumnName("charger_power_kw");
+
+                    b.Property<string>("ChargingState")
+                        .HasColumnType("text")
+                        .HasColumnName("charging_state");
+
+                    b.Property<bool?>("ClimateOn")
+                        .HasColumnType("boolean")
+                        .HasColumnName("climate_on");
+
+                    b.Property<int>("ConsecutiveFailures")
+                        .HasColumnType("integer")
+                        .HasColumnName("consecutive_failures");
+
+                    b.Property<DateTimeOffset?>("DataAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("data_at");
+
+                    b.Property<bool?>("DoorsOpen")
+                        .HasColumnType("boolean")
+                        .HasColumnName("doors_open");
+
+                    b.Property<string>("FirmwareVersion")
+                        .HasColumnType("text")
+                        .HasColumnName("firmware_version");
+
+                    b.Property<double?>("Heading")
+                        .HasColumnType("double precision")
+                        .HasColumnName("heading");
+
+                    b.Property<DateTimeOffset?>("IdleSince")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("idle_since");
+
+                    b.Property<double?>("InsideTempC")
+                        .HasColumnType("double precision")
+                        .HasColumnName("inside_temp_c");
+
+                    b.Property<string>("LastError")
+                        .HasColumnType("text")
+                        .HasColumnName("last_error");
+
+                    b.Property<DateTimeOffset?>("LastSeenAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_seen_at");
+
+                    b.Property<DateTimeOffset?>("LastWakeAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_wake_at");
+
+                    b.Property<double?>("Latitude")
+                        .HasColumnType("double precision")
+                        .HasColumnName("latitude");
+
+                    b.Property<bool?>("Locked")
+                        .HasColumnType("boolean")
+                        .HasColumnName("locked");
+
+                    b.Property<double?>("Longitude")
+                        .HasColumnType("double precision")
+                        .HasColumnName("longitude");
+
+                    b.Property<DateTimeOffset>("NextPollAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("next_poll_at");
+
+                    b.Property<double?>("OdometerMiles")
+                        .HasColumnType("double precision")
+                        .HasColumnName("odometer_miles");
+
+                    b.Property<double?>("OutsideTempC")
+                        .HasColumnType("double precision")
+                        .HasColumnName("outside_temp_c");
+
+                    b.Property<double?>("PowerKw")
+                        .HasColumnType("double precision")
+                        .HasColumnName("power_kw");
+
+                    b.Property<bool?>("Preconditioning")
+                        .HasColumnType("boolean")
+                        .HasColumnName("preconditioning");
+
+                    b.Property<DateTimeOffset?>("RetryAfter")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("retry_after");
+
+                    b.Property<bool?>("SentryMode")
+                        .HasColumnType("boolean")
+                        .HasColumnName("sentry_mode");
+
+                    b.Property<string>("ShiftState")
+                        .HasColumnType("text")
+                        .HasColumnName("shift_state");
+
+                    b.Property<string>("SoftwareUpdateStatus")
+                        .HasColumnType("text")
+                        .HasColumnName("software_update_status");
+
+                    b.Property<double?>("SpeedMph")
+                        .HasColumnType("double precision")
+                        .HasColumnName("speed_mph");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("state");
+
+                    b.Property<DateTimeOffset>("StateSince")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("state_since");
+
+                    b.Property<DateTimeOffset?>("SuspendedUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("suspended_until");
+
+                    b.Property<Guid>("TenantId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<int?>("UsableBatteryLevel")
+                        .HasColumnType("integer")
+                        .HasColumnName("usable_battery_level");
+
+                    b.Property<bool?>("UserPresent")
+                        .HasColumnType("boolean")
+                        .HasColumnName("user_present");
+
+                    b.HasKey("VehicleId")
+                        .HasName("pk_vehicle_readings");
+
+                    b.HasIndex("AccountId")
+                        .HasDatabaseName("ix_vehicle_readings_account_id");
+
+                    b.HasIndex("TenantId")
+                        .HasDatabaseName("ix_vehicle_readings_tenant_id");
+
+                    b.ToTable("vehicle_readings", (string)null);
+                });
+
             modelBuilder.Entity("Broker.Tenants.Tenant", b =>
                 {
                     b.Property<Guid>("Id")
@@ -486,6 +781,36 @@ namespace Broker.Migrations
                         .HasConstraintName("fk_connect_links_tenants_tenant_id");
 
                     b.Navigation("Tenant");
+                });
+
+            modelBuilder.Entity("Broker.Polling.ApiUsage", b =>
+                {
+                    b.HasOne("Broker.Accounts.TeslaAccount", null)
+                        .WithMany()
+                        .HasForeignKey("AccountId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_api_usage_tesla_accounts_account_id");
+                });
+
+            modelBuilder.Entity("Broker.Polling.EnergySiteReading", b =>
+                {
+                    b.HasOne("Broker.Accounts.EnergySite", null)
+                        .WithOne()
+                        .HasForeignKey("Broker.Polling.EnergySiteReading", "EnergySiteId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_energy_site_readings_energy_sites_energy_site_id");
+                });
+
+            modelBuilder.Entity("Broker.Polling.VehicleReading", b =>
+                {
+                    b.HasOne("Broker.Accounts.Vehicle", null)
+                        .WithOne()
+                        .HasForeignKey("Broker.Polling.VehicleReading", "VehicleId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_vehicle_readings_vehicles_vehicle_id");
                 });
 
             modelBuilder.Entity("Broker.Tenants.TenantApiKey", b =>

@@ -3,8 +3,10 @@ using Broker.Admin;
 using Broker.Connect;
 using Broker.Data;
 using Broker.Demo;
+using Broker.Jobs;
 using Broker.Tenants;
 using Broker.Tesla;
+using Broker.Tokens;
 using Broker.Vault;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -14,6 +16,8 @@ builder.AddVault();                // Vault/: AES-256-GCM token envelopes, keys 
 builder.AddTesla();                // Tesla/: token endpoint and Fleet API clients
 builder.AddTenancy();              // Tenants/: API-key authentication, Tenant policy
 builder.AddTeslaConnect();         // Connect/: the Tesla OpenID Connect scheme, Data Protection in Postgres
+builder.AddTokens();               // Tokens/: refresh before expiry, one refresh per account across replicas
+builder.AddJobs();                 // Jobs/ + Polling/: clustered Quartz on Postgres, sleep-aware polling
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddScoped<TenantProvisioning>();
 builder.Services.AddProblemDetails();

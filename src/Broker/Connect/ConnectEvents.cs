@@ -17,6 +17,7 @@ public sealed class ConnectEvents(
     TeslaAuthClient auth,
     ConnectService connect,
     ConnectResultProtector results,
+    Polling.PollSchedule schedule,
     IOptions<TeslaOptions> options,
     TimeProvider time,
     ILogger<ConnectEvents> logger) : OpenIdConnectEvents
@@ -76,6 +77,7 @@ public sealed class ConnectEvents(
         var linkToken = props.Items[TeslaConnect.LinkTokenItem]!;
 
         var account = await connect.CompleteAsync(linkId, subject, email, tokens, audience, context.HttpContext.RequestAborted);
+        await schedule.PollSoonAsync(account.Id, context.HttpContext.RequestAborted);
         context.HandleResponse();
         context.Response.Redirect($"/connect/result?r={Uri.EscapeDataString(results.Protect(account.Id, linkToken))}");
     }

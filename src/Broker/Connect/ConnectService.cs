@@ -1,6 +1,7 @@
 using Broker.Accounts;
 using Broker.Admin;
 using Broker.Data;
+using Broker.Polling;
 using Broker.Tesla;
 using Broker.Vault;
 using Microsoft.EntityFrameworkCore;
@@ -17,6 +18,7 @@ namespace Broker.Connect;
 public sealed class ConnectService(
     BrokerDbContext db,
     TeslaFleetClient fleet,
+    FleetUsage usage,
     TokenVault vault,
     IOptions<TeslaOptions> options,
     TimeProvider time,
@@ -34,20 +36,23 @@ public sealed class ConnectService(
 
         // Tesla documents `scp` in the access token as the list of granted scopes (TESLA.md §1.8).
         var scopes = GrantedScopes(tokens.AccessToken);
-        var userRegion = await fleet.GetRegionAsync(audience, tokens.AccessToken, ct);
+        // Known before any write, so the calls below are counted against the right account.
+        var accountId = await db.TeslaAccounts.Where(a => a.TenantId == link.TenantId && a.Subject == subject)
+            .Select(a => (Guid?)a.Id).SingleOrDefaultAsync(ct) ?? Guid.CreateVersion7();
+        var userRegion = await fleet.GetRegionAsync(new FleetAccount(link.TenantId, accountId, audience, tokens.AccessToken), ct);
         var region = userRegion.Region.ToLowerInvariant();
         // Only ever send tokens to a configured Fleet API host, whatever the answer names.
         var baseUrl = _tesla.RegionBaseUrl(region)
             ?? throw new ConnectException(ConnectFailure.TeslaRefused, $"Tesla placed the account in region '{region}', which is not configured.");
         IReadOnlyList<Product> products = scopes.Contains("vehicle_device_data") || scopes.Contains("energy_device_data")
-            ? await fleet.GetProductsAsync(baseUrl, tokens.AccessToken, ct)
+            ? await fleet.GetProductsAsync(new FleetAccount(link.TenantId, accountId, baseUrl, tokens.AccessToken), ct)
             : [];
 
         var account = await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
         {
             db.ChangeTracker.Clear();
             await using var tx = await db.Database.BeginTransactionAsync(ct);
-            var (saved, isNew) = await UpsertAccountAsync(link, subject, email, region, baseUrl, scopes, ct);
+            var (saved, isNew) = await UpsertAccountAsync(link, accountId, subject, email, region, baseUrl, scopes, ct);
             await StoreTokensAsync(saved.Id, tokens, ct);
             UpsertDevices(saved, products);
             db.AuditEvents.Add(new AuditEvent
@@ -58,6 +63,7 @@ public sealed class ConnectService(
             });
             await db.ConnectLinks.Where(l => l.Id == link.Id).ExecuteUpdateAsync(s => s.SetProperty(l => l.LastUsedAt, time.GetUtcNow()), ct);
             await db.SaveChangesAsync(ct);
+            await usage.FlushAsync(db, ct);
             await tx.CommitAsync(ct);
             return saved;
         });
@@ -67,7 +73,7 @@ public sealed class ConnectService(
     }
 
     private async Task<(TeslaAccount, bool IsNew)> UpsertAccountAsync(
-        ConnectLink link, string subject, string? email, string region, string baseUrl, string[] scopes, CancellationToken ct)
+        ConnectLink link, Guid accountId, string subject, string? email, string region, string baseUrl, string[] scopes, CancellationToken ct)
     {
         var now = time.GetUtcNow();
         var account = await db.TeslaAccounts.Include(a => a.Vehicles).Include(a => a.EnergySites)
@@ -75,7 +81,7 @@ public sealed class ConnectService(
         var isNew = account is null;
         account ??= db.TeslaAccounts.Add(new TeslaAccount
         {
-            TenantId = link.TenantId, Subject = subject, Region = region, FleetApiBaseUrl = baseUrl,
+            Id = accountId, TenantId = link.TenantId, Subject = subject, Region = region, FleetApiBaseUrl = baseUrl,
         }).Entity;
         account.Email = email ?? account.Email;
         account.Region = region;

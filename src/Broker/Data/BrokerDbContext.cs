@@ -1,6 +1,7 @@
 using Broker.Accounts;
 using Broker.Admin;
 using Broker.Connect;
+using Broker.Polling;
 using Broker.Tenants;
 using Broker.Vault;
 using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
@@ -11,7 +12,8 @@ namespace Broker.Data;
 
 /// <summary>
 /// The broker's schema. Migrations live in the top-level <c>migrations/</c> folder:
-/// <c>dotnet ef migrations add &lt;Name&gt; --project src/Broker --output-dir ../../migrations</c>.
+/// <c>dotnet ef migrations add &lt;Name&gt; --project src/Broker --output-dir ../../migrations</c>,
+/// then move the regenerated <c>src/Broker/Migrations/BrokerDbContextModelSnapshot.cs</c> into <c>migrations/</c>.
 /// </summary>
 public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) : DbContext(options), IDataProtectionKeyContext
 {
@@ -24,6 +26,9 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
     public DbSet<EnergySite> EnergySites => Set<EnergySite>();
     public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+    public DbSet<VehicleReading> VehicleReadings => Set<VehicleReading>();
+    public DbSet<EnergySiteReading> EnergySiteReadings => Set<EnergySiteReading>();
+    public DbSet<ApiUsage> ApiUsage => Set<ApiUsage>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -35,6 +40,30 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
         DefineVehicle(modelBuilder.Entity<Vehicle>());
         DefineEnergySite(modelBuilder.Entity<EnergySite>());
         modelBuilder.Entity<AuditEvent>().HasIndex(e => new { e.TenantId, e.At });
+        DefineReadings(modelBuilder);
+    }
+
+    private static void DefineReadings(ModelBuilder modelBuilder)
+    {
+        var vehicle = modelBuilder.Entity<VehicleReading>();
+        vehicle.HasKey(r => r.VehicleId);
+        vehicle.HasOne<Vehicle>().WithOne().HasForeignKey<VehicleReading>(r => r.VehicleId).OnDelete(DeleteBehavior.Cascade);
+        vehicle.HasIndex(r => r.TenantId);
+        vehicle.HasIndex(r => r.AccountId);
+        vehicle.Property(r => r.State).HasMaxLength(16);
+
+        var site = modelBuilder.Entity<EnergySiteReading>();
+        site.HasKey(r => r.EnergySiteId);
+        site.HasOne<EnergySite>().WithOne().HasForeignKey<EnergySiteReading>(r => r.EnergySiteId).OnDelete(DeleteBehavior.Cascade);
+        site.HasIndex(r => r.TenantId);
+        site.HasIndex(r => r.AccountId);
+
+        var usage = modelBuilder.Entity<ApiUsage>();
+        usage.HasKey(u => new { u.AccountId, u.Category, u.Billable });
+        usage.HasOne<TeslaAccount>().WithMany().HasForeignKey(u => u.AccountId).OnDelete(DeleteBehavior.Cascade);
+        usage.HasIndex(u => u.TenantId);
+        usage.Property(u => u.Category).HasMaxLength(16);
+        usage.Property(u => u.CostUsd).HasPrecision(18, 6);
     }
 
     private static void DefineTenant(EntityTypeBuilder<Tenant> tenant)

@@ -21,4 +21,7 @@ public sealed class TeslaApiException(int? status, string? error, string message
 {
     public int? Status { get; } = status;
     public string? Error { get; } = error;
+
+    /// <summary>Tesla's Retry-After on a 429 (it can be hours): no call to that device before it.</summary>
+    public TimeSpan? RetryAfter { get; init; }
 }

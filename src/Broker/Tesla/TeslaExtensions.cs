@@ -11,10 +11,11 @@ public static class TeslaExtensions
             .Validate(o => o.AllowHttp || o.AllUrls.All(u => u.StartsWith("https://", StringComparison.OrdinalIgnoreCase)),
                 "Tesla URLs must use https (set Tesla:AllowHttp=true only to talk to the local simulator).")
             .ValidateOnStart();
-        // No automatic retries: a token POST must not be replayed blindly (codes are single use,
-        // refresh tokens rotate), and the callers decide what a failed Fleet call means.
+        // No automatic retries for the token endpoint: a POST must not be replayed blindly (codes
+        // are single use, refresh tokens rotate); TokenRefresher decides.
         builder.Services.AddHttpClient<TeslaAuthClient>(TeslaAuthClient.HttpClientName);
-        builder.Services.AddHttpClient<TeslaFleetClient>();
+        builder.Services.AddScoped<FleetUsage>();
+        builder.Services.AddHttpClient<TeslaFleetClient>().AddResilienceHandler("fleet", FleetResilience.Configure);
         return builder;
     }
 }

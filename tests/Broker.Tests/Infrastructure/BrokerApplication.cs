@@ -10,7 +10,7 @@ namespace Broker.Tests.Infrastructure;
 
 /// <summary>
 /// The broker on its own fresh database, talking to <see cref="SimulatorHost"/> through real HTTP
-/// handlers (no mocked HttpClient: the simulator's in-memory server is the other end).
+/// handlers (no mocked HttpClient: the simulator's in-memory server, or its real port, is the other end).
 /// </summary>
 public sealed class BrokerApplication(string connectionString, SimulatorHost simulator, Dictionary<string, string?>? overrides = null, TimeProvider? time = null)
     : WebApplicationFactory<Program>
@@ -32,13 +32,14 @@ public sealed class BrokerApplication(string connectionString, SimulatorHost sim
             ["Vault:Keys:0:Key"] = VaultKey,
             ["Tesla:ClientId"] = SimulatorHost.ClientId,
             ["Tesla:ClientSecret"] = SimulatorHost.ClientSecret,
-            ["Tesla:AuthBaseUrl"] = SimulatorHost.AuthBase,
-            ["Tesla:TokenEndpoint"] = SimulatorHost.AuthBase + "/oauth2/v3/token",
+            ["Tesla:AuthBaseUrl"] = simulator.AuthBaseUrl,
+            ["Tesla:TokenEndpoint"] = simulator.AuthBaseUrl + "/oauth2/v3/token",
             ["Tesla:Regions:na"] = SimulatorHost.NaBase,
             ["Tesla:Regions:eu"] = SimulatorHost.EuBase,
             ["Tesla:Regions:cn"] = "http://fleet-cn.test",
             ["Tesla:TokenRequestTimeoutSeconds"] = "3",
             ["Tesla:AllowHttp"] = "true",
+            ["Jobs:Enabled"] = "false", // tests that poll turn the scheduler on
         };
         foreach (var (key, value) in overrides ?? [])
         {
@@ -52,12 +53,20 @@ public sealed class BrokerApplication(string connectionString, SimulatorHost sim
         builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Debug).AddProvider(Logs));
         builder.ConfigureServices(services =>
         {
-            services.ConfigureHttpClientDefaults(http => http.ConfigurePrimaryHttpMessageHandler(() => simulator.Server.CreateHandler()));
+            services.ConfigureHttpClientDefaults(http => http.ConfigurePrimaryHttpMessageHandler(simulator.CreateHandler));
             if (time is not null)
             {
                 services.AddSingleton(time);
             }
         });
+    }
+
+    /// <summary>Listens with Kestrel on a real loopback port, for a real browser; returns the base URL.</summary>
+    public string StartOnRealPort(int port)
+    {
+        UseKestrel(port);
+        StartServer();
+        return $"http://127.0.0.1:{port}";
     }
 
     public BrokerDbContext CreateDbContext() => PostgresServer.CreateDbContext(ConnectionString);

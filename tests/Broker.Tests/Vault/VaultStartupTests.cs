@@ -54,6 +54,7 @@ public sealed class VaultStartupTests(PostgresServer postgres)
             builder.UseEnvironment(environment);
             builder.UseSetting("ConnectionStrings:Broker", postgres.ConnectionString("postgres"));
             builder.UseSetting("Tesla:ClientId", "client");
+            builder.UseSetting("Jobs:Enabled", "false");
             foreach (var (key, value) in settings)
             {
                 builder.UseSetting(key, value);

@@ -1,0 +1,24 @@
+using Broker.Data;
+using Broker.Tesla;
+using Microsoft.EntityFrameworkCore;
+
+namespace Broker.Polling;
+
+/// <summary>Adds counted Fleet API calls to <c>api_usage</c> (one upsert per account and category).</summary>
+public static class ApiUsageStore
+{
+    public static async Task FlushAsync(this FleetUsage usage, BrokerDbContext db, CancellationToken ct)
+    {
+        foreach (var (tenant, account, category, billable, calls) in usage.Drain())
+        {
+            var name = category.ToString().ToLowerInvariant();
+            var cost = billable ? calls * FleetUsage.PriceUsd(category) : 0m;
+            await db.Database.ExecuteSqlAsync($"""
+                INSERT INTO api_usage (account_id, tenant_id, category, billable, calls, cost_usd)
+                VALUES ({account}, {tenant}, {name}, {billable}, {calls}, {cost})
+                ON CONFLICT (account_id, category, billable)
+                DO UPDATE SET calls = api_usage.calls + EXCLUDED.calls, cost_usd = api_usage.cost_usd + EXCLUDED.cost_usd
+                """, ct);
+        }
+    }
+}

@@ -1,0 +1,111 @@
+using Broker.Accounts;
+using Broker.Data;
+using Microsoft.EntityFrameworkCore;
+using Quartz;
+
+namespace Broker.Polling;
+
+/// <summary>
+/// One Quartz job per active account, with a one-shot trigger the job moves to its next due time
+/// after each poll. <see cref="ReconcileAsync"/> (run every minute by <see cref="ScheduleAccountsJob"/>)
+/// is the single place schedules are declared: it adds jobs for new accounts, restores a trigger
+/// a crash may have consumed, and deletes the jobs of accounts that are no longer active.
+/// </summary>
+public sealed class PollSchedule(ISchedulerFactory schedulers, BrokerDbContext db, TimeProvider time, ILogger<PollSchedule> logger)
+{
+    public const string Group = "accounts";
+
+    public static JobKey JobKeyOf(Guid accountId) => new($"poll-{accountId:N}", Group);
+    public static TriggerKey TriggerKeyOf(Guid accountId) => new($"poll-{accountId:N}", Group);
+
+    public static ITrigger TriggerAt(Guid accountId, DateTimeOffset at) => TriggerBuilder.Create()
+        .WithIdentity(TriggerKeyOf(accountId))
+        .ForJob(JobKeyOf(accountId))
+        .StartAt(at)
+        .Build();
+
+    /// <summary>Polls the account as soon as a node is free (after a connect or reconnect).</summary>
+    public async Task PollSoonAsync(Guid accountId, CancellationToken ct)
+    {
+        var scheduler = await schedulers.GetScheduler(ct);
+        await EnsureAsync(scheduler, accountId, time.GetUtcNow(), replaceTrigger: true, ct);
+    }
+
+    public async Task<(int Added, int Removed)> ReconcileAsync(CancellationToken ct)
+    {
+        var scheduler = await schedulers.GetScheduler(ct);
+        var active = (await db.TeslaAccounts.Where(a => a.Status == AccountStatus.Active).Select(a => a.Id).ToListAsync(ct)).ToHashSet();
+        var scheduled = (await scheduler.GetJobKeys(GroupMatcher<JobKey>.GroupEquals(Group), ct)).ToList();
+        var added = 0;
+        foreach (var id in active)
+        {
+            if (await EnsureAsync(scheduler, id, time.GetUtcNow(), replaceTrigger: false, ct))
+            {
+                added++;
+            }
+        }
+        var removed = 0;
+        foreach (var key in scheduled.Where(k => !active.Contains(AccountIdOf(k))))
+        {
+            await scheduler.DeleteJob(key, ct);
+            removed++;
+        }
+        if (added + removed > 0)
+        {
+            logger.LogInformation("Poll schedule reconciled: {Added} account(s) scheduled, {Removed} removed", added, removed);
+        }
+        return (added, removed);
+    }
+
+    private static async Task<bool> EnsureAsync(IScheduler scheduler, Guid accountId, DateTimeOffset at, bool replaceTrigger, CancellationToken ct)
+    {
+        var job = JobBuilder.Create<PollAccountJob>()
+            .WithIdentity(JobKeyOf(accountId))
+            .UsingJobData(PollAccountJob.AccountIdKey, accountId.ToString())
+            .StoreDurably()
+            .RequestRecovery() // a node dying mid-poll: another node runs it again
+            .Build();
+        if (await scheduler.GetJobDetail(job.Key, ct) is null)
+        {
+            await scheduler.ScheduleJob(job, TriggerAt(accountId, at), new ScheduleJobOptions(), ct);
+            return true;
+        }
+        if (replaceTrigger || await scheduler.GetTrigger(TriggerKeyOf(accountId), ct) is null)
+        {
+            var trigger = TriggerAt(accountId, at);
+            if (await scheduler.RescheduleJob(trigger.Key, trigger, ct) is null)
+            {
+                await scheduler.ScheduleJob(trigger, new ScheduleJobOptions(), ct);
+            }
+            return !replaceTrigger;
+        }
+        return false;
+    }
+
+    private static Guid AccountIdOf(JobKey key) =>
+        Guid.TryParseExact(key.Name.Replace("poll-", ""), "N", out var id) ? id : Guid.Empty;
+}
+
+/// <summary>Keeps one job per active account (see <see cref="PollSchedule.ReconcileAsync"/>).</summary>
+[DisallowConcurrentExecution]
+public sealed class ScheduleAccountsJob(PollSchedule schedule) : IJob
+{
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken) =>
+        await schedule.ReconcileAsync(cancellationToken);
+}
+
+/// <summary>Polls one account, then moves its trigger to when something is next due (or removes the job).</summary>
+[DisallowConcurrentExecution]
+public sealed class PollAccountJob(AccountPoller poller) : IJob
+{
+    public const string AccountIdKey = "accountId";
+
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
+    {
+        var accountId = Guid.Parse(context.MergedJobDataMap.GetString(AccountIdKey)!);
+        var next = await poller.PollAsync(accountId, context.ScheduledFireTimeUtc, cancellationToken);
+        _ = next is null
+            ? await context.Scheduler.DeleteJob(context.JobDetail.Key, cancellationToken)
+            : await context.Scheduler.RescheduleJob(context.Trigger.Key, PollSchedule.TriggerAt(accountId, next.Value), cancellationToken) is not null;
+    }
+}

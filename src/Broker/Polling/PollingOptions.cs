@@ -1,0 +1,37 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Broker.Polling;
+
+/// <summary>
+/// How often Tesla is asked. Defaults follow TeslaMate's sleep-friendly rules, scaled for a
+/// pay-per-call API: vehicle_data costs $0.002 and keeps the car awake, the vehicle list is free
+/// and never wakes it (TESLA.md §5, §7).
+/// </summary>
+public sealed class PollingOptions
+{
+    public const string SectionName = "Polling";
+
+    /// <summary>vehicle_data while driving (shift state D/R/N or moving).</summary>
+    [Range(5, 3600)] public int DrivingIntervalSeconds { get; set; } = 30;
+    /// <summary>vehicle_data while charging.</summary>
+    [Range(5, 3600)] public int ChargingIntervalSeconds { get; set; } = 60;
+    /// <summary>vehicle_data while online and parked.</summary>
+    [Range(5, 3600)] public int ParkedIntervalSeconds { get; set; } = 120;
+    /// <summary>The vehicle list (free, never wakes) while asleep, offline or suspended.</summary>
+    [Range(5, 3600)] public int ListIntervalSeconds { get; set; } = 60;
+    /// <summary>A parked car not in use for this long is left alone so it can sleep...</summary>
+    [Range(1, 240)] public int IdleMinutesBeforeSuspend { get; set; } = 15;
+    /// <summary>...for this long (TeslaMate's 21 minutes), watched only through the free list.</summary>
+    [Range(1, 240)] public int SuspendMinutes { get; set; } = 21;
+    /// <summary>live_status of energy sites (not billed).</summary>
+    [Range(10, 3600)] public int EnergyIntervalSeconds { get; set; } = 60;
+    /// <summary>Ceiling of the back-off after failures (5xx, timeouts).</summary>
+    [Range(30, 86400)] public int MaxBackoffSeconds { get; set; } = 900;
+    /// <summary>Readings older than this leave the metrics instead of freezing there.</summary>
+    [Range(1, 10080)] public int StaleAfterMinutes { get; set; } = 60;
+    /// <summary>
+    /// Wake a sleeping car once it has slept this many minutes (the seed exporter's "sleep
+    /// allowed for N"). Null, the default, never wakes: a wake costs $0.02 and drains the battery.
+    /// </summary>
+    [Range(1, 10080)] public int? WakeAfterSleepMinutes { get; set; }
+}

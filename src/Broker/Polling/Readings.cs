@@ -1,0 +1,95 @@
+namespace Broker.Polling;
+
+/// <summary>
+/// The latest known state of one vehicle, plus where its polling stands. Stored in Postgres so
+/// every replica serves the same series and a restarted replica picks up where another left off.
+/// Units are Tesla's (miles, mph, kW, kWh, °C); the metrics convert to base units.
+/// </summary>
+public sealed class VehicleReading
+{
+    public Guid VehicleId { get; set; }
+    public Guid AccountId { get; set; }
+    public Guid TenantId { get; set; }
+
+    /// <summary>online, asleep or offline, as the vehicle list last said.</summary>
+    public string State { get; set; } = "unknown";
+    public DateTimeOffset StateSince { get; set; }
+    public DateTimeOffset? LastSeenAt { get; set; }
+    public DateTimeOffset? DataAt { get; set; }
+
+    public int? BatteryLevel { get; set; }
+    public int? UsableBatteryLevel { get; set; }
+    public double? BatteryRangeMiles { get; set; }
+    public string? ChargingState { get; set; }
+    public double? ChargerPowerKw { get; set; }
+    public int? ChargeLimitSoc { get; set; }
+    public double? ChargeEnergyAddedKwh { get; set; }
+    public double? OdometerMiles { get; set; }
+    public double? InsideTempC { get; set; }
+    public double? OutsideTempC { get; set; }
+    public bool? Locked { get; set; }
+    public bool? SentryMode { get; set; }
+    public string? ShiftState { get; set; }
+    public double? SpeedMph { get; set; }
+    public double? PowerKw { get; set; }
+    public double? Latitude { get; set; }
+    public double? Longitude { get; set; }
+    public double? Heading { get; set; }
+    public bool? UserPresent { get; set; }
+    public bool? ClimateOn { get; set; }
+    public bool? Preconditioning { get; set; }
+    public bool? DoorsOpen { get; set; }
+    public string? SoftwareUpdateStatus { get; set; }
+    public string? CarType { get; set; }
+    public string? FirmwareVersion { get; set; }
+
+    // Polling state (see VehiclePolicy).
+    public DateTimeOffset NextPollAt { get; set; }
+    /// <summary>When the car was last seen doing nothing (parked, not in use); null while in use.</summary>
+    public DateTimeOffset? IdleSince { get; set; }
+    /// <summary>No vehicle_data before this, so an idle car can fall asleep.</summary>
+    public DateTimeOffset? SuspendedUntil { get; set; }
+    /// <summary>Tesla's Retry-After for this device: no call before it.</summary>
+    public DateTimeOffset? RetryAfter { get; set; }
+    public DateTimeOffset? LastWakeAt { get; set; }
+    public int ConsecutiveFailures { get; set; }
+    public string? LastError { get; set; }
+}
+
+public sealed class EnergySiteReading
+{
+    public Guid EnergySiteId { get; set; }
+    public Guid AccountId { get; set; }
+    public Guid TenantId { get; set; }
+    public DateTimeOffset? DataAt { get; set; }
+    public double? SolarPowerW { get; set; }
+    public double? BatteryPowerW { get; set; }
+    public double? LoadPowerW { get; set; }
+    public double? GridPowerW { get; set; }
+    public double? PercentageCharged { get; set; }
+    public double? EnergyLeftWh { get; set; }
+    public double? TotalPackEnergyWh { get; set; }
+    public string? GridStatus { get; set; }
+    public string? IslandStatus { get; set; }
+    public bool? StormModeActive { get; set; }
+    public DateTimeOffset NextPollAt { get; set; }
+    public DateTimeOffset? RetryAfter { get; set; }
+    public int ConsecutiveFailures { get; set; }
+    public string? LastError { get; set; }
+}
+
+/// <summary>
+/// Fleet API calls per account and billing category, with their estimated cost (TESLA.md §7).
+/// Kept in Postgres so the counters survive restarts and agree across replicas.
+/// </summary>
+public sealed class ApiUsage
+{
+    public Guid AccountId { get; set; }
+    public Guid TenantId { get; set; }
+    /// <summary>data, command, wake or free.</summary>
+    public required string Category { get; set; }
+    /// <summary>Tesla bills every answer below 500.</summary>
+    public bool Billable { get; set; }
+    public long Calls { get; set; }
+    public decimal CostUsd { get; set; }
+}

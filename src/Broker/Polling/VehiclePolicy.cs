@@ -1,0 +1,110 @@
+namespace Broker.Polling;
+
+public enum VehicleAction { None, VehicleData, Wake }
+
+public sealed record VehicleDecision(VehicleAction Action, DateTimeOffset NextPollAt, string Reason);
+
+/// <summary>
+/// Decides, from what the free vehicle list said and the last reading, whether to call
+/// vehicle_data (billed, keeps the car awake), wake it (billed more, only if the tenant allows),
+/// or only keep watching the list. Pure: the same inputs give the same answer.
+/// </summary>
+public static class VehiclePolicy
+{
+    public static VehicleDecision Decide(VehicleReading r, DateTimeOffset now, PollingOptions o)
+    {
+        if (r.RetryAfter is { } retry && retry > now)
+        {
+            return new(VehicleAction.None, retry, "rate limited: waiting for Retry-After");
+        }
+        var list = now.AddSeconds(o.ListIntervalSeconds);
+        if (r.State is "asleep" or "offline")
+        {
+            var sleptFor = now - r.StateSince;
+            if (o.WakeAfterSleepMinutes is { } minutes && sleptFor >= TimeSpan.FromMinutes(minutes)
+                && (r.LastWakeAt is null || now - r.LastWakeAt >= TimeSpan.FromMinutes(minutes)))
+            {
+                return new(VehicleAction.Wake, list, $"asleep {sleptFor.TotalMinutes:0} min; tenant allows waking after {minutes}");
+            }
+            return new(VehicleAction.None, list, "asleep: watching the free list");
+        }
+        if (r.State != "online")
+        {
+            return new(VehicleAction.None, list, "state unknown: watching the free list");
+        }
+        if (r.SuspendedUntil is { } until && until > now)
+        {
+            return new(VehicleAction.None, Min(until, list), "suspended so the car can fall asleep");
+        }
+        if (r.DataAt is null)
+        {
+            return new(VehicleAction.VehicleData, now.AddSeconds(o.ParkedIntervalSeconds), "online, no reading yet");
+        }
+        if (IsDriving(r))
+        {
+            return new(VehicleAction.VehicleData, now.AddSeconds(o.DrivingIntervalSeconds), "driving");
+        }
+        if (IsCharging(r))
+        {
+            return new(VehicleAction.VehicleData, now.AddSeconds(o.ChargingIntervalSeconds), "charging");
+        }
+        if (InUse(r) || r.IdleSince is null || now - r.IdleSince < TimeSpan.FromMinutes(o.IdleMinutesBeforeSuspend))
+        {
+            return new(VehicleAction.VehicleData, now.AddSeconds(o.ParkedIntervalSeconds), InUse(r) ? "parked, in use" : "parked");
+        }
+        return new(VehicleAction.None, list, "idle: suspending vehicle_data");
+    }
+
+    /// <summary>After a reading: when did the car become idle (null while in use), and does it now get left alone?</summary>
+    public static void AfterReading(VehicleReading r, DateTimeOffset now, PollingOptions o)
+    {
+        if (IsDriving(r) || IsCharging(r) || InUse(r))
+        {
+            r.IdleSince = null;
+            r.SuspendedUntil = null;
+            return;
+        }
+        r.IdleSince ??= now;
+        if (now - r.IdleSince.Value >= TimeSpan.FromMinutes(o.IdleMinutesBeforeSuspend))
+        {
+            r.SuspendedUntil = now.AddMinutes(o.SuspendMinutes);
+        }
+    }
+
+    /// <summary>What the list said about the car: a change of state restarts the idle clock.</summary>
+    public static void AfterList(VehicleReading r, string state, DateTimeOffset now)
+    {
+        state = state is "online" or "asleep" or "offline" ? state : "unknown";
+        r.LastSeenAt = now;
+        if (state == r.State)
+        {
+            return;
+        }
+        var wasSuspended = r.SuspendedUntil is not null;
+        r.State = state;
+        r.StateSince = now;
+        if (state != "online")
+        {
+            r.IdleSince = null;
+            r.SuspendedUntil = null;
+        }
+        else if (!wasSuspended)
+        {
+            r.IdleSince = null; // woke up (someone is using it): read it soon
+        }
+    }
+
+    public static bool IsDriving(VehicleReading r) =>
+        r.ShiftState is "D" or "R" or "N" || r.SpeedMph is > 0;
+
+    public static bool IsCharging(VehicleReading r) =>
+        r.ChargingState is "Charging" or "Starting" || r.ChargerPowerKw is > 0;
+
+    /// <summary>TeslaMate's "don't suspend" signals: someone inside, climate, sentry, an update, open doors, power drawn.</summary>
+    public static bool InUse(VehicleReading r) =>
+        r.UserPresent == true || r.ClimateOn == true || r.Preconditioning == true || r.SentryMode == true
+        || r.DoorsOpen == true || r.SoftwareUpdateStatus is "installing" or "downloading" or "scheduled"
+        || r.PowerKw is > 0 or < 0;
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+}

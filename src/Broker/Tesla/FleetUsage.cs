@@ -1,0 +1,40 @@
+using System.Collections.Concurrent;
+
+namespace Broker.Tesla;
+
+/// <summary>Tesla's billing categories (TESLA.md §7). Listing, regions, products and energy are free.</summary>
+public enum FleetCategory { Free, Data, Command, Wake }
+
+/// <summary>
+/// Counts Fleet API answers per account and category for one unit of work (a poll, a connect);
+/// the owner writes them to <c>api_usage</c> with <see cref="Polling.ApiUsageStore"/>.
+/// </summary>
+public sealed class FleetUsage
+{
+    private readonly ConcurrentDictionary<(Guid Tenant, Guid Account, FleetCategory Category, bool Billable), long> _calls = new();
+
+    /// <summary>Tesla bills every answer below 500 (408, 421 and 429 included) and none from 500 up.</summary>
+    public void Record(FleetAccount account, FleetCategory category, int status) =>
+        _calls.AddOrUpdate((account.TenantId, account.AccountId, category, status < 500), 1, (_, n) => n + 1);
+
+    public IReadOnlyList<(Guid Tenant, Guid Account, FleetCategory Category, bool Billable, long Calls)> Drain()
+    {
+        var drained = new List<(Guid, Guid, FleetCategory, bool, long)>();
+        foreach (var key in _calls.Keys)
+        {
+            if (_calls.TryRemove(key, out var n))
+            {
+                drained.Add((key.Tenant, key.Account, key.Category, key.Billable, n));
+            }
+        }
+        return drained;
+    }
+
+    public static decimal PriceUsd(FleetCategory category) => category switch
+    {
+        FleetCategory.Data => 0.002m,
+        FleetCategory.Command => 0.001m,
+        FleetCategory.Wake => 0.02m,
+        _ => 0m,
+    };
+}
