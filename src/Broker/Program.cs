@@ -4,6 +4,7 @@ using Broker.Connect;
 using Broker.Data;
 using Broker.Demo;
 using Broker.Jobs;
+using Broker.Metrics;
 using Broker.Tenants;
 using Broker.Tesla;
 using Broker.Tokens;
@@ -18,6 +19,7 @@ builder.AddTenancy();              // Tenants/: API-key authentication, Tenant p
 builder.AddTeslaConnect();         // Connect/: the Tesla OpenID Connect scheme, Data Protection in Postgres
 builder.AddTokens();               // Tokens/: refresh before expiry, one refresh per account across replicas
 builder.AddJobs();                 // Jobs/ + Polling/: clustered Quartz on Postgres, sleep-aware polling
+builder.AddBrokerMetrics();        // Metrics/: /metrics built per scrape from the stored readings
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddScoped<TenantProvisioning>();
 builder.Services.AddProblemDetails();
@@ -47,6 +49,7 @@ app.UseAntiforgery();
 app.MapConnect();
 app.MapConnectLinks();
 app.MapAccounts();
+app.MapBrokerMetrics();
 app.MapHealthChecks("/healthz");
 
 await app.RunAsync();

@@ -5,13 +5,13 @@ namespace Broker.Polling;
 /// <summary>This replica's polling health. Tenant data series are built from the database per scrape (Metrics/).</summary>
 public static class PollingMetrics
 {
-    public static readonly Counter Polls = Metrics.CreateCounter(
+    public static readonly Counter Polls = Prometheus.Metrics.CreateCounter(
         "tesla_broker_polls_total", "Calls made to poll Tesla by this replica, by kind and result.", "kind", "result");
 
-    public static readonly Histogram Lag = Metrics.CreateHistogram(
+    public static readonly Histogram Lag = Prometheus.Metrics.CreateHistogram(
         "tesla_broker_poll_lag_seconds", "How late account polls started compared to when they were due.",
         new HistogramConfiguration { Buckets = [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300] });
 
-    public static readonly Gauge LastSuccess = Metrics.CreateGauge(
+    public static readonly Gauge LastSuccess = Prometheus.Metrics.CreateGauge(
         "tesla_broker_poll_last_success_timestamp_seconds", "When this replica last finished an account poll.");
 }

@@ -5,15 +5,22 @@ namespace Broker.Tenants;
 public static class TenancyExtensions
 {
     public const string TenantPolicy = "Tenant";
+    /// <summary>A tenant's API key (sees that tenant) or the operator's token (sees every tenant).</summary>
+    public const string MetricsPolicy = "MetricsReader";
 
     public static WebApplicationBuilder AddTenancy(this WebApplicationBuilder builder)
     {
+        builder.Services.AddOptions<Admin.OperatorOptions>().BindConfiguration(Admin.OperatorOptions.SectionName);
         builder.Services.AddAuthentication()
-            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TenantApiKeyHandler>(TenantApiKeyHandler.SchemeName, null);
+            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TenantApiKeyHandler>(TenantApiKeyHandler.SchemeName, null)
+            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, Admin.OperatorTokenHandler>(Admin.OperatorTokenHandler.SchemeName, null);
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(TenantPolicy, p => p
                 .AddAuthenticationSchemes(TenantApiKeyHandler.SchemeName)
-                .RequireClaim(TenantApiKeyHandler.TenantIdClaim));
+                .RequireClaim(TenantApiKeyHandler.TenantIdClaim))
+            .AddPolicy(MetricsPolicy, p => p
+                .AddAuthenticationSchemes(Admin.OperatorTokenHandler.SchemeName, TenantApiKeyHandler.SchemeName)
+                .RequireAssertion(c => c.User.HasClaim(x => x.Type is Admin.OperatorTokenHandler.OperatorClaim or TenantApiKeyHandler.TenantIdClaim)));
         return builder;
     }
 

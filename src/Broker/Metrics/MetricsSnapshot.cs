@@ -1,0 +1,87 @@
+using Broker.Accounts;
+using Broker.Data;
+using Broker.Polling;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Prometheus;
+
+namespace Broker.Metrics;
+
+/// <summary>
+/// Reads one tenant's (or every tenant's) accounts, devices, readings and API usage and turns them
+/// into Prometheus series. Units are converted to base units (meters, watts, joules, m/s).
+/// Readings older than <see cref="PollingOptions.StaleAfterMinutes"/> are left out rather than frozen.
+/// </summary>
+public sealed class MetricsSnapshot(BrokerDbContext db, TimeProvider time, IOptions<PollingOptions> options)
+{
+    private const double MetersPerMile = 1609.344;
+
+    public async Task<CollectorRegistry> BuildAsync(Guid? tenantId, CancellationToken ct)
+    {
+        var tenants = await db.Tenants.AsNoTracking().Where(t => tenantId == null || t.Id == tenantId)
+            .ToDictionaryAsync(t => t.Id, t => t.Slug, ct);
+        var accounts = await db.TeslaAccounts.AsNoTracking().Where(a => tenantId == null || a.TenantId == tenantId)
+            .Select(a => new { a.Id, a.TenantId, a.Status, a.Region }).ToListAsync(ct);
+        var vehicles = await (from v in db.Vehicles.AsNoTracking()
+                              where tenantId == null || v.TenantId == tenantId
+                              join r in db.VehicleReadings.AsNoTracking() on v.Id equals r.VehicleId into rs
+                              from r in rs.DefaultIfEmpty()
+                              select new { Vehicle = v, Reading = r }).ToListAsync(ct);
+        var sites = await (from s in db.EnergySites.AsNoTracking()
+                           where tenantId == null || s.TenantId == tenantId
+                           join r in db.EnergySiteReadings.AsNoTracking() on s.Id equals r.EnergySiteId into rs
+                           from r in rs.DefaultIfEmpty()
+                           select new { Site = s, Reading = r }).ToListAsync(ct);
+        var usage = await db.ApiUsage.AsNoTracking().Where(u => tenantId == null || u.TenantId == tenantId).ToListAsync(ct);
+
+        var registry = Prometheus.Metrics.NewCustomRegistry();
+        var f = Prometheus.Metrics.WithCustomRegistry(registry);
+        var now = time.GetUtcNow();
+        var staleBefore = now.AddMinutes(-options.Value.StaleAfterMinutes);
+        string Slug(Guid id) => tenants.GetValueOrDefault(id, "unknown");
+
+        var accountStatus = f.CreateGauge("tesla_broker_account_status", "1 for the account's current status (active, needs_reconnect, revoked).", "tenant", "account", "region", "status");
+        var accountsByStatus = f.CreateGauge("tesla_broker_accounts", "Linked Tesla accounts by status.", "tenant", "status");
+        foreach (var a in accounts)
+        {
+            var status = AccountStatusLabel(a.Status);
+            accountStatus.WithLabels(Slug(a.TenantId), a.Id.ToString("N"), a.Region, status).Set(1);
+        }
+        foreach (var g in accounts.GroupBy(a => (a.TenantId, a.Status)))
+        {
+            accountsByStatus.WithLabels(Slug(g.Key.TenantId), AccountStatusLabel(g.Key.Status)).Set(g.Count());
+        }
+
+        var calls = f.CreateCounter("tesla_broker_api_calls_total", "Fleet API answers by billing category; billable=true is what Tesla charges for (status < 500).", "tenant", "account", "category", "billable");
+        var cost = f.CreateCounter("tesla_broker_api_cost_dollars_total", "Estimated Fleet API cost in US dollars from Tesla's price table.", "tenant", "category");
+        foreach (var u in usage)
+        {
+            calls.WithLabels(Slug(u.TenantId), u.AccountId.ToString("N"), u.Category, u.Billable ? "true" : "false").IncTo(u.Calls);
+        }
+        foreach (var g in usage.GroupBy(u => (u.TenantId, u.Category)))
+        {
+            cost.WithLabels(Slug(g.Key.TenantId), g.Key.Category).IncTo((double)g.Sum(u => u.CostUsd));
+        }
+
+        var vehicleSeries = new VehicleSeries(f);
+        foreach (var x in vehicles)
+        {
+            vehicleSeries.Add(Slug(x.Vehicle.TenantId), x.Vehicle, x.Reading, staleBefore);
+        }
+        var siteSeries = new EnergySiteSeries(f);
+        foreach (var x in sites)
+        {
+            siteSeries.Add(Slug(x.Site.TenantId), x.Site, x.Reading, staleBefore);
+        }
+        return registry;
+    }
+
+    private static string AccountStatusLabel(AccountStatus status) => status switch
+    {
+        AccountStatus.Active => "active",
+        AccountStatus.NeedsReconnect => "needs_reconnect",
+        _ => "revoked",
+    };
+
+    internal static double Meters(double miles) => miles * MetersPerMile;
+}

@@ -1,0 +1,116 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Broker.Polling;
+using Broker.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Broker.Tests.Metrics;
+
+public sealed class MetricsEndpointTests(PostgresServer postgres) : BrokerTestBase(postgres)
+{
+    private const string OperatorToken = "operator-test-token-0123456789";
+
+    protected override Dictionary<string, string?> BrokerSettings => new() { ["Operator:Token"] = OperatorToken };
+
+    [Fact]
+    public async Task PolledReadingsAppearAsTenantSeries()
+    {
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        await PollAllAsync();
+
+        var text = await ScrapeAsync(ApiKey);
+
+        Assert.Contains("tesla_vehicle_battery_level_percent{tenant=\"household\"", text);
+        Assert.Matches("tesla_vehicle_info\\{[^}]*vin=\"5YJ3E1EA7PF381204\"[^}]*display_name=\"Midnight Runner\"", text);
+        Assert.Contains("tesla_vehicle_latitude_degrees{", text);
+        Assert.Matches("tesla_vehicle_charging_state\\{[^}]*vin=\"7SAYGDEE5PA114587\",state=\"Charging\"\\} 1", text);
+        Assert.Matches("tesla_energy_site_solar_power_watts\\{tenant=\"household\",[^}]*site=\"2252179001\"\\}", text);
+        Assert.Matches("tesla_broker_api_calls_total\\{[^}]*category=\"data\",billable=\"true\"\\} 2", text);
+        Assert.Matches("tesla_broker_api_cost_dollars_total\\{tenant=\"household\",category=\"data\"\\} 0.004", text);
+        Assert.DoesNotContain("tesla_broker_polls_total", text); // replica health is for the operator
+    }
+
+    [Fact]
+    public async Task LocationIsLeftOutWithoutTheVehicleLocationScope()
+    {
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo", ["openid", "offline_access", "vehicle_device_data"]);
+        await PollAllAsync();
+
+        var text = await ScrapeAsync(ApiKey);
+
+        Assert.Contains("tesla_vehicle_battery_level_percent{", text);
+        Assert.DoesNotContain("tesla_vehicle_latitude_degrees{", text);
+        Assert.DoesNotContain("tesla_energy_site_solar_power_watts{", text);
+    }
+
+    [Fact]
+    public async Task TenantSeesOnlyItsOwnSeriesAndOperatorSeesEveryone()
+    {
+        var (_, otherKey, otherLink) = await SeedTenantAsync("fleet", "The Fleet");
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        await NewUser().ConnectAsync(otherLink, "bob@example.com", "bob-demo");
+        await PollAllAsync();
+
+        var mine = await ScrapeAsync(ApiKey);
+        var theirs = await ScrapeAsync(otherKey);
+        var all = await ScrapeAsync(OperatorToken);
+
+        Assert.DoesNotContain("tenant=\"fleet\"", mine);
+        Assert.DoesNotContain("XP7YGCEK1PB209361", mine);
+        Assert.DoesNotContain("tenant=\"household\"", theirs);
+        Assert.Contains("tenant=\"fleet\"", all);
+        Assert.Contains("tenant=\"household\"", all);
+        Assert.Contains("tesla_broker_polls_total", all);
+        Assert.Contains("tesla_broker_scrape_duration_seconds", all);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("brk_wrong")]
+    [InlineData("not-the-operator-token")]
+    public async Task ScrapeWithoutAValidCredentialIsRefused(string? token)
+    {
+        var client = Broker.CreateClient();
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+        var response = await client.GetAsync("/metrics", Ct);
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task StaleReadingsLeaveTheExposition()
+    {
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        await PollAllAsync();
+        Assert.Contains("tesla_vehicle_battery_level_percent{", await ScrapeAsync(ApiKey));
+
+        Time.Advance(TimeSpan.FromMinutes(61));
+
+        var text = await ScrapeAsync(ApiKey);
+        Assert.DoesNotContain("tesla_vehicle_battery_level_percent{", text);
+        Assert.Contains("tesla_vehicle_info{", text);
+        Assert.Contains("tesla_vehicle_last_seen_timestamp_seconds{", text);
+    }
+
+    private async Task PollAllAsync()
+    {
+        await using var scope = Broker.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<Broker.Data.BrokerDbContext>();
+        foreach (var id in db.TeslaAccounts.Select(a => a.Id).ToList())
+        {
+            await using var pollScope = Broker.Services.CreateAsyncScope();
+            await pollScope.ServiceProvider.GetRequiredService<AccountPoller>().PollAsync(id, null, Ct);
+        }
+    }
+
+    private async Task<string> ScrapeAsync(string token)
+    {
+        var client = Broker.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        var response = await client.GetAsync("/metrics", Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return await response.Content.ReadAsStringAsync(Ct);
+    }
+}
