@@ -10,10 +10,13 @@ public static class DatabaseExtensions
     public static WebApplicationBuilder AddBrokerDatabase(this WebApplicationBuilder builder)
     {
         // Read when the first context is made, not now: hosts and tests may add configuration late.
-        builder.Services.AddDbContext<BrokerDbContext>((sp, o) => o.UseBrokerNpgsql(
+        // A factory as well as the scoped context: work that must commit on its own (a token
+        // refresh in the middle of a poll) takes a context of its own instead of the caller's.
+        builder.Services.AddDbContextFactory<BrokerDbContext>((sp, o) => o.UseBrokerNpgsql(
             sp.GetRequiredService<IConfiguration>().GetConnectionString(ConnectionStringName)
             ?? throw new InvalidOperationException(
                 $"ConnectionStrings:{ConnectionStringName} is not set (environment: ConnectionStrings__{ConnectionStringName}=Host=...;Database=...).")));
+        builder.Services.AddScoped(sp => sp.GetRequiredService<IDbContextFactory<BrokerDbContext>>().CreateDbContext());
         builder.Services.AddHealthChecks().AddDbContextCheck<BrokerDbContext>("database");
         return builder;
     }

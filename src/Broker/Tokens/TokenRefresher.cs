@@ -22,7 +22,7 @@ namespace Broker.Tokens;
 /// </list>
 /// </summary>
 public sealed class TokenRefresher(
-    BrokerDbContext db, TeslaAuthClient auth, TokenVault vault, TimeProvider time,
+    IDbContextFactory<BrokerDbContext> contexts, TeslaAuthClient auth, TokenVault vault, TimeProvider time,
     IOptions<TokenOptions> options, ILogger<TokenRefresher> logger)
 {
     private readonly TokenOptions _options = options.Value;
@@ -30,6 +30,7 @@ public sealed class TokenRefresher(
     /// <param name="rejected">The access token Tesla just answered 401 to, if any: forces a refresh unless someone already replaced it.</param>
     public async Task<string> GetAccessTokenAsync(Guid accountId, CancellationToken ct, string? rejected = null)
     {
+        await using var db = await contexts.CreateDbContextAsync(ct);
         var token = await db.TeslaTokens.AsNoTracking().SingleOrDefaultAsync(t => t.AccountId == accountId, ct)
             ?? throw new AccountNotUsableException(accountId, "has no tokens (revoked or never connected)");
         var access = vault.Decrypt(token.AccessTokenCipher, TokenContext.Access(accountId));
@@ -44,8 +45,11 @@ public sealed class TokenRefresher(
             ? token.AccessTokenExpiresAt - time.GetUtcNow() > TimeSpan.FromSeconds(_options.RefreshBeforeExpirySeconds)
             : access != rejected && token.AccessTokenExpiresAt > time.GetUtcNow();
 
-    private Task<string> RefreshAsync(Guid accountId, string? rejected, CancellationToken ct) =>
-        db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
+    private async Task<string> RefreshAsync(Guid accountId, string? rejected, CancellationToken ct)
+    {
+        // Its own context: it commits on its own, whatever the caller has pending.
+        await using var db = await contexts.CreateDbContextAsync(ct);
+        return await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
         {
             db.ChangeTracker.Clear();
             await using var tx = await db.Database.BeginTransactionAsync(ct);
@@ -60,7 +64,7 @@ public sealed class TokenRefresher(
             }
             if (token.RefreshTokenCipher is null)
             {
-                await MarkNeedsReconnectAsync(accountId, "no refresh token (offline_access not granted)", ct);
+                await MarkNeedsReconnectAsync(db, accountId, "no refresh token (offline_access not granted)", ct);
                 await tx.CommitAsync(ct);
                 throw new AccountNotUsableException(accountId, "needs reconnecting: offline_access was not granted");
             }
@@ -72,7 +76,7 @@ public sealed class TokenRefresher(
             }
             catch (TeslaAuthException ex) when (ex.NeedsReconnect)
             {
-                await MarkNeedsReconnectAsync(accountId, $"Tesla refused the refresh token ({ex.Error})", ct);
+                await MarkNeedsReconnectAsync(db, accountId, $"Tesla refused the refresh token ({ex.Error})", ct);
                 await tx.CommitAsync(ct);
                 TokenMetrics.Refreshes.WithLabels("needs_reconnect").Inc();
                 throw new AccountNotUsableException(accountId, $"needs reconnecting: Tesla answered {ex.Error}", ex);
@@ -100,8 +104,9 @@ public sealed class TokenRefresher(
             logger.LogInformation("Refreshed the Tesla tokens of account {AccountId}; access valid until {ExpiresAt:O}", accountId, token.AccessTokenExpiresAt);
             return answer.AccessToken;
         });
+    }
 
-    private async Task MarkNeedsReconnectAsync(Guid accountId, string reason, CancellationToken ct)
+    private async Task MarkNeedsReconnectAsync(BrokerDbContext db, Guid accountId, string reason, CancellationToken ct)
     {
         var now = time.GetUtcNow();
         var tenantId = await db.TeslaAccounts.Where(a => a.Id == accountId).Select(a => a.TenantId).SingleAsync(ct);

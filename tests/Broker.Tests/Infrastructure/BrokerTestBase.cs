@@ -21,12 +21,15 @@ public abstract class BrokerTestBase(PostgresServer postgres) : IAsyncLifetime
     /// <summary>Configuration a test class wants on top of the defaults.</summary>
     protected virtual Dictionary<string, string?> BrokerSettings => [];
 
+    /// <summary>False for tests that run the real Quartz scheduler, which must see time pass.</summary>
+    protected virtual bool UseFakeTime => true;
+
     /// <summary>The broker's clock; tests move it to expire things.</summary>
     protected Microsoft.Extensions.Time.Testing.FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
 
     public virtual async ValueTask InitializeAsync()
     {
-        Broker = new BrokerApplication(await postgres.CreateDatabaseAsync(), Simulator, BrokerSettings, Time);
+        Broker = new BrokerApplication(await postgres.CreateDatabaseAsync(), Simulator, BrokerSettings, UseFakeTime ? Time : null);
         (TenantId, ApiKey, LinkToken) = await SeedTenantAsync("household", "The Household");
     }
 
@@ -41,6 +44,42 @@ public abstract class BrokerTestBase(PostgresServer postgres) : IAsyncLifetime
     }
 
     protected TeslaUser NewUser() => new(Broker, Simulator);
+
+    protected PostgresServer Postgres => postgres;
+
+    /// <summary>The simulator's call ledger: (category, status) → calls, optionally for one account.</summary>
+    protected async Task<List<SimCall>> SimCallsAsync(string? account = null)
+    {
+        using var control = Simulator.CreateControlClient();
+        var ledger = await control.GetFromJsonAsync<SimLedger>("/_sim/calls" + (account is null ? "" : $"?account={account}"), Ct);
+        return ledger!.Calls;
+    }
+
+    protected async Task ResetSimCallsAsync()
+    {
+        using var control = Simulator.CreateControlClient();
+        (await control.DeleteAsync("/_sim/calls", Ct)).EnsureSuccessStatusCode();
+    }
+
+    protected async Task AddSimFaultAsync(object fault)
+    {
+        using var control = Simulator.CreateControlClient();
+        (await control.PostAsJsonAsync("/_sim/faults", fault, Ct)).EnsureSuccessStatusCode();
+    }
+
+    protected async Task PollAccountsAsync(BrokerApplication? app = null)
+    {
+        app ??= Broker;
+        await using var db = app.CreateDbContext();
+        foreach (var id in db.TeslaAccounts.Select(a => a.Id).ToList())
+        {
+            await using var scope = app.Services.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<global::Broker.Polling.AccountPoller>().PollAsync(id, null, Ct);
+        }
+    }
+
+    public sealed record SimLedger(List<SimCall> Calls);
+    public sealed record SimCall(string Account, string Device, string Category, int Status, long Count);
 
     protected HttpClient ApiClient(string apiKey)
     {
