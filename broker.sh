@@ -354,9 +354,11 @@ demo_secrets() {
       } >"$f" )
   fi
   chmod 600 "$f"
+  # Added after the first releases of the demo: older secrets files get it appended.
+  grep -q '^DEMO_OPERATOR_TOKEN=' "$f" || echo "DEMO_OPERATOR_TOKEN='op_$(random_urlsafe 32)'" >>"$f"
   # shellcheck disable=SC1090
   source "$f"
-  [[ -n ${DEMO_VAULT_KEY:-} && -n ${DEMO_API_KEY:-} && -n ${DEMO_CONNECT_TOKEN:-} ]] \
+  [[ -n ${DEMO_VAULT_KEY:-} && -n ${DEMO_API_KEY:-} && -n ${DEMO_CONNECT_TOKEN:-} && -n ${DEMO_OPERATOR_TOKEN:-} ]] \
     || die "$f is incomplete; delete it (and .demo/pg, whose tokens it encrypts) and run again"
 }
 
@@ -423,6 +425,7 @@ cmd_demo() {
       Tesla__Regions__eu="http://127.0.0.1:$SIM_EU_PORT" \
       Demo__ApiKey="$DEMO_API_KEY" \
       Demo__ConnectToken="$DEMO_CONNECT_TOKEN" \
+      Operator__Token="$DEMO_OPERATOR_TOKEN" \
       dotnet Broker.dll --urls "http://127.0.0.1:$DEMO_BROKER_PORT" ) >"$broker_log" 2>&1 </dev/null &
   local broker_pid=$!
   DEMO_PIDS+=("$broker_pid")
@@ -441,6 +444,10 @@ cmd_demo() {
   Tenant "demo" API key:
       $DEMO_API_KEY
       curl -H "Authorization: Bearer $DEMO_API_KEY" $base/api/v1/accounts
+      curl -H "Authorization: Bearer $DEMO_API_KEY" $base/metrics      (this tenant's series)
+
+  Operator token (every tenant, plus the broker's own health):
+      curl -H "Authorization: Bearer $DEMO_OPERATOR_TOKEN" $base/metrics
 
   Database:
       $db_cs
