@@ -1,5 +1,7 @@
 extern alias simulator;
 
+using System.Net;
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
@@ -10,8 +12,9 @@ namespace Broker.Tests.Infrastructure;
 /// The Tesla simulator hosted in-process. Its base URLs are fictitious hosts: requests reach it
 /// through <see cref="WebApplicationFactory{T}.Server"/>'s handler, which keeps the Host header, so
 /// the simulator still tells the regions apart (and answers 421 from the wrong one).
+/// Browser tests give it a real loopback auth base instead and call <see cref="StartOnRealPort"/>.
 /// </summary>
-public sealed class SimulatorHost : WebApplicationFactory<simulator::TeslaSimulator.SimulatorMarker>
+public sealed class SimulatorHost(string authBaseUrl = SimulatorHost.AuthBase) : WebApplicationFactory<simulator::TeslaSimulator.SimulatorMarker>
 {
     public const string AuthBase = "http://tesla-auth.test";
     public const string NaBase = "http://fleet-na.test";
@@ -19,7 +22,37 @@ public sealed class SimulatorHost : WebApplicationFactory<simulator::TeslaSimula
     public const string ClientId = "broker-test";
     public const string ClientSecret = "test-client-secret";
 
+    private int? _port;
+
+    /// <summary>Where browsers sign in and the broker fetches discovery and tokens; the discovery document names it.</summary>
+    public string AuthBaseUrl { get; } = authBaseUrl.TrimEnd('/');
+
     public List<string> RedirectUris { get; } = ["http://localhost/connect/callback"];
+
+    /// <summary>Listens with Kestrel on the auth base URL's port, so a real browser can reach the sign-in pages.</summary>
+    public void StartOnRealPort()
+    {
+        _port = new Uri(AuthBaseUrl).Port;
+        UseKestrel(_port.Value);
+        StartServer();
+    }
+
+    /// <summary>
+    /// The broker's way in. In memory by default; on a real port, real HTTP where every host name
+    /// (the fictitious region hosts too) connects to that port, so the Host header still names the region.
+    /// </summary>
+    public HttpMessageHandler CreateHandler() => _port is not { } port
+        ? Server.CreateHandler()
+        : new SocketsHttpHandler
+        {
+            UseProxy = false,
+            ConnectCallback = async (_, ct) =>
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                await socket.ConnectAsync(IPAddress.Loopback, port, ct);
+                return new NetworkStream(socket, ownsSocket: true);
+            },
+        };
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
@@ -31,7 +64,7 @@ public sealed class SimulatorHost : WebApplicationFactory<simulator::TeslaSimula
     {
         var settings = new Dictionary<string, string?>
         {
-            ["Simulator:AuthBaseUrl"] = AuthBase,
+            ["Simulator:AuthBaseUrl"] = AuthBaseUrl,
             ["Simulator:Regions:na"] = NaBase,
             ["Simulator:Regions:eu"] = EuBase,
             ["Simulator:Clients:0:ClientId"] = ClientId,
@@ -47,6 +80,6 @@ public sealed class SimulatorHost : WebApplicationFactory<simulator::TeslaSimula
     /// <summary>A client for the simulator's control API (<c>/_sim/...</c>) and its pages.</summary>
     public HttpClient CreateControlClient() => CreateClient(new WebApplicationFactoryClientOptions
     {
-        BaseAddress = new Uri(AuthBase), AllowAutoRedirect = false,
+        BaseAddress = new Uri(AuthBaseUrl), AllowAutoRedirect = false,
     });
 }
