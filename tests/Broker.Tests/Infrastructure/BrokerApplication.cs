@@ -1,3 +1,4 @@
+using System.Net;
 using System.Security.Cryptography;
 using Broker.Data;
 using Microsoft.AspNetCore.Hosting;
@@ -64,7 +65,10 @@ public sealed class BrokerApplication(string connectionString, SimulatorHost sim
     /// <summary>Listens with Kestrel on a real loopback port, for a real browser; returns the base URL.</summary>
     public string StartOnRealPort(int port)
     {
-        UseKestrel(port);
+        // Not UseKestrel(port): .NET 10's factory adds that address after Build(), while a minimal-hosting
+        // Program may already be starting Kestrel on its own thread ("Addresses cannot be modified after
+        // the server has started", seen under load). Listen options are applied before Build().
+        UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port));
         StartServer();
         return $"http://127.0.0.1:{port}";
     }

@@ -32,8 +32,10 @@ public sealed class SimulatorHost(string authBaseUrl = SimulatorHost.AuthBase) :
     /// <summary>Listens with Kestrel on the auth base URL's port, so a real browser can reach the sign-in pages.</summary>
     public void StartOnRealPort()
     {
-        _port = new Uri(AuthBaseUrl).Port;
-        UseKestrel(_port.Value);
+        var port = new Uri(AuthBaseUrl).Port;
+        _port = port;
+        // Not UseKestrel(port): that sets the address after Build() and races the app's own Run() (see BrokerApplication).
+        UseKestrel(kestrel => kestrel.ListenLocalhost(port));
         StartServer();
     }
 
