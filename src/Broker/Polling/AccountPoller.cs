@@ -120,7 +120,10 @@ public sealed class AccountPoller(
                         logger.LogInformation("Woke vehicle {VehicleId} ({Reason})", reading.VehicleId, decision.Reason);
                         break;
                 }
-                reading.NextPollAt = decision.NextPollAt;
+                // Schedule from what was just learned (a first reading may show the car driving).
+                reading.NextPollAt = decision.Action == VehicleAction.VehicleData
+                    ? VehiclePolicy.Decide(reading, now, _options).NextPollAt
+                    : decision.NextPollAt;
                 (reading.ConsecutiveFailures, reading.LastError) = (0, null);
             }
             catch (VehicleUnavailableException)

@@ -13,6 +13,8 @@ internal static class FleetResilience
 {
     public static void Configure(ResiliencePipelineBuilder<HttpResponseMessage> pipeline)
     {
+        // Back-off between network attempts is real waiting, whatever clock the broker's logic runs on.
+        pipeline.TimeProvider = TimeProvider.System;
         pipeline.AddRetry(new HttpRetryStrategyOptions
         {
             MaxRetryAttempts = 2,

@@ -38,3 +38,22 @@ public sealed class FleetUsage
         _ => 0m,
     };
 }
+
+/// <summary>
+/// Sits inside the retry handler, so every attempt that reaches Tesla is counted, retries included:
+/// that is what Tesla counts. The request carries its <see cref="FleetUsage"/> and category.
+/// </summary>
+internal sealed class FleetUsageHandler : DelegatingHandler
+{
+    internal static readonly HttpRequestOptionsKey<(FleetUsage Usage, FleetAccount Account, FleetCategory Category)> Key = new("broker.fleet-usage");
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var response = await base.SendAsync(request, cancellationToken);
+        if (request.Options.TryGetValue(Key, out var tag))
+        {
+            tag.Usage.Record(tag.Account, tag.Category, (int)response.StatusCode);
+        }
+        return response;
+    }
+}

@@ -15,7 +15,10 @@ public static class TeslaExtensions
         // are single use, refresh tokens rotate); TokenRefresher decides.
         builder.Services.AddHttpClient<TeslaAuthClient>(TeslaAuthClient.HttpClientName);
         builder.Services.AddScoped<FleetUsage>();
-        builder.Services.AddHttpClient<TeslaFleetClient>().AddResilienceHandler("fleet", FleetResilience.Configure);
+        builder.Services.AddTransient<FleetUsageHandler>();
+        var fleet = builder.Services.AddHttpClient<TeslaFleetClient>();
+        fleet.AddResilienceHandler("fleet", FleetResilience.Configure);
+        fleet.AddHttpMessageHandler<FleetUsageHandler>(); // added after, so inside the retries: sees every attempt
         return builder;
     }
 }

@@ -12,7 +12,7 @@ public sealed record FleetAccount(Guid TenantId, Guid AccountId, string BaseUrl,
 /// <summary>
 /// Fleet API calls on behalf of one account. A 421 "user out of region, use base URL: X" is
 /// retried once at X when X is a configured region (and <see cref="FleetAccount"/>'s caller learns
-/// the new base from <see cref="LastBaseUrl"/>). Every answer is counted in <see cref="FleetUsage"/>.
+/// the new base from <see cref="LastBaseUrl"/>). Every attempt is counted in <see cref="FleetUsage"/> by <see cref="FleetUsageHandler"/>.
 /// </summary>
 public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOptions> options, FleetUsage usage, ILogger<TeslaFleetClient> logger)
 {
@@ -76,6 +76,7 @@ public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOpti
         {
             using var request = new HttpRequestMessage(method, baseUrl.TrimEnd('/') + path);
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", account.AccessToken);
+            request.Options.Set(FleetUsageHandler.Key, (usage, account, category));
             if (method == HttpMethod.Post)
             {
                 request.Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json");
@@ -95,7 +96,6 @@ public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOpti
             using (response)
             {
                 var status = (int)response.StatusCode;
-                usage.Record(account, category, status);
                 var text = await response.Content.ReadAsStringAsync(timeout.Token);
                 if (response.StatusCode == HttpStatusCode.MisdirectedRequest && attempt == 0
                     && OtherRegion(text) is { } redirected && _options.RegionOf(redirected) is not null)
