@@ -124,7 +124,8 @@ public sealed partial class ConnectFailureTests(PostgresServer postgres) : Broke
         var user = NewUser();
         var callback = await user.SignInAndConsentAsync(await user.StartAsync(LinkToken), "alice@example.com", "alice-demo");
         using var control = Simulator.CreateControlClient();
-        (await control.PostAsJsonAsync("/_sim/faults", new { path = "/api/1/products", status = 500 }, Ct)).EnsureSuccessStatusCode();
+        // Three times: the first answer and both retries (one 500 alone is retried away).
+        (await control.PostAsJsonAsync("/_sim/faults", new { path = "/api/1/products", status = 500, count = 3 }, Ct)).EnsureSuccessStatusCode();
 
         await AssertRefusedAsync(await user.ReturnToBrokerAsync(callback), HttpStatusCode.GatewayTimeout, "tesla_unavailable", code: Code(callback));
     }
