@@ -64,6 +64,15 @@ internal static class VehicleJson
         charge["minutes_to_full_charge"] = (int)Math.Round(hoursToFull * 60);
         charge["energy_remaining"] = Math.Round(v.Battery / 100 * v.Seed.PackKwh, 2);
 
+        // Climate runs while driving and is off when parked: the fixture's "climate on" snapshot
+        // would otherwise make every parked car look in use, and real parked cars sleep.
+        var climate = data["climate_state"]!.AsObject();
+        var hvac = v.Mode == VehicleMode.Driving;
+        climate["is_climate_on"] = hvac;
+        climate["is_auto_conditioning_on"] = hvac;
+        climate["is_preconditioning"] = false;
+        climate["fan_status"] = hvac ? 3 : 0;
+
         var drive = data["drive_state"]!.AsObject();
         drive["shift_state"] = v.Mode == VehicleMode.Driving ? "D" : null;
         drive["speed"] = v.Mode == VehicleMode.Driving ? (int)v.SpeedNow : null;

@@ -11,7 +11,11 @@ namespace Broker.Tests.Infrastructure;
 /// </summary>
 public abstract class BrokerTestBase(PostgresServer postgres) : IAsyncLifetime
 {
-    protected SimulatorHost Simulator { get; } = new();
+    protected SimulatorHost Simulator => _simulator ??= new SimulatorHost { Clock = ShareClockWithSimulator ? Time : null };
+    private SimulatorHost? _simulator;
+
+    /// <summary>True where the simulated cars must live on the test's clock too (sleep, charging over hours).</summary>
+    protected virtual bool ShareClockWithSimulator => false;
     protected BrokerApplication Broker { get; private set; } = null!;
     protected string ApiKey { get; private set; } = "";
     protected string LinkToken { get; private set; } = "";

@@ -4,7 +4,9 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Broker.Tests.Infrastructure;
 
@@ -28,6 +30,9 @@ public sealed class SimulatorHost(string authBaseUrl = SimulatorHost.AuthBase) :
     public string AuthBaseUrl { get; } = authBaseUrl.TrimEnd('/');
 
     public List<string> RedirectUris { get; } = ["http://localhost/connect/callback"];
+
+    /// <summary>A clock shared with the broker, so cars drive, charge and fall asleep on test time.</summary>
+    public TimeProvider? Clock { get; init; }
 
     /// <summary>Listens with Kestrel on the auth base URL's port, so a real browser can reach the sign-in pages.</summary>
     public void StartOnRealPort()
@@ -60,6 +65,10 @@ public sealed class SimulatorHost(string authBaseUrl = SimulatorHost.AuthBase) :
     {
         builder.UseEnvironment("Testing");
         builder.ConfigureAppConfiguration(c => c.AddInMemoryCollection(Settings()));
+        if (Clock is { } clock)
+        {
+            builder.ConfigureTestServices(s => s.AddSingleton(clock));
+        }
     }
 
     private Dictionary<string, string?> Settings()
