@@ -42,6 +42,7 @@ if (app.Configuration.GetValue("Database:MigrateOnStart", app.Environment.IsDeve
 app.UseForwardedHeaders();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseConnectPageHeaders();   // CSP, nosniff, no framing on every /connect page
 app.UseAuthentication();   // also serves /connect/callback for the Tesla scheme
 app.UseAuthorization();
 app.UseAntiforgery();

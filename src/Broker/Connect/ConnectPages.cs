@@ -18,6 +18,6 @@ internal static class ConnectPages
         http.Response.StatusCode = status;
         http.Response.ContentType = "text/html; charset=utf-8";
         http.Response.Headers.CacheControl = "no-store";
-        await http.Response.WriteAsync("<!DOCTYPE html>" + html);
+        await http.Response.WriteAsync(html);
     }
 }

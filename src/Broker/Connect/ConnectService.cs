@@ -35,7 +35,7 @@ public sealed class ConnectService(
         }
 
         // Tesla documents `scp` in the access token as the list of granted scopes (TESLA.md §1.8).
-        var scopes = GrantedScopes(tokens.AccessToken);
+        var scopes = GrantedScopes(tokens.AccessToken).Order(StringComparer.Ordinal).ToArray();
         // Known before any write, so the calls below are counted against the right account.
         var accountId = await db.TeslaAccounts.Where(a => a.TenantId == link.TenantId && a.Subject == subject)
             .Select(a => (Guid?)a.Id).SingleOrDefaultAsync(ct) ?? Guid.CreateVersion7();

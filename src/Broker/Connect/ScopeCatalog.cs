@@ -8,12 +8,12 @@ public static class ScopeCatalog
     public static readonly IReadOnlyList<ScopeInfo> All =
     [
         new("openid", "Sign in with Tesla", "your Tesla account's identifier", "Broker cannot tell which Tesla account was linked."),
-        new("offline_access", "Stay connected", "a refresh token, so access continues after today",
+        new("offline_access", "Stay signed in", "a refresh token, so access continues after today",
             "Access ends when the current token expires (about 8 hours); after that you must connect again."),
         new("vehicle_device_data", "Vehicle information", "battery, charging, climate, odometer and vehicle state",
             "No vehicle data: vehicles are not listed and no battery, charging or climate readings are collected."),
         new("vehicle_location", "Vehicle location", "your vehicles' precise location",
-            "No location: position, heading and distance-from-home are not collected."),
+            "No location: position and heading are not collected."),
         new("energy_device_data", "Energy product information", "Powerwall and solar power, energy and grid status",
             "No energy data: Powerwall and solar sites are not listed and no energy readings are collected."),
         new("vehicle_cmds", "Vehicle commands", "sending commands such as wake, lock or climate",

@@ -44,6 +44,7 @@ public sealed class ConnectReplicaTests(PostgresServer postgres) : BrokerTestBas
         }), Ct);
 
         Assert.Equal(HttpStatusCode.Redirect, start.StatusCode);
+        Assert.Contains("default-src 'none'", start.Headers.GetValues("Content-Security-Policy").Single());
         var authorize = start.Headers.Location!.Query;
         Assert.Contains("code_challenge_method=S256", authorize);
         Assert.Contains("nonce=", authorize);
