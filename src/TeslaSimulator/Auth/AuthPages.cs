@@ -48,7 +48,7 @@ internal static class AuthPages
     {
         var sb = new StringBuilder();
         foreach (var scope in p.Scopes.Where(s => s == Scopes.OpenId || alreadyGranted.Contains(s)))
-            sb.Append($"<div class=\"scope granted\"><input type=\"checkbox\" checked disabled><div>{E(Scopes.Describe(scope))}<small>{E(scope)} · already granted</small></div></div>");
+            sb.Append($"<div class=\"scope granted\"><input type=\"checkbox\" checked disabled><div>{E(Scopes.Describe(scope))}<small>{E(scope)} · {(alreadyGranted.Contains(scope) ? "already granted" : "always included")}</small></div></div>");
         foreach (var scope in offered.Where(s => s != Scopes.OpenId))
             sb.Append($"<label class=\"scope\"><input type=\"checkbox\" name=\"scope\" value=\"{E(scope)}\"><div>{E(Scopes.Describe(scope))}<small>{E(scope)}</small></div></label>");
         return Html("Allow access", $"""
@@ -57,7 +57,7 @@ internal static class AuthPages
             {(error is null ? "" : $"<p class=\"error\">{E(error)}</p>")}
             <form method="post" action="/oauth2/v3/authorize/consent">
               <input type="hidden" name="transaction_id" value="{E(p.Id)}">
-              <label class="scope"><input type="checkbox" name="select_all" value="true"><div><strong>Select all</strong></div></label>
+              <label class="scope"><input type="checkbox" name="select_all" value="true" onchange="for (const b of this.form.querySelectorAll('input[name=scope]')) b.checked = this.checked"><div><strong>Select all</strong> <small>(works without script too: ticking it grants every scope listed)</small></div></label>
               {sb}
               <button class="primary" type="submit" name="action" value="allow">Allow</button>
               <button class="secondary" type="submit" name="action" value="deny">Deny</button>
