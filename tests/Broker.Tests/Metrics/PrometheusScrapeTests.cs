@@ -26,8 +26,8 @@ public sealed class PrometheusScrapeTests(PostgresServer postgres) : IAsyncLifet
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("broker-prometheus-");
     private readonly StringBuilder _prometheusLog = new();
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
-    private BrokerApplication _broker = null!;
-    private BrokerApplication _scraped = null!;
+    private BrokerApplication? _broker;
+    private BrokerApplication? _scraped;
     private Process? _prometheus;
     private string _prometheusUrl = "";
     private string _householdKey = "";
@@ -70,7 +70,7 @@ public sealed class PrometheusScrapeTests(PostgresServer postgres) : IAsyncLifet
         var everyone = await WaitForSeriesAsync("tesla_vehicle_battery_level_percent{job=\"operator\"}", 2);
         await WaitForSeriesAsync("tesla_vehicle_info{job=\"operator\"}", 3);
 
-        await using var db = _broker.CreateDbContext();
+        await using var db = _broker!.CreateDbContext();
         var alice = await db.TeslaAccounts.Where(a => a.Vehicles.Any(v => v.Vin == AliceDriving)).Select(a => a.Id).SingleAsync(Ct);
         var stored = await (from r in db.VehicleReadings join v in db.Vehicles on r.VehicleId equals v.Id select new { v.Vin, r.BatteryLevel })
             .ToDictionaryAsync(x => x.Vin, x => x.BatteryLevel, Ct);
@@ -183,8 +183,14 @@ public sealed class PrometheusScrapeTests(PostgresServer postgres) : IAsyncLifet
         }
         _prometheus?.Dispose();
         _http.Dispose();
-        await _scraped.DisposeAsync();
-        await _broker.DisposeAsync();
+        if (_scraped is not null)
+        {
+            await _scraped.DisposeAsync();
+        }
+        if (_broker is not null)
+        {
+            await _broker.DisposeAsync();
+        }
         await _simulator.DisposeAsync();
         _dir.Delete(recursive: true);
     }
