@@ -300,6 +300,11 @@ namespace Broker.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("account_id");
 
+                    b.Property<string>("Device")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("device");
+
                     b.Property<string>("Category")
                         .HasMaxLength(16)
                         .HasColumnType("character varying(16)")
@@ -322,7 +327,7 @@ namespace Broker.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("tenant_id");
 
-                    b.HasKey("AccountId", "Category", "Billable")
+                    b.HasKey("AccountId", "Device", "Category", "Billable")
                         .HasName("pk_api_usage");
 
                     b.HasIndex("TenantId")
@@ -611,6 +616,10 @@ namespace Broker.Migrations
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)")
                         .HasColumnName("slug");
+
+                    b.Property<int?>("WakeAfterSleepMinutes")
+                        .HasColumnType("integer")
+                        .HasColumnName("wake_after_sleep_minutes");
 
                     b.HasKey("Id")
                         .HasName("pk_tenants");

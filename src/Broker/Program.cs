@@ -50,6 +50,7 @@ app.UseAntiforgery();
 app.MapConnect();
 app.MapConnectLinks();
 app.MapAccounts();
+app.MapTenantPolicy();
 app.MapBrokerMetrics();
 app.MapHealthChecks("/healthz");
 

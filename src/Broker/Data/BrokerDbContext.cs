@@ -59,7 +59,8 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
         site.HasIndex(r => r.AccountId);
 
         var usage = modelBuilder.Entity<ApiUsage>();
-        usage.HasKey(u => new { u.AccountId, u.Category, u.Billable });
+        usage.HasKey(u => new { u.AccountId, u.Device, u.Category, u.Billable });
+        usage.Property(u => u.Device).HasMaxLength(32);
         usage.HasOne<TeslaAccount>().WithMany().HasForeignKey(u => u.AccountId).OnDelete(DeleteBehavior.Cascade);
         usage.HasIndex(u => u.TenantId);
         usage.Property(u => u.Category).HasMaxLength(16);

@@ -52,11 +52,11 @@ public sealed class MetricsSnapshot(BrokerDbContext db, TimeProvider time, IOpti
             accountsByStatus.WithLabels(Slug(g.Key.TenantId), AccountStatusLabel(g.Key.Status)).Set(g.Count());
         }
 
-        var calls = f.CreateCounter("tesla_broker_api_calls_total", "Fleet API answers by billing category; billable=true is what Tesla charges for (status < 500).", "tenant", "account", "category", "billable");
+        var calls = f.CreateCounter("tesla_broker_api_calls_total", "Fleet API answers by device and billing category; billable=true is what Tesla charges for (status < 500). device is empty for account-wide calls.", "tenant", "account", "device", "category", "billable");
         var cost = f.CreateCounter("tesla_broker_api_cost_dollars_total", "Estimated Fleet API cost in US dollars from Tesla's price table.", "tenant", "category");
         foreach (var u in usage)
         {
-            calls.WithLabels(Slug(u.TenantId), u.AccountId.ToString("N"), u.Category, u.Billable ? "true" : "false").IncTo(u.Calls);
+            calls.WithLabels(Slug(u.TenantId), u.AccountId.ToString("N"), u.Device, u.Category, u.Billable ? "true" : "false").IncTo(u.Calls);
         }
         foreach (var g in usage.GroupBy(u => (u.TenantId, u.Category)))
         {

@@ -98,10 +98,11 @@ public sealed class AccountPoller(
         }
 
         var withLocation = account.GrantedScopes.Contains("vehicle_location");
+        var wakeAfter = await db.Tenants.Where(t => t.Id == account.TenantId).Select(t => t.WakeAfterSleepMinutes).SingleAsync(ct);
         foreach (var reading in due)
         {
             var vin = readings.Single(kv => kv.Value == reading).Key;
-            var decision = VehiclePolicy.Decide(reading, now, _options);
+            var decision = VehiclePolicy.Decide(reading, now, _options, wakeAfter);
             try
             {
                 switch (decision.Action)
@@ -122,7 +123,7 @@ public sealed class AccountPoller(
                 }
                 // Schedule from what was just learned (a first reading may show the car driving).
                 reading.NextPollAt = decision.Action == VehicleAction.VehicleData
-                    ? VehiclePolicy.Decide(reading, now, _options).NextPollAt
+                    ? VehiclePolicy.Decide(reading, now, _options, wakeAfter).NextPollAt
                     : decision.NextPollAt;
                 (reading.ConsecutiveFailures, reading.LastError) = (0, null);
             }

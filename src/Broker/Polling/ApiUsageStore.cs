@@ -9,14 +9,14 @@ public static class ApiUsageStore
 {
     public static async Task FlushAsync(this FleetUsage usage, BrokerDbContext db, CancellationToken ct)
     {
-        foreach (var (tenant, account, category, billable, calls) in usage.Drain())
+        foreach (var (tenant, account, device, category, billable, calls) in usage.Drain())
         {
             var name = category.ToString().ToLowerInvariant();
             var cost = billable ? calls * FleetUsage.PriceUsd(category) : 0m;
             await db.Database.ExecuteSqlAsync($"""
-                INSERT INTO api_usage (account_id, tenant_id, category, billable, calls, cost_usd)
-                VALUES ({account}, {tenant}, {name}, {billable}, {calls}, {cost})
-                ON CONFLICT (account_id, category, billable)
+                INSERT INTO api_usage (account_id, device, tenant_id, category, billable, calls, cost_usd)
+                VALUES ({account}, {device}, {tenant}, {name}, {billable}, {calls}, {cost})
+                ON CONFLICT (account_id, device, category, billable)
                 DO UPDATE SET calls = api_usage.calls + EXCLUDED.calls, cost_usd = api_usage.cost_usd + EXCLUDED.cost_usd
                 """, ct);
         }

@@ -29,9 +29,5 @@ public sealed class PollingOptions
     [Range(30, 86400)] public int MaxBackoffSeconds { get; set; } = 900;
     /// <summary>Readings older than this leave the metrics instead of freezing there.</summary>
     [Range(1, 10080)] public int StaleAfterMinutes { get; set; } = 60;
-    /// <summary>
-    /// Wake a sleeping car once it has slept this many minutes (the seed exporter's "sleep
-    /// allowed for N"). Null, the default, never wakes: a wake costs $0.02 and drains the battery.
-    /// </summary>
-    [Range(1, 10080)] public int? WakeAfterSleepMinutes { get; set; }
+    // Waking is each tenant's choice: Tenant.WakeAfterSleepMinutes (PUT /api/v1/policy), off by default.
 }

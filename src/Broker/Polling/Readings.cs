@@ -86,6 +86,8 @@ public sealed class ApiUsage
 {
     public Guid AccountId { get; set; }
     public Guid TenantId { get; set; }
+    /// <summary>The VIN or energy site id the call was about; empty for account-wide calls (list, products, region).</summary>
+    public string Device { get; set; } = "";
     /// <summary>data, command, wake or free.</summary>
     public required string Category { get; set; }
     /// <summary>Tesla bills every answer below 500.</summary>

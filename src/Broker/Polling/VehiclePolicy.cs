@@ -11,7 +11,8 @@ public sealed record VehicleDecision(VehicleAction Action, DateTimeOffset NextPo
 /// </summary>
 public static class VehiclePolicy
 {
-    public static VehicleDecision Decide(VehicleReading r, DateTimeOffset now, PollingOptions o)
+    /// <param name="wakeAfterSleepMinutes">The tenant's wake policy; null never wakes.</param>
+    public static VehicleDecision Decide(VehicleReading r, DateTimeOffset now, PollingOptions o, int? wakeAfterSleepMinutes = null)
     {
         if (r.RetryAfter is { } retry && retry > now)
         {
@@ -21,7 +22,7 @@ public static class VehiclePolicy
         if (r.State is "asleep" or "offline")
         {
             var sleptFor = now - r.StateSince;
-            if (o.WakeAfterSleepMinutes is { } minutes && sleptFor >= TimeSpan.FromMinutes(minutes)
+            if (wakeAfterSleepMinutes is { } minutes && sleptFor >= TimeSpan.FromMinutes(minutes)
                 && (r.LastWakeAt is null || now - r.LastWakeAt >= TimeSpan.FromMinutes(minutes)))
             {
                 return new(VehicleAction.Wake, list, $"asleep {sleptFor.TotalMinutes:0} min; tenant allows waking after {minutes}");

@@ -7,6 +7,12 @@ public sealed class Tenant
     public required string Slug { get; set; }
     public required string Name { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>
+    /// Wake this tenant's sleeping cars once they have slept this long (the seed exporter's
+    /// "sleep allowed for N"). Null: never wake, the default; a wake costs $0.02 and battery.
+    /// </summary>
+    public int? WakeAfterSleepMinutes { get; set; }
 }
 
 /// <summary>

@@ -11,20 +11,20 @@ public enum FleetCategory { Free, Data, Command, Wake }
 /// </summary>
 public sealed class FleetUsage
 {
-    private readonly ConcurrentDictionary<(Guid Tenant, Guid Account, FleetCategory Category, bool Billable), long> _calls = new();
+    private readonly ConcurrentDictionary<(Guid Tenant, Guid Account, string Device, FleetCategory Category, bool Billable), long> _calls = new();
 
     /// <summary>Tesla bills every answer below 500 (408, 421 and 429 included) and none from 500 up.</summary>
-    public void Record(FleetAccount account, FleetCategory category, int status) =>
-        _calls.AddOrUpdate((account.TenantId, account.AccountId, category, status < 500), 1, (_, n) => n + 1);
+    public void Record(FleetAccount account, string? device, FleetCategory category, int status) =>
+        _calls.AddOrUpdate((account.TenantId, account.AccountId, device ?? "", category, status < 500), 1, (_, n) => n + 1);
 
-    public IReadOnlyList<(Guid Tenant, Guid Account, FleetCategory Category, bool Billable, long Calls)> Drain()
+    public IReadOnlyList<(Guid Tenant, Guid Account, string Device, FleetCategory Category, bool Billable, long Calls)> Drain()
     {
-        var drained = new List<(Guid, Guid, FleetCategory, bool, long)>();
+        var drained = new List<(Guid, Guid, string, FleetCategory, bool, long)>();
         foreach (var key in _calls.Keys)
         {
             if (_calls.TryRemove(key, out var n))
             {
-                drained.Add((key.Tenant, key.Account, key.Category, key.Billable, n));
+                drained.Add((key.Tenant, key.Account, key.Device, key.Category, key.Billable, n));
             }
         }
         return drained;
@@ -45,14 +45,14 @@ public sealed class FleetUsage
 /// </summary>
 internal sealed class FleetUsageHandler : DelegatingHandler
 {
-    internal static readonly HttpRequestOptionsKey<(FleetUsage Usage, FleetAccount Account, FleetCategory Category)> Key = new("broker.fleet-usage");
+    internal static readonly HttpRequestOptionsKey<(FleetUsage Usage, FleetAccount Account, string? Device, FleetCategory Category)> Key = new("broker.fleet-usage");
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var response = await base.SendAsync(request, cancellationToken);
         if (request.Options.TryGetValue(Key, out var tag))
         {
-            tag.Usage.Record(tag.Account, tag.Category, (int)response.StatusCode);
+            tag.Usage.Record(tag.Account, tag.Device, tag.Category, (int)response.StatusCode);
         }
         return response;
     }

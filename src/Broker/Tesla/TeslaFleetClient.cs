@@ -76,7 +76,7 @@ public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOpti
         {
             using var request = new HttpRequestMessage(method, baseUrl.TrimEnd('/') + path);
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", account.AccessToken);
-            request.Options.Set(FleetUsageHandler.Key, (usage, account, category));
+            request.Options.Set(FleetUsageHandler.Key, (usage, account, device, category));
             if (method == HttpMethod.Post)
             {
                 request.Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json");

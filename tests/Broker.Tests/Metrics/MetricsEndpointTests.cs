@@ -25,7 +25,8 @@ public sealed class MetricsEndpointTests(PostgresServer postgres) : BrokerTestBa
         Assert.Contains("tesla_vehicle_latitude_degrees{", text);
         Assert.Matches("tesla_vehicle_charging_state\\{[^}]*vin=\"7SAYGDEE5PA114587\",state=\"Charging\"\\} 1", text);
         Assert.Matches("tesla_energy_site_solar_power_watts\\{tenant=\"household\",[^}]*site=\"2252179001\"\\}", text);
-        Assert.Matches("tesla_broker_api_calls_total\\{[^}]*category=\"data\",billable=\"true\"\\} 2", text);
+        Assert.Matches("tesla_broker_api_calls_total\\{[^}]*device=\"5YJ3E1EA7PF381204\",category=\"data\",billable=\"true\"\\} 1", text);
+        Assert.Matches("tesla_broker_api_calls_total\\{[^}]*device=\"\",category=\"free\",billable=\"true\"\\} [1-9]", text);
         Assert.Matches("tesla_broker_api_cost_dollars_total\\{tenant=\"household\",category=\"data\"\\} 0.004", text);
         Assert.DoesNotContain("tesla_broker_polls_total", text); // replica health is for the operator
     }

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using Broker.Polling;
 using Broker.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
@@ -26,6 +27,35 @@ public sealed class PollingBehaviourTests(PostgresServer postgres) : BrokerTestB
         var reading = await ReadingAsync(Nachtfalke);
         Assert.Equal("asleep", reading.State);
         Assert.Null(reading.DataAt);
+    }
+
+    [Fact]
+    public async Task TenantThatAllowsWakingGetsASleepingCarWokenAfterItsWindowOnly()
+    {
+        var policy = await ApiClient(ApiKey).PutAsJsonAsync("/api/v1/policy", new { wakeAfterSleepMinutes = 30 }, Ct);
+        Assert.Equal(System.Net.HttpStatusCode.OK, policy.StatusCode);
+        await NewUser().ConnectAsync(LinkToken, "bob@example.com", "bob-demo");
+        await ResetSimCallsAsync();
+
+        for (var minute = 0; minute <= 29; minute++)
+        {
+            await PollAccountsAsync();
+            Time.Advance(TimeSpan.FromMinutes(1));
+        }
+        Assert.DoesNotContain(await SimCallsAsync(), c => c.Category == "wake");
+
+        Time.Advance(TimeSpan.FromMinutes(1));
+        await PollAccountsAsync();
+        Assert.Equal(1, (await SimCallsAsync()).Where(c => c.Category == "wake" && c.Device == Nachtfalke).Sum(c => c.Count));
+    }
+
+    [Fact]
+    public async Task WakePolicyOutsideItsRangeIsRefusedWithAProblem()
+    {
+        var response = await ApiClient(ApiKey).PutAsJsonAsync("/api/v1/policy", new { wakeAfterSleepMinutes = 0 }, Ct);
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Null((await GetJsonAsync<global::Broker.Tenants.PolicyResponse>(ApiKey, "/api/v1/policy")).WakeAfterSleepMinutes);
     }
 
     [Fact]

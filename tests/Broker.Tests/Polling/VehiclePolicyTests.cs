@@ -104,14 +104,13 @@ public sealed class VehiclePolicyTests
     [Fact]
     public void CarIsWokenOnlyAfterSleepingAsLongAsTheTenantAllows()
     {
-        var allow = new PollingOptions { WakeAfterSleepMinutes = 60 };
         var r = Online(x => (x.State, x.StateSince) = ("asleep", Now.AddMinutes(-59)));
-        Assert.Equal(VehicleAction.None, VehiclePolicy.Decide(r, Now, allow).Action);
+        Assert.Equal(VehicleAction.None, VehiclePolicy.Decide(r, Now, Options, wakeAfterSleepMinutes: 60).Action);
 
-        Assert.Equal(VehicleAction.Wake, VehiclePolicy.Decide(r, Now.AddMinutes(1), allow).Action);
+        Assert.Equal(VehicleAction.Wake, VehiclePolicy.Decide(r, Now.AddMinutes(1), Options, wakeAfterSleepMinutes: 60).Action);
 
         r.LastWakeAt = Now.AddMinutes(1); // just woken: not again within the window
-        Assert.Equal(VehicleAction.None, VehiclePolicy.Decide(r, Now.AddMinutes(2), allow).Action);
+        Assert.Equal(VehicleAction.None, VehiclePolicy.Decide(r, Now.AddMinutes(2), Options, wakeAfterSleepMinutes: 60).Action);
     }
 
     [Fact]
