@@ -180,6 +180,8 @@ public sealed class AccountPoller(
 
     private static string Result(TeslaApiException ex) => ex.Status switch
     {
+        _ when ex.Error is "malformed_response" => "malformed",
+        null when ex.Error is "timeout" => "timeout",
         429 => "rate_limited",
         401 or 403 => "unauthorized",
         >= 500 => "server_error",
