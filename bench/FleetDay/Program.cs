@@ -1,11 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using Bench;
-using Broker.Data;
-using Broker.Polling;
-using Broker.Tenants;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
 namespace FleetDay;
@@ -32,92 +27,91 @@ internal static class FleetDayProgram
             ("7SAYGDEE5PA114587", "Blue Yonder", "family car: overnight charge, 2 trips, someone sits in it at 11:00, late charge"),
             ("XP7YGCEK1PB209361", "Nachtfalke", "mostly asleep: one trip at 13:00, charge at 21:00"),
         };
-        // What the people do; both worlds get the same script at the same simulated moment.
+        // What the people do; every world gets the same script at the same simulated moment. Odd seconds:
+        // events on whole minutes would coincide with the pollers' 30/60 s ticks and hide detection delay.
         var script = new (string At, string Vin, string State)[]
         {
             ("00:00", "5YJ3E1EA7PF381204", "asleep"), ("00:00", "7SAYGDEE5PA114587", "charging"), ("00:00", "XP7YGCEK1PB209361", "asleep"),
-            ("07:30", "5YJ3E1EA7PF381204", "driving"), ("08:45", "7SAYGDEE5PA114587", "driving"), ("11:00", "7SAYGDEE5PA114587", "online"),
-            ("12:15", "5YJ3E1EA7PF381204", "driving"), ("13:00", "XP7YGCEK1PB209361", "driving"), ("15:30", "7SAYGDEE5PA114587", "driving"),
-            ("17:30", "5YJ3E1EA7PF381204", "driving"), ("19:00", "5YJ3E1EA7PF381204", "charging"), ("21:00", "XP7YGCEK1PB209361", "charging"),
-            ("22:00", "7SAYGDEE5PA114587", "charging"),
+            ("07:30:17", "5YJ3E1EA7PF381204", "driving"), ("08:45:41", "7SAYGDEE5PA114587", "driving"), ("11:00:23", "7SAYGDEE5PA114587", "online"),
+            ("12:15:09", "5YJ3E1EA7PF381204", "driving"), ("13:00:52", "XP7YGCEK1PB209361", "driving"), ("15:30:33", "7SAYGDEE5PA114587", "driving"),
+            ("17:30:05", "5YJ3E1EA7PF381204", "driving"), ("19:00:47", "5YJ3E1EA7PF381204", "charging"), ("21:00:29", "XP7YGCEK1PB209361", "charging"),
+            ("22:00:14", "7SAYGDEE5PA114587", "charging"),
         }.Select(e => (At: dayStart + TimeSpan.Parse(e.At, CultureInfo.InvariantCulture), e.Vin, e.State)).ToList();
 
         var wall = Stopwatch.StartNew();
         Hosting.PointAtSources();
         await using var postgres = await LocalPostgres.StartAsync();
-        await using var brokerSim = new SimWorld(time);
-        await using var naiveSim = new SimWorld(time);
-        await Hosting.MigrateAsync(postgres.ConnectionString("broker_fleetday"));
-        await using var broker = new BrokerWorld(postgres.ConnectionString("broker_fleetday"), brokerSim, time);
-
-        // The people connect their accounts (broker) and set up the exporter (naive), just before the day.
-        Guid[] accountIds;
-        await using (var scope = broker.Services.CreateAsyncScope())
+        var brokers = new List<BrokerSide>();
+        foreach (var (name, wake) in new[] { ("broker (default: never wakes)", (int?)null), ($"broker (tenant wakes after {wakeAfter.TotalMinutes:F0} min)", (int?)wakeAfter.TotalMinutes) })
         {
-            var provisioning = scope.ServiceProvider.GetRequiredService<TenantProvisioning>();
-            var tenant = await provisioning.EnsureTenantAsync("bench", "Fleet-day bench", default);
-            foreach (var (email, password) in new[] { ("alice@example.com", "alice-demo"), ("bob@example.com", "bob-demo") })
-            {
-                var (_, link) = await provisioning.AddConnectLinkAsync(tenant.Id, email, default);
-                await Connect.ThroughBrokerAsync(broker, brokerSim, link, email, password);
-            }
-            accountIds = await scope.ServiceProvider.GetRequiredService<BrokerDbContext>().TeslaAccounts.Select(a => a.Id).ToArrayAsync();
+            var cs = postgres.ConnectionString($"broker_fleetday_{brokers.Count}");
+            await Hosting.MigrateAsync(cs);
+            var sim = new SimWorld(time);
+            var side = new BrokerSide(name, sim, new BrokerWorld(cs, sim, time));
+            brokers.Add(side);
+            await side.ConnectAsync(wake);
         }
+        await using var naiveSim = new SimWorld(time);
         var naive = new NaivePoller(naiveSim, time, interval, wakeAfter);
         await naive.AddAccountAsync("alice@example.com", "alice-demo", SimWorld.NaBase, 2252179001);
         await naive.AddAccountAsync("bob@example.com", "bob-demo", SimWorld.EuBase);
+        var worlds = brokers.Select(b => b.Sim).Append(naiveSim).ToList();
 
         time.SetUtcNow(dayStart);
-        await brokerSim.ResetCallsAsync(); // the day's ledger starts now: connect-time calls are not counted
-        await naiveSim.ResetCallsAsync();
-        var due = accountIds.ToDictionary(id => id, id => (DateTimeOffset?)dayStart);
-        var watch = fleet.ToDictionary(v => v.Vin, _ => (Broker: new VehicleWatch(), Naive: new VehicleWatch()));
-        var brokerPolls = 0;
+        foreach (var world in worlds)
+        {
+            await world.ResetCallsAsync(); // the day's ledger starts now: connect-time calls are not counted
+        }
+        brokers.ForEach(b => b.StartAt(dayStart));
+        var names = brokers.Select(b => b.Name).Append($"naive ({interval.TotalSeconds:F0} s, wakes after {wakeAfter.TotalMinutes:F0} min)").ToList();
+        var watch = names.ToDictionary(n => n, _ => fleet.ToDictionary(v => v.Vin, _ => new VehicleWatch()));
         var sampleEvery = TimeSpan.FromSeconds(5);
 
         for (var now = dayStart; now < dayStart.AddHours(hours); now = time.GetUtcNow())
         {
             foreach (var e in script.Where(e => e.At <= now).ToList())
             {
-                await brokerSim.SetStateAsync(e.Vin, e.State);
-                await naiveSim.SetStateAsync(e.Vin, e.State);
+                foreach (var world in worlds)
+                {
+                    await world.SetStateAsync(e.Vin, e.State);
+                }
                 script.Remove(e);
             }
-            // What the Quartz trigger does: each account whose next due time has come is polled, and says when it is next due.
-            foreach (var (id, at) in due.Where(d => d.Value <= now).ToList())
+            foreach (var b in brokers)
             {
-                await using var scope = broker.Services.CreateAsyncScope();
-                due[id] = await scope.ServiceProvider.GetRequiredService<AccountPoller>().PollAsync(id, at, default);
-                brokerPolls++;
+                await b.PollDueAsync(now);
             }
             await naive.TickAsync();
 
             if ((now - dayStart).Ticks % sampleEvery.Ticks == 0)
             {
-                var brokerModes = await brokerSim.ModesAsync();
-                var naiveModes = await naiveSim.ModesAsync();
-                var brokerDataAt = brokerModes.Values.Any(VehicleWatch.IsActive) ? await BrokerDataAtAsync() : [];
-                foreach (var (vin, (b, n)) in watch)
+                for (var i = 0; i < worlds.Count; i++)
                 {
-                    b.Sample(brokerModes[vin], now, brokerDataAt.GetValueOrDefault(vin), sampleEvery);
-                    n.Sample(naiveModes[vin], now, naive.DataAt.TryGetValue(vin, out var at) ? at : null, sampleEvery);
+                    var modes = await worlds[i].ModesAsync();
+                    var dataAt = i < brokers.Count
+                        ? (modes.Values.Any(VehicleWatch.IsActive) ? await brokers[i].DataAtAsync() : [])
+                        : naive.DataAt.ToDictionary(d => d.Key, d => (DateTimeOffset?)d.Value);
+                    foreach (var (vin, w) in watch[names[i]])
+                    {
+                        w.Sample(modes[vin], now, dataAt.GetValueOrDefault(vin), sampleEvery);
+                    }
                 }
             }
             time.Advance(step);
         }
 
-        var report = Report.Build(fleet, watch, await brokerSim.CallsAsync(), await naiveSim.CallsAsync(), interval, wakeAfter, step);
-        Console.WriteLine(report);
-        Console.Error.WriteLine($"fleet-day: {brokerPolls} broker account polls, {wall.Elapsed.TotalSeconds:F0} s wall clock");
-        return 0;
-
-        async Task<Dictionary<string, DateTimeOffset?>> BrokerDataAtAsync()
+        var ledgers = new List<SimWorld.Ledger>();
+        foreach (var world in worlds)
         {
-            await using var scope = broker.Services.CreateAsyncScope();
-            var db = scope.ServiceProvider.GetRequiredService<BrokerDbContext>();
-            return await (from r in db.VehicleReadings join v in db.Vehicles on r.VehicleId equals v.Id select new { v.Vin, r.DataAt })
-                .ToDictionaryAsync(x => x.Vin, x => x.DataAt);
+            ledgers.Add(await world.CallsAsync());
         }
+        Console.WriteLine(Report.Build(fleet, names.Select((n, i) => (n, ledgers[i], watch[n])).ToList(), step));
+        Console.Error.WriteLine($"fleet-day: {string.Join(", ", brokers.Select(b => $"{b.Polls} account polls by {b.Name}"))}; {wall.Elapsed.TotalSeconds:F0} s wall clock");
+        foreach (var b in brokers)
+        {
+            await b.DisposeAsync();
+        }
+        return 0;
 
         int Arg(string name, int fallback) =>
             Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;

@@ -7,6 +7,9 @@ namespace FleetDay;
 public sealed class VehicleWatch
 {
     private readonly List<double> _staleness = [];
+    private readonly List<double> _delays = [];
+    private DateTimeOffset? _activeSince;
+    private bool _seen;
 
     public TimeSpan Awake { get; private set; }
 
@@ -18,12 +21,32 @@ public sealed class VehicleWatch
         {
             Awake += weight;
         }
+        if (IsActive(mode) && _activeSince is null)
+        {
+            (_activeSince, _seen) = (now, false);
+        }
+        else if (!IsActive(mode) && _activeSince is { } since)
+        {
+            if (!_seen)
+            {
+                _delays.Add((now - since).TotalSeconds); // never read during the whole drive/charge
+            }
+            _activeSince = null;
+        }
+        if (_activeSince is { } start && !_seen && dataAt >= start)
+        {
+            _seen = true;
+            _delays.Add((dataAt.Value - start).TotalSeconds);
+        }
         if (IsActive(mode))
         {
             // No reading at all yet counts as old as the day (it is at least that stale).
             _staleness.Add((now - (dataAt ?? now.Date)).TotalSeconds);
         }
     }
+
+    /// <summary>From the start of each drive or charge (as sampled) to the first reading taken during it: mean / max, and episodes.</summary>
+    public string Detection() => _delays.Count == 0 ? "–" : $"{_delays.Average():F0} / {_delays.Max():F0} ({_delays.Count})";
 
     public string Staleness()
     {
@@ -38,30 +61,28 @@ public sealed class VehicleWatch
 
 public static class Report
 {
-    public static string Build((string Vin, string Name, string Role)[] fleet, Dictionary<string, (VehicleWatch Broker, VehicleWatch Naive)> watch,
-        SimWorld.Ledger brokerLedger, SimWorld.Ledger naiveLedger, TimeSpan interval, TimeSpan wakeAfter, TimeSpan step)
+    public static string Build((string Vin, string Name, string Role)[] fleet, List<(string Who, SimWorld.Ledger Ledger, Dictionary<string, VehicleWatch> Watch)> runs, TimeSpan step)
     {
-        var naive = $"naive ({interval.TotalSeconds:F0} s, wake after {wakeAfter.TotalMinutes:F0} min)";
         var s = new StringBuilder();
-        s.AppendLine(CultureInfo.InvariantCulture, $"Per vehicle-day. Broker = AccountPoller with default PollingOptions (never wakes); {naive}. Counts, wakes and $ are the simulator's /_sim/calls ledgers (billable = status < 500). Staleness = age in seconds of the newest vehicle_data reading, sampled every 5 s while the car is driving or charging: mean / p95 / max. Clock step {step.TotalSeconds:F0} s.");
+        s.AppendLine(CultureInfo.InvariantCulture, $"Per vehicle-day. Each poller has its own simulator world (same seed, same script, same clock). Counts, wakes and $ come from each simulator's /_sim/calls ledger (billable = status < 500). Awake h = hours the car was not asleep. Staleness = age in seconds of the newest vehicle_data reading, sampled every 5 s while the car is driving or charging: mean / p95 / max (the first samples of a drive see the reading from before the car slept). First reading = seconds from a drive/charge starting (5 s sampling) to the first reading taken during it: mean / max (episodes). Clock step {step.TotalSeconds:F0} s.");
         s.AppendLine();
-        s.AppendLine("| vehicle | who | billable data calls | of which 408 asleep | wakes | est. cost $ | awake h | staleness driving/charging s |");
-        s.AppendLine("|---|---|---|---|---|---|---|---|");
+        s.AppendLine("| vehicle | poller | billable data calls | of which 408 asleep | wakes | est. cost $ | awake h | staleness driving/charging s | first reading after drive/charge starts s |");
+        s.AppendLine("|---|---|---|---|---|---|---|---|---|");
         foreach (var (vin, name, role) in fleet)
         {
-            foreach (var (who, ledger, w) in new[] { ("broker", brokerLedger, watch[vin].Broker), (naive, naiveLedger, watch[vin].Naive) })
+            foreach (var (who, ledger, watch) in runs)
             {
                 var rows = ledger.Calls.Where(r => r.Device == vin && r.Billable).ToList();
                 s.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {name} ({role}) | {who} | {rows.Where(r => r.Category == "data").Sum(r => r.Count)} | {rows.Where(r => r.Category == "data" && r.Status == 408).Sum(r => r.Count)} | {rows.Where(r => r.Category == "wake").Sum(r => r.Count)} | {rows.Sum(r => r.Cost):F3} | {w.Awake.TotalHours:F1} | {w.Staleness()} |");
+                    $"| {name} ({role}) | {who} | {rows.Where(r => r.Category == "data").Sum(r => r.Count)} | {rows.Where(r => r.Category == "data" && r.Status == 408).Sum(r => r.Count)} | {rows.Where(r => r.Category == "wake").Sum(r => r.Count)} | {rows.Sum(r => r.Cost):F3} | {watch[vin].Awake.TotalHours:F1} | {watch[vin].Staleness()} | {watch[vin].Detection()} |");
             }
         }
         s.AppendLine();
-        s.AppendLine("| per account-day | who | token refreshes (auth calls, status 200) | free calls (list/summary, energy) | other statuses |");
+        s.AppendLine("| account-day | poller | token refreshes (auth calls, status 200) | free calls (list/summary, energy) | other statuses |");
         s.AppendLine("|---|---|---|---|---|");
-        foreach (var account in brokerLedger.Calls.Concat(naiveLedger.Calls).Select(r => r.Account).Where(a => a != "-").Distinct().Order())
+        foreach (var account in runs.SelectMany(r => r.Ledger.Calls).Select(r => r.Account).Where(a => a != "-").Distinct().Order())
         {
-            foreach (var (who, ledger) in new[] { ("broker", brokerLedger), (naive, naiveLedger) })
+            foreach (var (who, ledger, _) in runs)
             {
                 var rows = ledger.Calls.Where(r => r.Account == account).ToList();
                 var odd = rows.Where(r => r.Status is not (200 or 408)).GroupBy(r => $"{r.Category} {r.Status}").Select(g => $"{g.Key}: {g.Sum(r => r.Count)}");
@@ -70,11 +91,12 @@ public static class Report
             }
         }
         s.AppendLine();
-        foreach (var (who, ledger) in new[] { ("broker", brokerLedger), (naive, naiveLedger) })
+        foreach (var (who, ledger, _) in runs)
         {
             var billable = ledger.Calls.Where(r => r.Billable).ToList();
+            var cost = billable.Sum(r => r.Cost);
             s.AppendLine(CultureInfo.InvariantCulture,
-                $"Fleet total, {who}: {billable.Where(r => r.Category == "data").Sum(r => r.Count)} data calls, {billable.Where(r => r.Category == "wake").Sum(r => r.Count)} wakes, ${billable.Sum(r => r.Cost):F3} for {fleet.Length} vehicles (${billable.Sum(r => r.Cost) / fleet.Length:F3} per vehicle-day, ~${billable.Sum(r => r.Cost) / fleet.Length * 30:F2} per vehicle-month).");
+                $"Fleet total, {who}: {billable.Where(r => r.Category == "data").Sum(r => r.Count)} data calls, {billable.Where(r => r.Category == "wake").Sum(r => r.Count)} wakes, ${cost:F3} for {fleet.Length} vehicles (${cost / fleet.Length:F3} per vehicle-day, ~${cost / fleet.Length * 30:F2} per vehicle-month).");
         }
         return s.ToString();
     }
