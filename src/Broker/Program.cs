@@ -40,6 +40,7 @@ if (app.Configuration.GetValue("Database:MigrateOnStart", app.Environment.IsDeve
 }
 
 app.UseForwardedHeaders();
+app.UseResponseCompression();   // gzip for /metrics (text/plain only)
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseConnectPageHeaders();   // CSP, nosniff, no framing on every /connect page

@@ -21,6 +21,10 @@ public static class MetricsEndpoints
         // prometheus-net's process/runtime defaults do not pass promtool's lint; ours must.
         Prometheus.Metrics.SuppressDefaultMetrics();
         builder.Services.AddScoped<MetricsSnapshot>();
+        // Prometheus asks for gzip; at thousands of vehicles the exposition is tens of megabytes.
+        builder.Services.AddResponseCompression(o => o.MimeTypes = ["text/plain"]);
+        builder.Services.Configure<Microsoft.AspNetCore.ResponseCompression.GzipCompressionProviderOptions>(
+            o => o.Level = System.IO.Compression.CompressionLevel.Fastest);
         return builder;
     }
 
@@ -34,7 +38,7 @@ public static class MetricsEndpoints
         Guid? tenant = isOperator ? null : http.User.TenantId();
         var registry = await snapshot.BuildAsync(tenant, http.RequestAborted);
         Prometheus.Metrics.WithCustomRegistry(registry)
-            .CreateGauge("tesla_broker_scrape_duration_seconds", "Time taken to build this exposition from the database.")
+            .CreateGauge("tesla_broker_scrape_duration_seconds", "Time taken to read the database and build this exposition (writing it out is not included).")
             .Set(Stopwatch.GetElapsedTime(started).TotalSeconds);
 
         http.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";

@@ -53,7 +53,7 @@ public sealed class AccountPoller(
 
         var session = new Session(this, caller);
         await PollVehiclesAsync(session, account, vehicles, now, ct);
-        await PollSitesAsync(session, sites, now, ct);
+        await PollSitesAsync(session, account, sites, now, ct);
 
         if (fleet.LastBaseUrl is { } baseUrl && baseUrl != account.FleetApiBaseUrl)
         {
@@ -141,11 +141,11 @@ public sealed class AccountPoller(
         }
     }
 
-    private async Task PollSitesAsync(Session session, List<EnergySiteReading> sites, DateTimeOffset now, CancellationToken ct)
+    private async Task PollSitesAsync(Session session, TeslaAccount account, List<EnergySiteReading> sites, DateTimeOffset now, CancellationToken ct)
     {
         foreach (var site in sites.Where(s => s.NextPollAt <= now))
         {
-            var teslaId = await db.EnergySites.Where(s => s.Id == site.EnergySiteId).Select(s => s.EnergySiteId).SingleAsync(ct);
+            var teslaId = account.EnergySites.Single(s => s.Id == site.EnergySiteId).EnergySiteId;
             try
             {
                 var status = await session.CallAsync((c, t) => fleet.GetLiveStatusAsync(c, teslaId, t), ct);

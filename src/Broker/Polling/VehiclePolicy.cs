@@ -33,9 +33,11 @@ public static class VehiclePolicy
         {
             return new(VehicleAction.None, list, "state unknown: watching the free list");
         }
-        if (r.SuspendedUntil is { } until && until > now)
+        if (r.SuspendedUntil is { } until)
         {
-            return new(VehicleAction.None, Min(until, list), "suspended so the car can fall asleep");
+            return until > now
+                ? new(VehicleAction.None, Min(until, list), "suspended so the car can fall asleep")
+                : new(VehicleAction.VehicleData, now.AddSeconds(o.ParkedIntervalSeconds), "suspension over and still awake: read it again");
         }
         if (r.DataAt is null)
         {
@@ -59,6 +61,11 @@ public static class VehiclePolicy
     /// <summary>After a reading: when did the car become idle (null while in use), and does it now get left alone?</summary>
     public static void AfterReading(VehicleReading r, DateTimeOffset now, PollingOptions o)
     {
+        if (r.SuspendedUntil is { } until && until <= now)
+        {
+            // It stayed awake through the window: start a new idle period (TeslaMate does the same).
+            (r.SuspendedUntil, r.IdleSince) = (null, now);
+        }
         if (IsDriving(r) || IsCharging(r) || InUse(r))
         {
             r.IdleSince = null;

@@ -132,4 +132,23 @@ public sealed class VehiclePolicyTests
         Assert.Null(r.IdleSince);
         Assert.Equal(VehicleAction.VehicleData, VehiclePolicy.Decide(r, Now, Options).Action);
     }
+
+    [Fact]
+    public void CarStillOnlineWhenTheSuspensionEndsIsReadAgainAndGetsANewIdlePeriod()
+    {
+        var r = Online(x => x.DataAt = Now);
+        VehiclePolicy.AfterReading(r, Now, Options);
+        var t1 = Now.AddMinutes(Options.IdleMinutesBeforeSuspend);
+        VehiclePolicy.AfterReading(r, t1, Options);
+        Assert.Equal(t1.AddMinutes(Options.SuspendMinutes), r.SuspendedUntil);
+
+        var after = t1.AddMinutes(Options.SuspendMinutes + 1);
+        VehiclePolicy.AfterList(r, "online", after); // it did not fall asleep
+        Assert.Equal(VehicleAction.VehicleData, VehiclePolicy.Decide(r, after, Options).Action);
+
+        VehiclePolicy.AfterReading(r, after, Options);
+        Assert.Null(r.SuspendedUntil);
+        Assert.Equal(after, r.IdleSince);
+        Assert.Equal(VehicleAction.VehicleData, VehiclePolicy.Decide(r, after.AddMinutes(2), Options).Action);
+    }
 }
