@@ -21,7 +21,6 @@ builder.AddTokens();               // Tokens/: refresh before expiry, one refres
 builder.AddJobs();                 // Jobs/ + Polling/: clustered Quartz on Postgres, sleep-aware polling
 builder.AddBrokerMetrics();        // Metrics/: /metrics built per scrape from the stored readings
 builder.Services.AddSingleton(TimeProvider.System);
-builder.Services.AddScoped<TenantProvisioning>();
 builder.Services.AddProblemDetails();
 builder.Services.AddValidation();
 builder.Services.AddRazorComponents();

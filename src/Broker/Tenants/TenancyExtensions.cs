@@ -10,6 +10,7 @@ public static class TenancyExtensions
 
     public static WebApplicationBuilder AddTenancy(this WebApplicationBuilder builder)
     {
+        builder.Services.AddScoped<TenantProvisioning>();
         builder.Services.AddOptions<Admin.OperatorOptions>().BindConfiguration(Admin.OperatorOptions.SectionName);
         builder.Services.AddAuthentication()
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TenantApiKeyHandler>(TenantApiKeyHandler.SchemeName, null)

@@ -18,6 +18,9 @@ public sealed class BrokerApplication(string connectionString, SimulatorHost sim
 {
     public static readonly string VaultKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
 
+    /// <summary>The operator's bearer token every test broker accepts (Operator:Token).</summary>
+    public const string OperatorToken = "operator-test-token-0123456789";
+
     public string ConnectionString { get; } = connectionString;
 
     /// <summary>Every log line at Debug and above (the most an operator would turn on to troubleshoot).</summary>
@@ -41,6 +44,7 @@ public sealed class BrokerApplication(string connectionString, SimulatorHost sim
             ["Tesla:TokenRequestTimeoutSeconds"] = "3",
             ["Tesla:AllowHttp"] = "true",
             ["Jobs:Enabled"] = "false", // tests that poll turn the scheduler on
+            ["Operator:Token"] = OperatorToken,
         };
         foreach (var (key, value) in overrides ?? [])
         {

@@ -82,6 +82,16 @@ public abstract class BrokerTestBase(PostgresServer postgres) : IAsyncLifetime
         }
     }
 
+    /// <summary>GET /metrics with a bearer token (tenant API key or <see cref="BrokerApplication.OperatorToken"/>).</summary>
+    protected async Task<string> ScrapeMetricsAsync(string token)
+    {
+        var client = Broker.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        var response = await client.GetAsync("/metrics", Ct);
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        return await response.Content.ReadAsStringAsync(Ct);
+    }
+
     public sealed record SimLedger(List<SimCall> Calls);
     public sealed record SimCall(string Account, string Device, string Category, int Status, long Count);
 

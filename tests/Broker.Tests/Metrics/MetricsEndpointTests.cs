@@ -8,17 +8,15 @@ namespace Broker.Tests.Metrics;
 
 public sealed class MetricsEndpointTests(PostgresServer postgres) : BrokerTestBase(postgres)
 {
-    private const string OperatorToken = "operator-test-token-0123456789";
-
-    protected override Dictionary<string, string?> BrokerSettings => new() { ["Operator:Token"] = OperatorToken };
+    private const string OperatorToken = BrokerApplication.OperatorToken;
 
     [Fact]
     public async Task PolledReadingsAppearAsTenantSeries()
     {
         await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
-        await PollAllAsync();
+        await PollAccountsAsync();
 
-        var text = await ScrapeAsync(ApiKey);
+        var text = await ScrapeMetricsAsync(ApiKey);
 
         Assert.Contains("tesla_vehicle_battery_level_percent{tenant=\"household\"", text);
         Assert.Matches("tesla_vehicle_info\\{[^}]*vin=\"5YJ3E1EA7PF381204\"[^}]*display_name=\"Midnight Runner\"", text);
@@ -35,9 +33,9 @@ public sealed class MetricsEndpointTests(PostgresServer postgres) : BrokerTestBa
     public async Task LocationIsLeftOutWithoutTheVehicleLocationScope()
     {
         await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo", ["openid", "offline_access", "vehicle_device_data"]);
-        await PollAllAsync();
+        await PollAccountsAsync();
 
-        var text = await ScrapeAsync(ApiKey);
+        var text = await ScrapeMetricsAsync(ApiKey);
 
         Assert.Contains("tesla_vehicle_battery_level_percent{", text);
         Assert.DoesNotContain("tesla_vehicle_latitude_degrees{", text);
@@ -50,11 +48,11 @@ public sealed class MetricsEndpointTests(PostgresServer postgres) : BrokerTestBa
         var (_, otherKey, otherLink) = await SeedTenantAsync("fleet", "The Fleet");
         await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
         await NewUser().ConnectAsync(otherLink, "bob@example.com", "bob-demo");
-        await PollAllAsync();
+        await PollAccountsAsync();
 
-        var mine = await ScrapeAsync(ApiKey);
-        var theirs = await ScrapeAsync(otherKey);
-        var all = await ScrapeAsync(OperatorToken);
+        var mine = await ScrapeMetricsAsync(ApiKey);
+        var theirs = await ScrapeMetricsAsync(otherKey);
+        var all = await ScrapeMetricsAsync(OperatorToken);
 
         Assert.DoesNotContain("tenant=\"fleet\"", mine);
         Assert.DoesNotContain("XP7YGCEK1PB209361", mine);
@@ -84,34 +82,14 @@ public sealed class MetricsEndpointTests(PostgresServer postgres) : BrokerTestBa
     public async Task StaleReadingsLeaveTheExposition()
     {
         await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
-        await PollAllAsync();
-        Assert.Contains("tesla_vehicle_battery_level_percent{", await ScrapeAsync(ApiKey));
+        await PollAccountsAsync();
+        Assert.Contains("tesla_vehicle_battery_level_percent{", await ScrapeMetricsAsync(ApiKey));
 
         Time.Advance(TimeSpan.FromMinutes(61));
 
-        var text = await ScrapeAsync(ApiKey);
+        var text = await ScrapeMetricsAsync(ApiKey);
         Assert.DoesNotContain("tesla_vehicle_battery_level_percent{", text);
         Assert.Contains("tesla_vehicle_info{", text);
         Assert.Contains("tesla_vehicle_last_seen_timestamp_seconds{", text);
-    }
-
-    private async Task PollAllAsync()
-    {
-        await using var scope = Broker.Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<Broker.Data.BrokerDbContext>();
-        foreach (var id in db.TeslaAccounts.Select(a => a.Id).ToList())
-        {
-            await using var pollScope = Broker.Services.CreateAsyncScope();
-            await pollScope.ServiceProvider.GetRequiredService<AccountPoller>().PollAsync(id, null, Ct);
-        }
-    }
-
-    private async Task<string> ScrapeAsync(string token)
-    {
-        var client = Broker.CreateClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        var response = await client.GetAsync("/metrics", Ct);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return await response.Content.ReadAsStringAsync(Ct);
     }
 }

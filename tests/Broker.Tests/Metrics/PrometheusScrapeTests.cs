@@ -17,7 +17,7 @@ namespace Broker.Tests.Metrics;
 /// </summary>
 public sealed class PrometheusScrapeTests(PostgresServer postgres) : IAsyncLifetime
 {
-    private const string OperatorToken = "operator-test-token-0123456789";
+    private const string OperatorToken = BrokerApplication.OperatorToken;
     private const string AliceDriving = "5YJ3E1EA7PF381204";
     private const string AliceCharging = "7SAYGDEE5PA114587";
     private const string BobAsleep = "XP7YGCEK1PB209361";

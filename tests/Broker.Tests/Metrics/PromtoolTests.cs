@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Http.Headers;
 using Broker.Tests.Infrastructure;
 
 namespace Broker.Tests.Metrics;
@@ -7,9 +5,7 @@ namespace Broker.Tests.Metrics;
 /// <summary><c>promtool check metrics</c> (parse and lint) on what /metrics serves to a tenant and to the operator.</summary>
 public sealed class PromtoolTests(PostgresServer postgres) : BrokerTestBase(postgres)
 {
-    private const string OperatorToken = "operator-test-token-0123456789";
-
-    protected override Dictionary<string, string?> BrokerSettings => new() { ["Operator:Token"] = OperatorToken };
+    private const string OperatorToken = BrokerApplication.OperatorToken;
 
     [Fact]
     public async Task TenantAndOperatorExpositionsPassPromtool()
@@ -20,9 +16,9 @@ public sealed class PromtoolTests(PostgresServer postgres) : BrokerTestBase(post
         await PollAccountsAsync();
         await PollAccountsAsync(); // a second round: counters and the lag histogram hold more than one sample
 
-        var household = await ScrapeAsync(ApiKey);
-        var fleet = await ScrapeAsync(fleetKey);
-        var all = await ScrapeAsync(OperatorToken);
+        var household = await ScrapeMetricsAsync(ApiKey);
+        var fleet = await ScrapeMetricsAsync(fleetKey);
+        var all = await ScrapeMetricsAsync(OperatorToken);
 
         // The families worth linting are really there: vehicle and site readings, usage, health.
         Assert.Contains("tesla_vehicle_battery_level_percent{", household);
@@ -46,14 +42,5 @@ public sealed class PromtoolTests(PostgresServer postgres) : BrokerTestBase(post
 
         Assert.NotEqual(0, exitCode);
         Assert.Contains("_total", output);
-    }
-
-    private async Task<string> ScrapeAsync(string token)
-    {
-        var client = Broker.CreateClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        var response = await client.GetAsync("/metrics", Ct);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return await response.Content.ReadAsStringAsync(Ct);
     }
 }
