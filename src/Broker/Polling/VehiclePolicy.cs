@@ -33,12 +33,6 @@ public static class VehiclePolicy
         {
             return new(VehicleAction.None, list, "state unknown: watching the free list");
         }
-        if (r.SuspendedUntil is { } until)
-        {
-            return until > now
-                ? new(VehicleAction.None, Min(until, list), "suspended so the car can fall asleep")
-                : new(VehicleAction.VehicleData, now.AddSeconds(o.ParkedIntervalSeconds), "suspension over and still awake: read it again");
-        }
         if (r.DataAt is null)
         {
             return new(VehicleAction.VehicleData, now.AddSeconds(o.ParkedIntervalSeconds), "online, no reading yet");
@@ -51,32 +45,35 @@ public static class VehiclePolicy
         {
             return new(VehicleAction.VehicleData, now.AddSeconds(o.ChargingIntervalSeconds), "charging");
         }
-        if (InUse(r) || r.IdleSince is null || now - r.IdleSince < TimeSpan.FromMinutes(o.IdleMinutesBeforeSuspend))
+        if (InUse(r) || r.IdleSince is not { } idleSince)
         {
             return new(VehicleAction.VehicleData, now.AddSeconds(o.ParkedIntervalSeconds), InUse(r) ? "parked, in use" : "parked");
         }
-        return new(VehicleAction.None, list, "idle: suspending vehicle_data");
+        // The window is derived from when the car became idle, so no later step can leave it open.
+        var (suspendFrom, suspendUntil) = SuspensionWindow(idleSince, o);
+        if (now < suspendFrom)
+        {
+            return new(VehicleAction.VehicleData, Min(now.AddSeconds(o.ParkedIntervalSeconds), suspendFrom), "parked");
+        }
+        return now < suspendUntil
+            ? new(VehicleAction.None, Min(suspendUntil, list), "idle: left alone so it can fall asleep")
+            : new(VehicleAction.VehicleData, now.AddSeconds(o.ParkedIntervalSeconds), "suspension over and still awake: read it again");
     }
 
-    /// <summary>After a reading: when did the car become idle (null while in use), and does it now get left alone?</summary>
+    /// <summary>After a reading: when did the car become idle (null while in use)?</summary>
     public static void AfterReading(VehicleReading r, DateTimeOffset now, PollingOptions o)
     {
-        if (r.SuspendedUntil is { } until && until <= now)
-        {
-            // It stayed awake through the window: start a new idle period (TeslaMate does the same).
-            (r.SuspendedUntil, r.IdleSince) = (null, now);
-        }
         if (IsDriving(r) || IsCharging(r) || InUse(r))
         {
-            r.IdleSince = null;
-            r.SuspendedUntil = null;
+            (r.IdleSince, r.SuspendedUntil) = (null, null);
             return;
         }
-        r.IdleSince ??= now;
-        if (now - r.IdleSince.Value >= TimeSpan.FromMinutes(o.IdleMinutesBeforeSuspend))
+        if (r.IdleSince is not { } since || now >= SuspensionWindow(since, o).Until)
         {
-            r.SuspendedUntil = now.AddMinutes(o.SuspendMinutes);
+            r.IdleSince = now; // idle from now on, or still awake after a whole window: a new idle period
         }
+        var window = SuspensionWindow(r.IdleSince.Value, o);
+        r.SuspendedUntil = now >= window.From ? window.Until : null; // shown to operators; Decide derives it
     }
 
     /// <summary>What the list said about the car: a change of state restarts the idle clock.</summary>
@@ -88,18 +85,16 @@ public static class VehiclePolicy
         {
             return;
         }
-        var wasSuspended = r.SuspendedUntil is not null;
         r.State = state;
         r.StateSince = now;
-        if (state != "online")
-        {
-            r.IdleSince = null;
-            r.SuspendedUntil = null;
-        }
-        else if (!wasSuspended)
-        {
-            r.IdleSince = null; // woke up (someone is using it): read it soon
-        }
+        (r.IdleSince, r.SuspendedUntil) = (null, null); // asleep: nothing to suspend; woke up: someone may be using it
+    }
+
+    /// <summary>TeslaMate's rule: idle this long, then left alone this long.</summary>
+    public static (DateTimeOffset From, DateTimeOffset Until) SuspensionWindow(DateTimeOffset idleSince, PollingOptions o)
+    {
+        var from = idleSince.AddMinutes(o.IdleMinutesBeforeSuspend);
+        return (from, from.AddMinutes(o.SuspendMinutes));
     }
 
     public static bool IsDriving(VehicleReading r) =>

@@ -50,7 +50,8 @@ public sealed class VehiclePolicyTests
         VehiclePolicy.AfterReading(r, Now, Options);
 
         Assert.Equal(Now.AddMinutes(-20), r.IdleSince);
-        Assert.Equal(Now.AddMinutes(Options.SuspendMinutes), r.SuspendedUntil);
+        // Left alone from 15 idle minutes for 21 more (TeslaMate's rule): until 16 minutes from now.
+        Assert.Equal(Now.AddMinutes(-20 + Options.IdleMinutesBeforeSuspend + Options.SuspendMinutes), r.SuspendedUntil);
         var d = VehiclePolicy.Decide(r, Now.AddMinutes(1), Options);
         Assert.Equal(VehicleAction.None, d.Action);
     }
@@ -150,5 +151,21 @@ public sealed class VehiclePolicyTests
         Assert.Null(r.SuspendedUntil);
         Assert.Equal(after, r.IdleSince);
         Assert.Equal(VehicleAction.VehicleData, VehiclePolicy.Decide(r, after.AddMinutes(2), Options).Action);
+    }
+
+    [Fact]
+    public void CarLastReadJustBeforeTheIdleThresholdIsReadAgainWhenItsWindowEnds()
+    {
+        // Read at 14 idle minutes (no window yet), next looked at after the threshold: the window
+        // follows from IdleSince alone, so the car is left alone and then read, never forgotten.
+        var r = Online(x => x.DataAt = Now.AddMinutes(-2));
+        r.IdleSince = Now.AddMinutes(-16);
+
+        var during = VehiclePolicy.Decide(r, Now, Options);
+        Assert.Equal(VehicleAction.None, during.Action);
+        Assert.True(during.NextPollAt <= Now.AddMinutes(-16 + Options.IdleMinutesBeforeSuspend + Options.SuspendMinutes));
+
+        var after = Now.AddMinutes(-16 + Options.IdleMinutesBeforeSuspend + Options.SuspendMinutes);
+        Assert.Equal(VehicleAction.VehicleData, VehiclePolicy.Decide(r, after, Options).Action);
     }
 }
