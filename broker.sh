@@ -95,7 +95,8 @@ pg_bindir() {
 as_pg() {
   if is_root; then
     id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' system user (Debian: apt-get install postgresql-common, or useradd --system postgres)"
-    runuser -u postgres -- "$@"
+    # From /: the caller's directory may be closed to the postgres user (a root-only temp dir).
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi

@@ -26,7 +26,7 @@ public sealed class ConnectEvents(
 
     public override Task RedirectToIdentityProvider(RedirectContext context)
     {
-        context.Properties.Items[IssuedItemKey] = time.GetUtcNow().ToUnixTimeSeconds().ToString();
+        context.Properties.Items[TeslaConnect.IssuedItem] = time.GetUtcNow().ToUnixTimeSeconds().ToString();
         if (context.Properties.Items.ContainsKey(TeslaConnect.MissingScopesItem))
         {
             context.ProtocolMessage.SetParameter("prompt_missing_scopes", "true");
@@ -44,7 +44,7 @@ public sealed class ConnectEvents(
         }
         // The correlation cookie expires with the browser session's clock; the state carries our own
         // issue time so an old callback is refused even where the cookie survived.
-        if (context.Properties?.Items.TryGetValue(IssuedItemKey, out var issued) == true
+        if (context.Properties?.Items.TryGetValue(TeslaConnect.IssuedItem, out var issued) == true
             && long.TryParse(issued, out var seconds)
             && time.GetUtcNow() - DateTimeOffset.FromUnixTimeSeconds(seconds) > TimeSpan.FromMinutes(_tesla.ConnectStateLifetimeMinutes))
         {
@@ -96,6 +96,4 @@ public sealed class ConnectEvents(
             [nameof(Pages.ConnectErrorPage.RetryUrl)] = linkToken is null ? null : $"/connect/{linkToken}",
         });
     }
-
-    private const string IssuedItemKey = TeslaConnect.IssuedItem;
 }

@@ -37,9 +37,6 @@ public sealed class TokenRefresher(
         return IsUsable(token, access, rejected) ? access : await RefreshAsync(accountId, rejected, ct);
     }
 
-    /// <summary>Refreshes now, whatever the expiry (operators, tests); same locking as above.</summary>
-    public Task<string> RefreshAsync(Guid accountId, CancellationToken ct) => RefreshAsync(accountId, rejected: "", ct);
-
     private bool IsUsable(TeslaToken token, string access, string? rejected) =>
         rejected is null
             ? token.AccessTokenExpiresAt - time.GetUtcNow() > TimeSpan.FromSeconds(_options.RefreshBeforeExpirySeconds)
@@ -58,7 +55,7 @@ public sealed class TokenRefresher(
                 .SingleOrDefaultAsync(ct)
                 ?? throw new AccountNotUsableException(accountId, "has no tokens (revoked or never connected)");
             var access = vault.Decrypt(token.AccessTokenCipher, TokenContext.Access(accountId));
-            if (rejected != "" && IsUsable(token, access, rejected))
+            if (IsUsable(token, access, rejected))
             {
                 return access; // another replica refreshed while we waited for the lock
             }
