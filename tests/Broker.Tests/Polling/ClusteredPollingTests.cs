@@ -50,6 +50,25 @@ public sealed class ClusteredPollingTests(PostgresServer postgres) : BrokerTestB
         Assert.All(data.GroupBy(c => c.Device), g => Assert.Equal(1, g.Sum(c => c.Count)));
     }
 
+    [Fact]
+    public async Task ScheduleOutlivesTheNodeThatMadeIt()
+    {
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        await WaitForAsync(async db => await db.VehicleReadings.CountAsync(r => r.DataAt != null, Ct) == 2);
+        await Broker.DisposeAsync(); // node A is gone; its jobs and triggers stay in Postgres
+        await ResetSimCallsAsync();
+
+        await using var nodeB = new BrokerApplication(Broker.ConnectionString, Simulator, Settings);
+        _ = nodeB.Services;
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!(await SimCallsAsync()).Any(c => c.Category == "data"))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "node B never took over the account's schedule");
+            await Task.Delay(500, Ct);
+        }
+    }
+
     private async Task WaitForAsync(Func<global::Broker.Data.BrokerDbContext, Task<bool>> condition)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
