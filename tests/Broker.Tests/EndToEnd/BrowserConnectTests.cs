@@ -124,7 +124,12 @@ public sealed class BrowserConnectTests(PostgresServer postgres, BrowserFixture 
     private async Task AllowAndReturnToBrokerAsync(IPage page)
     {
         await page.GetByRole(AriaRole.Button, new() { Name = "Allow", Exact = true }).ClickAsync();
-        await page.WaitForURLAsync(url => url.StartsWith(_brokerUrl + "/connect/result?r="));
+        // Back on the broker: the result page, or a failure page that says why (shown in the assertion).
+        await page.WaitForURLAsync(url => url.StartsWith(_brokerUrl + "/connect/"), new() { Timeout = 60_000 });
+        await page.WaitForLoadStateAsync(LoadState.DOMContentLoaded);
+        Assert.True(page.Url.StartsWith(_brokerUrl + "/connect/result?r="),
+            $"Expected the result page, landed on {page.Url}: {await page.Locator("body").InnerTextAsync()}\n"
+            + string.Join("\n", _broker.Logs.Lines.Where(l => l.StartsWith("Warning") || l.StartsWith("Error"))));
     }
 
     private static List<BrowserContextCookiesResult> FlowCookies(IEnumerable<BrowserContextCookiesResult> cookies) =>

@@ -41,7 +41,6 @@ public sealed class BrokerApplication(string connectionString, SimulatorHost sim
             ["Tesla:Regions:na"] = SimulatorHost.NaBase,
             ["Tesla:Regions:eu"] = SimulatorHost.EuBase,
             ["Tesla:Regions:cn"] = "http://fleet-cn.test",
-            ["Tesla:TokenRequestTimeoutSeconds"] = "3",
             ["Tesla:AllowHttp"] = "true",
             ["Jobs:Enabled"] = "false", // tests that poll turn the scheduler on
             ["Operator:Token"] = OperatorToken,
