@@ -25,6 +25,9 @@ public sealed class TeslaAccount
     public DateTimeOffset ConnectedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
     public Guid? ConnectLinkId { get; set; }
+    /// <summary>When and by whom the account was revoked; its tokens are gone from then on.</summary>
+    public DateTimeOffset? RevokedAt { get; set; }
+    public string? RevokedBy { get; set; }
     public List<Vehicle> Vehicles { get; set; } = [];
     public List<EnergySite> EnergySites { get; set; } = [];
 }
@@ -41,6 +44,9 @@ public sealed class Vehicle
     public string? State { get; set; }
     public DateTimeOffset DiscoveredAt { get; set; }
     public DateTimeOffset LastSeenAt { get; set; }
+    /// <summary>Whether the operator's virtual key is on the car (from <c>fleet_status</c>); null until checked.</summary>
+    public bool? KeyPaired { get; set; }
+    public DateTimeOffset? KeyCheckedAt { get; set; }
 }
 
 public sealed class EnergySite

@@ -10,4 +10,6 @@ public sealed class AuditEvent
     public required string Action { get; set; }
     public required string Actor { get; set; }
     public string? Detail { get; set; }
+    /// <summary>The client address the request came from (after trusted forwarded headers), if any.</summary>
+    public string? Address { get; set; }
 }

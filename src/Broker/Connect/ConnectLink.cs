@@ -17,4 +17,11 @@ public sealed class ConnectLink
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset? RevokedAt { get; set; }
     public DateTimeOffset? LastUsedAt { get; set; }
+    /// <summary>
+    /// Set on a reconnect link: it may only re-link this account (the same Tesla user), and is
+    /// spent by its first successful use.
+    /// </summary>
+    public Guid? AccountId { get; set; }
+    public DateTimeOffset? ExpiresAt { get; set; }
+    public string? CreatedBy { get; set; }
 }

@@ -1,6 +1,8 @@
 using Broker.Accounts;
 using Broker.Admin;
 using Broker.Connect;
+using Broker.Partner;
+using Broker.People;
 using Broker.Polling;
 using Broker.Tenants;
 using Broker.Vault;
@@ -29,6 +31,11 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
     public DbSet<VehicleReading> VehicleReadings => Set<VehicleReading>();
     public DbSet<EnergySiteReading> EnergySiteReadings => Set<EnergySiteReading>();
     public DbSet<ApiUsage> ApiUsage => Set<ApiUsage>();
+    public DbSet<Person> People => Set<Person>();
+    public DbSet<Membership> Memberships => Set<Membership>();
+    public DbSet<OperatorApiKey> OperatorApiKeys => Set<OperatorApiKey>();
+    public DbSet<PartnerKey> PartnerKeys => Set<PartnerKey>();
+    public DbSet<PartnerRegistration> PartnerRegistrations => Set<PartnerRegistration>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -40,7 +47,53 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
         DefineVehicle(modelBuilder.Entity<Vehicle>());
         DefineEnergySite(modelBuilder.Entity<EnergySite>());
         modelBuilder.Entity<AuditEvent>().HasIndex(e => new { e.TenantId, e.At });
+        modelBuilder.Entity<AuditEvent>().HasIndex(e => e.At);
+        modelBuilder.Entity<AuditEvent>().Property(e => e.Address).HasMaxLength(64);
         DefineReadings(modelBuilder);
+        DefinePeople(modelBuilder);
+        DefinePartner(modelBuilder);
+    }
+
+    private static void DefinePeople(ModelBuilder modelBuilder)
+    {
+        var person = modelBuilder.Entity<Person>();
+        person.HasIndex(p => new { p.Issuer, p.Subject }).IsUnique();
+        person.Property(p => p.Issuer).HasMaxLength(300);
+        person.Property(p => p.Subject).HasMaxLength(200);
+        person.Property(p => p.Email).HasMaxLength(320);
+        person.Property(p => p.Name).HasMaxLength(200);
+
+        var membership = modelBuilder.Entity<Membership>();
+        membership.HasIndex(m => new { m.TenantId, m.Email }).IsUnique();
+        membership.HasIndex(m => m.Email);
+        membership.HasIndex(m => m.PersonId);
+        membership.HasOne(m => m.Tenant).WithMany().HasForeignKey(m => m.TenantId).OnDelete(DeleteBehavior.Cascade);
+        membership.HasOne<Person>().WithMany().HasForeignKey(m => m.PersonId).OnDelete(DeleteBehavior.SetNull);
+        membership.Property(m => m.Email).HasMaxLength(320);
+        membership.Property(m => m.Role).HasConversion<string>().HasMaxLength(16);
+        membership.Property(m => m.CreatedBy).HasMaxLength(400);
+
+        var key = modelBuilder.Entity<OperatorApiKey>();
+        key.HasIndex(k => k.KeyHash).IsUnique();
+        key.Property(k => k.DisplayPrefix).HasMaxLength(16);
+        key.Property(k => k.Label).HasMaxLength(200);
+        key.Property(k => k.CreatedBy).HasMaxLength(400);
+    }
+
+    private static void DefinePartner(ModelBuilder modelBuilder)
+    {
+        var key = modelBuilder.Entity<PartnerKey>();
+        key.Property(k => k.PublicKeyHex).HasMaxLength(130);
+        key.Property(k => k.VaultKeyId).HasMaxLength(64);
+        key.Property(k => k.Origin).HasMaxLength(16);
+
+        var registration = modelBuilder.Entity<PartnerRegistration>();
+        registration.HasKey(r => r.Region);
+        registration.Property(r => r.Region).HasMaxLength(8);
+        registration.Property(r => r.Domain).HasMaxLength(253);
+        registration.Property(r => r.Status).HasMaxLength(16);
+        registration.Property(r => r.PublicKeyHex).HasMaxLength(130);
+        registration.Property(r => r.Error).HasMaxLength(1000);
     }
 
     private static void DefineReadings(ModelBuilder modelBuilder)
@@ -85,6 +138,8 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
     {
         link.HasIndex(l => l.TokenHash).IsUnique();
         link.Property(l => l.Label).HasMaxLength(200);
+        link.Property(l => l.CreatedBy).HasMaxLength(400);
+        link.HasOne<TeslaAccount>().WithMany().HasForeignKey(l => l.AccountId).OnDelete(DeleteBehavior.Cascade);
     }
 
     private static void DefineAccount(EntityTypeBuilder<TeslaAccount> account)
@@ -96,6 +151,7 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
         account.Property(a => a.Status).HasConversion<string>().HasMaxLength(32);
         account.Property(a => a.Subject).HasMaxLength(200);
         account.Property(a => a.Region).HasMaxLength(8);
+        account.Property(a => a.RevokedBy).HasMaxLength(400);
         account.HasMany(a => a.Vehicles).WithOne().HasForeignKey(v => v.AccountId).OnDelete(DeleteBehavior.Cascade);
         account.HasMany(a => a.EnergySites).WithOne().HasForeignKey(s => s.AccountId).OnDelete(DeleteBehavior.Cascade);
     }
