@@ -19,6 +19,9 @@ public static class TenancyExtensions
             .AddPolicy(TenantPolicy, p => p
                 .AddAuthenticationSchemes(TenantApiKeyHandler.SchemeName)
                 .RequireClaim(TenantApiKeyHandler.TenantIdClaim))
+            .AddPolicy(Admin.AdminPolicies.Operator, p => p
+                .AddAuthenticationSchemes(Admin.OperatorTokenHandler.SchemeName)
+                .RequireClaim(Admin.OperatorTokenHandler.OperatorClaim))
             .AddPolicy(MetricsPolicy, p => p
                 .AddAuthenticationSchemes(Admin.OperatorTokenHandler.SchemeName, TenantApiKeyHandler.SchemeName)
                 .RequireAssertion(c => c.User.HasClaim(x => x.Type is Admin.OperatorTokenHandler.OperatorClaim or TenantApiKeyHandler.TenantIdClaim)));
