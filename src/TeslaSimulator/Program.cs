@@ -22,5 +22,12 @@ app.Run();
 namespace TeslaSimulator
 {
     /// <summary>Anchor type so tests can host the simulator with WebApplicationFactory.</summary>
-    public sealed class SimulatorMarker;
+    public sealed class SimulatorMarker
+    {
+        /// <summary>
+        /// The named HttpClient the simulator downloads partner public keys with. An in-process host points it at
+        /// its partner app: <c>services.AddHttpClient(PartnerKeyDownloadClient).ConfigurePrimaryHttpMessageHandler(…)</c>.
+        /// </summary>
+        public const string PartnerKeyDownloadClient = "partner-key-download";
+    }
 }

@@ -31,11 +31,53 @@ public sealed partial class SimulatorApp : WebApplicationFactory<SimulatorMarker
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2025, 6, 1, 19, 0, 0, TimeSpan.Zero));
 
+    /// <summary>Extra configuration, e.g. <c>Simulator:PartnerDomains:&lt;domain&gt;</c>.</summary>
+    public Dictionary<string, string> Settings { get; init; } = [];
+
+    /// <summary>The partners' web: absolute URL to file body. The simulator's key downloads see only these (others 404).</summary>
+    public Dictionary<string, string> Web { get; } = [];
+
     protected override void ConfigureWebHost(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder)
     {
         builder.UseSetting("Simulator:WakeUpSeconds", "15");
         builder.UseSetting("Simulator:IdleSecondsBeforeSleep", "900");
-        builder.ConfigureTestServices(s => s.AddSingleton<TimeProvider>(Time));
+        foreach (var (key, value) in Settings) builder.UseSetting(key, value);
+        builder.ConfigureTestServices(s =>
+        {
+            s.AddSingleton<TimeProvider>(Time);
+            s.AddHttpClient(SimulatorMarker.PartnerKeyDownloadClient).ConfigurePrimaryHttpMessageHandler(() => new WebHandler(Web));
+        });
+    }
+
+    /// <summary>Publishes a fresh P-256 public key for the domain at base (default https://domain); returns its 04… hex.</summary>
+    public string PublishKey(string domain, string? baseUrl = null)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        Web[KeyUrl(domain, baseUrl)] = key.ExportSubjectPublicKeyInfoPem();
+        var q = key.ExportParameters(false).Q;
+        return "04" + Convert.ToHexStringLower(q.X!) + Convert.ToHexStringLower(q.Y!);
+    }
+
+    public static string KeyUrl(string domain, string? baseUrl = null) =>
+        $"{baseUrl ?? "https://" + domain}/.well-known/appspecific/com.tesla.3p.public-key.pem";
+
+    /// <summary>A Fleet API client with a partner token (client_credentials) for the demo client.</summary>
+    public async Task<HttpClient> PartnerAsync(string baseUrl = Na, CancellationToken ct = default)
+    {
+        var token = await Json(await PostFormAsync(Client(), "/oauth2/v3/token", ct, ("grant_type", "client_credentials"),
+            ("client_id", ClientId), ("client_secret", ClientSecret), ("audience", baseUrl)), ct);
+        return Fleet((string)token["access_token"]!, baseUrl);
+    }
+
+    public static async Task<HttpResponseMessage> RegisterAsync(HttpClient partner, string domain, CancellationToken ct) =>
+        await partner.PostAsync("/api/1/partner_accounts", new StringContent(JsonSerializer.Serialize(new { domain }), Encoding.UTF8, "application/json"), ct);
+
+    private sealed class WebHandler(Dictionary<string, string> web) : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct) =>
+            Task.FromResult(web.TryGetValue(request.RequestUri!.ToString(), out var body)
+                ? new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent(body) }
+                : new HttpResponseMessage(HttpStatusCode.NotFound));
     }
 
     public HttpClient Client(string baseUrl = AuthBase) =>

@@ -7,6 +7,8 @@ internal static class FleetExtensions
         builder.Services.AddSingleton<FleetGate>();
         builder.Services.AddSingleton<DeviceRateLimiter>();
         builder.Services.AddSingleton<PartnerRegistry>();
+        builder.Services.AddSingleton<PartnerKeyDownloader>();
+        builder.Services.AddHttpClient(PartnerKeyDownloader.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(10));
         return builder;
     }
 

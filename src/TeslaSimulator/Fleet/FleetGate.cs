@@ -76,10 +76,16 @@ internal sealed class FleetGate(SimulatorOptions options, SigningKey key, Simula
     {
         var body = Fixture.Object("error_421_user_out_of_region");
         body["error"] = $"user out of region, use base URL: {correctBase}, {RegionHelp}";
-        body["txid"] = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        body["txid"] = TxId();
         return TypedResults.Json<JsonNode>(body, statusCode: 421);
     }
 
-    public static IResult Envelope(int status, string error) =>
-        TypedResults.Json(new JsonObject { ["response"] = null, ["error"] = error, ["error_description"] = "" }, statusCode: status);
+    public static IResult Envelope(int status, string error, bool txid = false)
+    {
+        var body = new JsonObject { ["response"] = null, ["error"] = error, ["error_description"] = "" };
+        if (txid) body["txid"] = TxId();
+        return TypedResults.Json(body, statusCode: status);
+    }
+
+    private static string TxId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 }

@@ -2,7 +2,7 @@ using System.ComponentModel.DataAnnotations;
 
 namespace TeslaSimulator.Hosting;
 
-internal sealed class SimulatorOptions
+internal sealed class SimulatorOptions : IValidatableObject
 {
     public const string SectionName = "Simulator";
 
@@ -19,6 +19,12 @@ internal sealed class SimulatorOptions
     /// <summary>Registered OAuth clients; merged over the seed file's clients by ClientId.</summary>
     public List<ClientOptions> Clients { get; set; } = [];
 
+    /// <summary>
+    /// Partner domain to the base URL its public key is downloaded from. Nothing here resolves real domains,
+    /// so a demo maps e.g. broker.localhost to http://127.0.0.1:5080. Unlisted domains use https://&lt;domain&gt;.
+    /// </summary>
+    public Dictionary<string, string> PartnerDomains { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
     public string Issuer => $"{Trim(AuthBaseUrl)}/oauth2/v3/nts";
     public string AuthBase => Trim(AuthBaseUrl);
     public string UserInfoEndpoint => $"{AuthBase}/oauth2/v3/userinfo";
@@ -28,11 +34,18 @@ internal sealed class SimulatorOptions
 
     public IEnumerable<string> RegionBases => Regions.Values.Select(Trim);
 
+    public string PartnerBase(string domain) =>
+        PartnerDomains.TryGetValue(domain, out var url) ? Trim(url) : $"https://{domain}";
+
     /// <summary>The region whose base URL equals the request's scheme+host+port, or null.</summary>
     public string? RegionOf(HttpRequest request) =>
         Regions.FirstOrDefault(r => SameOrigin(r.Value, $"{request.Scheme}://{request.Host}")).Key;
 
     public static string Trim(string url) => url.TrimEnd('/');
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
+        PartnerDomains.Where(d => !Uri.TryCreate(d.Value, UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https"))
+            .Select(d => new ValidationResult($"PartnerDomains:{d.Key} must be an absolute http(s) URL.", [nameof(PartnerDomains)]));
 
     public static bool SameOrigin(string a, string b) =>
         Uri.TryCreate(a, UriKind.Absolute, out var x) && Uri.TryCreate(b, UriKind.Absolute, out var y)

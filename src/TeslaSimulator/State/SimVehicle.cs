@@ -31,6 +31,9 @@ internal sealed class SimVehicle(SeedVehicle seed, SimAccount owner, DateTimeOff
     private DateTimeOffset? _tripEndsAt = ParseMode(seed.State) == VehicleMode.Driving ? now.AddMinutes(seed.TripMinutes) : null;
     private DateTimeOffset _evaluated = now;
 
+    /// <summary>Partner keys the owner added through tesla.com/_ak/&lt;domain&gt;.</summary>
+    public List<VirtualKey> VirtualKeys { get; } = [];
+
     public string ApiState => Mode switch { VehicleMode.Asleep => "asleep", VehicleMode.Offline => "offline", _ => "online" };
     public bool IsAwake => Mode is VehicleMode.Driving or VehicleMode.Charging or VehicleMode.Parked;
     public double SpeedNow => Mode == VehicleMode.Driving ? SpeedMph : 0;
@@ -168,5 +171,8 @@ internal sealed class SimVehicle(SeedVehicle seed, SimAccount owner, DateTimeOff
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b, DateTimeOffset c) => a < b ? (a < c ? a : c) : (b < c ? b : c);
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 }
+
+/// <summary>A partner's public key paired with a car, and whose key it was (so revoking that app's access removes it).</summary>
+internal sealed record VirtualKey(string Domain, string ClientId, string PublicKey, DateTimeOffset AddedAt);
 
 internal sealed record SimTiming(int WakeUpSeconds, int IdleSecondsBeforeSleep);

@@ -77,6 +77,8 @@ internal sealed class SimulatorState
             consent.Scopes.Clear();
             consent.Epoch++;
         }
+        // Revoking an app's access also removes its virtual key from the owner's cars (TESLA.md §4.5).
+        foreach (var v in account.Vehicles) v.VirtualKeys.RemoveAll(k => clientId is null || k.ClientId == clientId);
     }
 
     private static string ResolveSeed(string path, IHostEnvironment env)
