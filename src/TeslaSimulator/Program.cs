@@ -3,12 +3,14 @@ using TeslaSimulator.Control;
 using TeslaSimulator.Fleet;
 using TeslaSimulator.Hosting;
 using TeslaSimulator.State;
+using TeslaSimulator.VirtualKeys;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddSimulatorHosting();      // Hosting/: options, TimeProvider, Kestrel on every auth/region origin
 builder.Services.AddSingleton<SimulatorState>();   // State/: seed-loaded accounts, vehicles, sites, consents
 builder.AddAuthServer();            // Auth/: discovery, JWKS, authorize + consent pages, token
 builder.AddFleetApi();              // Fleet/: bearer/region/scope gate, vehicles, commands, energy
+builder.AddVirtualKeys();           // VirtualKeys/: sign-ins on the pairing page
 builder.AddControl();               // Control/: call ledger, fault queue
 
 var app = builder.Build();
@@ -16,6 +18,7 @@ app.UseCallLedger();                // counts every auth/Fleet request (outermos
 app.UseFaultInjection();            // /_sim/faults: status, delay, malformed, lost responses
 app.MapAuthServer();
 app.MapFleetApi();
+app.MapVirtualKeys();               // VirtualKeys/: the tesla.com/_ak/<domain> pairing pages
 app.MapControl();                   // /_sim/*, loopback only
 app.Run();
 

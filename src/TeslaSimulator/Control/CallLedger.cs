@@ -22,11 +22,12 @@ internal sealed class CallLedger
         _ => 0m,
     };
 
-    /// <summary>The billing category of a path, or null for paths that are not Tesla's (the control API).</summary>
+    /// <summary>The billing category of a path, or null for paths that are not Tesla's API (the control API, the pairing page).</summary>
     public static string? CategoryOf(PathString path)
     {
         var p = path.Value ?? "";
-        if (p.StartsWith("/_sim", StringComparison.OrdinalIgnoreCase)) return null;
+        // /_ak is tesla.com's pairing page, a web page rather than an API call.
+        if (p.StartsWith("/_sim", StringComparison.OrdinalIgnoreCase) || p.StartsWith("/_ak/", StringComparison.OrdinalIgnoreCase)) return null;
         if (p.StartsWith("/oauth2/", StringComparison.OrdinalIgnoreCase) || p.StartsWith("/user/", StringComparison.OrdinalIgnoreCase)) return "auth";
         if (p.StartsWith("/api/1/energy_sites/", StringComparison.OrdinalIgnoreCase)) return "energy";
         if (p.StartsWith("/api/1/partner_accounts", StringComparison.OrdinalIgnoreCase)) return "partner";

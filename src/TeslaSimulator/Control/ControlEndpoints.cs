@@ -1,12 +1,14 @@
 using System.Net;
 using Microsoft.AspNetCore.Http.HttpResults;
 using TeslaSimulator.Auth;
+using TeslaSimulator.Fleet;
 using TeslaSimulator.State;
 
 namespace TeslaSimulator.Control;
 
 internal sealed record VehicleStateRequest(string State);
 internal sealed record ResetPasswordRequest(string? Password);
+internal sealed record VirtualKeyRequest(string Domain, bool Paired);
 
 /// <summary>The /_sim control API for tests and demos: accounting, fault injection, state overrides. Loopback only.</summary>
 internal static class ControlEndpoints
@@ -40,6 +42,20 @@ internal static class ControlEndpoints
             }
         });
 
+        // Pairs or removes a partner's key as if the owner had used tesla.com/_ak/<domain>, without the page's sign-in,
+        // consent and re-download checks. Pairing still needs the domain registered in the owner's region.
+        sim.MapPost("/vehicles/{vin}/virtual-key", Results<Ok<object>, NotFound, BadRequest<string>> (string vin, VirtualKeyRequest request, SimulatorState state, PartnerRegistry registry) =>
+        {
+            lock (state.Gate)
+            {
+                if (state.AllVehicles.FirstOrDefault(v => v.Vin.Equals(vin, StringComparison.OrdinalIgnoreCase)) is not { } v) return TypedResults.NotFound();
+                if (!request.Paired) PartnerRegistry.Unpair(v, request.Domain ?? "");
+                else if (registry.ByDomain(request.Domain ?? "", v.Owner.Region) is { } registration) PartnerRegistry.Pair(v, registration, state.Now);
+                else return TypedResults.BadRequest($"application has not registered with Tesla: {request.Domain} is not registered in region {v.Owner.Region}");
+                return TypedResults.Ok(SimStateView.Vehicle(v));
+            }
+        });
+
         sim.MapPost("/accounts/{email}/revoke-consent", Results<NoContent, NotFound> (string email, string? clientId, SimulatorState state, AuthStore store) =>
         {
             lock (state.Gate)
@@ -63,7 +79,7 @@ internal static class ControlEndpoints
             }
         });
 
-        sim.MapGet("/state", (SimulatorState state) => { lock (state.Gate) return TypedResults.Ok(SimStateView.Of(state)); });
+        sim.MapGet("/state", (SimulatorState state, PartnerRegistry registry) => { lock (state.Gate) return TypedResults.Ok(SimStateView.Of(state, registry)); });
         return sim;
     }
 

@@ -1,3 +1,4 @@
+using TeslaSimulator.Fleet;
 using TeslaSimulator.State;
 
 namespace TeslaSimulator.Control;
@@ -5,7 +6,7 @@ namespace TeslaSimulator.Control;
 /// <summary>GET /_sim/state: a readable picture of the world. Never includes token or code values.</summary>
 internal static class SimStateView
 {
-    public static object Of(SimulatorState state)
+    public static object Of(SimulatorState state, PartnerRegistry registry)
     {
         foreach (var v in state.AllVehicles) v.Advance(state.Now, state.Timing);
         foreach (var s in state.AllSites) s.Advance(state.Now);
@@ -31,6 +32,10 @@ internal static class SimStateView
                 revoked = c.Consent.Revoked, epoch = c.Consent.Epoch,
             }),
             clients = state.Clients.Values.Select(c => new { clientId = c.ClientId, name = c.Name, redirectUris = c.RedirectUris }),
+            partnerRegistrations = registry.Registrations.Values.OrderBy(r => r.ClientId).ThenBy(r => r.Region).Select(r => new
+            {
+                clientId = r.ClientId, region = r.Region, domain = r.Domain, publicKey = r.PublicKey, createdAt = r.CreatedAt, updatedAt = r.UpdatedAt,
+            }),
         };
     }
 
@@ -40,5 +45,6 @@ internal static class SimStateView
         mode = v.Mode.ToString().ToLowerInvariant(), state = v.ApiState, batteryLevel = Math.Round(v.Battery, 2),
         chargeLimit = v.ChargeLimit, chargingState = v.ChargingState, odometer = Math.Round(v.Odometer, 3),
         latitude = v.Latitude, longitude = v.Longitude, lastActivity = v.LastActivity, wakeAt = v.WakeAt,
+        virtualKeys = v.VirtualKeys.Select(k => new { domain = k.Domain, clientId = k.ClientId, publicKey = k.PublicKey, addedAt = k.AddedAt }),
     };
 }
