@@ -5,6 +5,8 @@ using Broker.Data;
 using Broker.Demo;
 using Broker.Jobs;
 using Broker.Metrics;
+using Broker.Partner;
+using Broker.People;
 using Broker.Tenants;
 using Broker.Tesla;
 using Broker.Tokens;
@@ -15,7 +17,10 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddBrokerDatabase();       // Data/: EF Core + Npgsql, health check
 builder.AddVault();                // Vault/: AES-256-GCM token envelopes, keys from configuration
 builder.AddTesla();                // Tesla/: token endpoint and Fleet API clients
-builder.AddTenancy();              // Tenants/: API-key authentication, Tenant policy
+builder.AddTenancy();              // Tenants/: API keys (tenant and operator), API policies
+builder.AddPeople();               // People/: console sign-in (OpenID Connect), memberships, who may see which tenant
+builder.AddAdmin();                // Admin/: the console, audit log, operator keys, OpenAPI, rate limits
+builder.AddPartner();              // Partner/: Fleet API partner key, registration per region, virtual-key checks
 builder.AddTeslaConnect();         // Connect/: the Tesla OpenID Connect scheme, Data Protection in Postgres
 builder.AddTokens();               // Tokens/: refresh before expiry, one refresh per account across replicas
 builder.AddJobs();                 // Jobs/ + Polling/: clustered Quartz on Postgres, sleep-aware polling
@@ -45,12 +50,16 @@ app.UseStatusCodePages();
 app.UseConnectPageHeaders();   // CSP, nosniff, no framing on every /connect page
 app.UseAuthentication();   // also serves /connect/callback for the Tesla scheme
 app.UseAuthorization();
+app.UseRateLimiter();   // sign-in and connect endpoints
 app.UseAntiforgery();
 
 app.MapConnect();
-app.MapConnectLinks();
-app.MapAccounts();
-app.MapTenantPolicy();
+app.MapTenantApi(AccountsEndpoints.MapAccounts, ConnectLinksEndpoints.MapConnectLinks, TenantsEndpoints.MapTenantPolicy,
+    MembersEndpoints.MapMembers, ApiKeysEndpoints.MapApiKeys, AuditEndpoints.MapTenantAudit);   // /api/v1/tenants/{tenant}/… and /api/v1/…
+app.MapOperatorApi();      // /api/v1/tenants, /api/v1/operator-keys, /api/v1/audit
+app.MapPartner();          // /.well-known/…/com.tesla.3p.public-key.pem, /api/v1/partner (operator)
+app.MapConsole();          // /console: people and operators in a browser
+app.MapOpenApi();          // /openapi/v1.json
 app.MapBrokerMetrics();
 app.MapHealthChecks("/healthz");
 

@@ -1,5 +1,6 @@
 using Broker.Connect;
 using Broker.Data;
+using Broker.People;
 using Broker.Tenants;
 using Broker.Tesla;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -8,23 +9,32 @@ using Microsoft.Extensions.Options;
 
 namespace Broker.Accounts;
 
+/// <summary>
+/// One linked Tesla account. <c>Attention</c> lists what keeps it from working fully:
+/// <c>needs_reconnect</c>, <c>revoked</c>, <c>missing_scopes</c>, <c>virtual_key_not_paired</c>.
+/// </summary>
 public sealed record AccountResponse(
-    Guid Id, string Status, string? Email, string Region, string[] GrantedScopes, string[] MissingScopes,
-    DateTimeOffset ConnectedAt, VehicleResponse[] Vehicles, EnergySiteResponse[] EnergySites);
+    Guid Id, string Status, string[] Attention, string? Email, string Region, string[] GrantedScopes, string[] MissingScopes,
+    DateTimeOffset ConnectedAt, DateTimeOffset? RevokedAt, string? RevokedBy, VehicleResponse[] Vehicles, EnergySiteResponse[] EnergySites);
 
-public sealed record VehicleResponse(string Vin, string? DisplayName, string? State, DateTimeOffset LastSeenAt);
+public sealed record VehicleResponse(string Vin, string? DisplayName, string? State, DateTimeOffset LastSeenAt, bool? KeyPaired);
 
 public sealed record EnergySiteResponse(long EnergySiteId, string? SiteName, string? ResourceType, bool HasBattery, bool HasSolar);
 
+/// <summary>After a revoke: the broker has forgotten the tokens; this is where the owner withdraws consent at Tesla too.</summary>
+public sealed record RevokeResponse(Guid Id, string Status, string TeslaConsentRevocationUrl);
+
+public sealed record ReconnectLinkResponse(Guid Id, Guid AccountId, DateTimeOffset ExpiresAt, string Url);
+
 public static class AccountsEndpoints
 {
-    public static RouteGroupBuilder MapAccounts(this IEndpointRouteBuilder routes)
+    public static void MapAccounts(RouteGroupBuilder tenant)
     {
-        var group = routes.MapGroup("/api/v1/accounts").WithTags("Accounts").RequireAuthorization(TenancyExtensions.TenantPolicy);
+        var group = tenant.MapGroup("/accounts").WithTags("Accounts");
 
         group.MapGet("/", async Task<Ok<AccountResponse[]>> (HttpContext http, BrokerDbContext db, IOptions<TeslaOptions> tesla) =>
         {
-            var tenantId = http.User.TenantId();
+            var tenantId = http.TenantId();
             var accounts = await db.TeslaAccounts.AsNoTracking()
                 .Where(a => a.TenantId == tenantId)
                 .Include(a => a.Vehicles).Include(a => a.EnergySites)
@@ -33,15 +43,50 @@ public static class AccountsEndpoints
             return TypedResults.Ok(accounts.Select(a => a.ToResponse(tesla.Value.Scopes)).ToArray());
         });
 
-        return group;
+        group.MapGet("/{id:guid}", async Task<Results<Ok<AccountResponse>, NotFound>> (Guid id, HttpContext http, BrokerDbContext db, IOptions<TeslaOptions> tesla) =>
+        {
+            var tenantId = http.TenantId();
+            var account = await db.TeslaAccounts.AsNoTracking().Include(a => a.Vehicles).Include(a => a.EnergySites)
+                .SingleOrDefaultAsync(a => a.Id == id && a.TenantId == tenantId, http.RequestAborted);
+            return account is null ? TypedResults.NotFound() : TypedResults.Ok(account.ToResponse(tesla.Value.Scopes));
+        });
+
+        group.MapPost("/{id:guid}/revoke", async Task<Results<Ok<RevokeResponse>, NotFound>> (
+            Guid id, HttpContext http, AccountLifecycle lifecycle, IOptions<TeslaOptions> tesla) =>
+            await lifecycle.RevokeAsync(http.TenantId(), id, http.RequestAborted) == RevokeOutcome.NotFound
+                ? TypedResults.NotFound()
+                : TypedResults.Ok(new RevokeResponse(id, "revoked", tesla.Value.ConsentRevocationUrl())))
+            .RequireTenantRole(TenantRole.Admin);
+
+        group.MapPost("/{id:guid}/reconnect-links", async Task<Results<Created<ReconnectLinkResponse>, NotFound>> (
+            Guid id, HttpContext http, AccountLifecycle lifecycle) =>
+        {
+            if (await lifecycle.CreateReconnectLinkAsync(http.TenantId(), id, http.RequestAborted) is not var (link, token))
+            {
+                return TypedResults.NotFound();
+            }
+            return TypedResults.Created($"{http.Request.Path}/{link.Id}",
+                new ReconnectLinkResponse(link.Id, id, link.ExpiresAt!.Value, ConnectLinksEndpoints.UrlFor(http.Request, token)));
+        });
     }
+
+    public static string[] Attention(this TeslaAccount a, IEnumerable<string> requestedScopes) =>
+    [
+        .. a.Status switch { AccountStatus.NeedsReconnect => ["needs_reconnect"], AccountStatus.Revoked => ["revoked"], _ => Array.Empty<string>() },
+        .. ScopeCatalog.Missing(requestedScopes, a.GrantedScopes).Any() ? ["missing_scopes"] : Array.Empty<string>(),
+        .. a.Vehicles.Any(v => v.KeyPaired == false) ? ["virtual_key_not_paired"] : Array.Empty<string>(),
+    ];
+
+    public static string StatusName(this AccountStatus status) =>
+        status switch { AccountStatus.Active => "active", AccountStatus.NeedsReconnect => "needs_reconnect", _ => "revoked" };
 
     public static AccountResponse ToResponse(this TeslaAccount a, IEnumerable<string> requestedScopes) => new(
         a.Id,
-        a.Status switch { AccountStatus.Active => "active", AccountStatus.NeedsReconnect => "needs_reconnect", _ => "revoked" },
+        a.Status.StatusName(),
+        a.Attention(requestedScopes),
         a.Email, a.Region, a.GrantedScopes,
         ScopeCatalog.Missing(requestedScopes, a.GrantedScopes).Select(s => s.Scope).ToArray(),
-        a.ConnectedAt,
-        a.Vehicles.OrderBy(v => v.Vin).Select(v => new VehicleResponse(v.Vin, v.DisplayName, v.State, v.LastSeenAt)).ToArray(),
+        a.ConnectedAt, a.RevokedAt, a.RevokedBy,
+        a.Vehicles.OrderBy(v => v.Vin).Select(v => new VehicleResponse(v.Vin, v.DisplayName, v.State, v.LastSeenAt, v.KeyPaired)).ToArray(),
         a.EnergySites.OrderBy(s => s.EnergySiteId).Select(s => new EnergySiteResponse(s.EnergySiteId, s.SiteName, s.ResourceType, s.HasBattery, s.HasSolar)).ToArray());
 }

@@ -2,12 +2,16 @@ using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
+using Broker.Data;
+using Broker.People;
+using Broker.Tenants;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace Broker.Admin;
 
-/// <summary>Where the operator's bearer token comes from: configuration or a file (a Docker secret).</summary>
+/// <summary>Where the bootstrap operator token comes from: configuration or a file (a Docker secret).</summary>
 public sealed class OperatorOptions
 {
     public const string SectionName = "Operator";
@@ -19,30 +23,49 @@ public sealed class OperatorOptions
 }
 
 /// <summary>
-/// Authenticates the operator's bearer token (compared in constant time). Without a configured
-/// token nobody is an operator. Issue-4 accounts will replace this with named operator keys.
+/// Authenticates operators on the HTTP API: a named operator API key (<c>brko_…</c>, looked up by
+/// its SHA-256 hash, revocable) or the bootstrap token from configuration (compared in constant
+/// time), which Prometheus and first set-up use. Without either, nobody is an operator on the API.
 /// </summary>
 internal sealed class OperatorTokenHandler(
-    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, IOptions<OperatorOptions> operatorOptions)
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
+    IOptions<OperatorOptions> operatorOptions, BrokerDbContext db)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "OperatorToken";
-    public const string OperatorClaim = "operator";
+    public const string OperatorClaim = ConsoleClaims.OperatorClaim;
 
-    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var header = Request.Headers.Authorization.ToString();
-        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || operatorOptions.Value.Resolve() is not { } expected)
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
-            return Task.FromResult(AuthenticateResult.NoResult());
+            return AuthenticateResult.NoResult();
         }
-        var given = SHA256.HashData(Encoding.UTF8.GetBytes(header["Bearer ".Length..].Trim()));
-        if (!CryptographicOperations.FixedTimeEquals(given, SHA256.HashData(Encoding.UTF8.GetBytes(expected))))
+        var token = header["Bearer ".Length..].Trim();
+        string actor;
+        if (token.StartsWith(OperatorApiKey.Prefix, StringComparison.Ordinal))
         {
-            return Task.FromResult(AuthenticateResult.NoResult()); // may still be a tenant key
+            var hash = SecretToken.Hash(token);
+            var prefix = await db.OperatorApiKeys.Where(k => k.KeyHash == hash && k.RevokedAt == null)
+                .Select(k => k.DisplayPrefix).SingleOrDefaultAsync(Context.RequestAborted);
+            if (prefix is null)
+            {
+                return AuthenticateResult.Fail("Unknown or revoked operator key.");
+            }
+            actor = $"operator-key:{prefix}";
         }
-        var identity = new ClaimsIdentity([new Claim(OperatorClaim, "true")], SchemeName);
-        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
+        else if (operatorOptions.Value.Resolve() is { } expected
+            && CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(token)), SHA256.HashData(Encoding.UTF8.GetBytes(expected))))
+        {
+            actor = "operator-token";
+        }
+        else
+        {
+            return AuthenticateResult.NoResult(); // may still be a tenant key
+        }
+        var identity = new ClaimsIdentity([new Claim(OperatorClaim, "true"), new Claim(ConsoleClaims.ActorClaim, actor)], SchemeName);
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)

@@ -22,18 +22,21 @@ public static class ConnectEndpoints
         var group = routes.MapGroup("/connect").WithTags("Connect").ExcludeFromDescription();
         group.MapGet("/result", ShowResultAsync);
         group.MapGet("/{token}", ShowConnectPageAsync);
-        group.MapPost("/{token}/start", StartAsync);
+        group.MapPost("/{token}/start", StartAsync).RequireRateLimiting(Admin.AdminExtensions.ConnectRateLimit);
         return group;
     }
 
     internal static async Task<IResult> ShowConnectPageAsync(
-        string token, bool? missing, HttpContext http, BrokerDbContext db, IAntiforgery antiforgery, IOptions<TeslaOptions> tesla)
+        string token, bool? missing, HttpContext http, BrokerDbContext db, IAntiforgery antiforgery, IOptions<TeslaOptions> tesla, TimeProvider time)
     {
-        var tenant = await FindLinkTenantAsync(db, token, http.RequestAborted);
-        if (tenant is null)
+        if (await FindLinkAsync(db, token, time, http.RequestAborted) is not { } link)
         {
             return UnknownLink();
         }
+        var tenant = link.Tenant;
+        var reconnecting = link.AccountId is { } accountId
+            ? await db.TeslaAccounts.Where(a => a.Id == accountId).Select(a => a.Email ?? "your Tesla account").SingleOrDefaultAsync(http.RequestAborted)
+            : null;
         var af = antiforgery.GetAndStoreTokens(http);
         return new RazorComponentResult<ConnectPage>(new
         {
@@ -43,17 +46,15 @@ public static class ConnectEndpoints
             AntiforgeryFieldName = af.FormFieldName,
             AntiforgeryToken = af.RequestToken,
             AskMissing = missing == true,
+            Reconnecting = reconnecting,
         });
     }
 
     /// <summary>Starts the Tesla leg. A form post (with antiforgery) so a page elsewhere cannot start it silently.</summary>
     internal static async Task<IResult> StartAsync(
-        string token, [FromForm] bool? missing, HttpContext http, BrokerDbContext db)
+        string token, [FromForm] bool? missing, HttpContext http, BrokerDbContext db, TimeProvider time)
     {
-        var hash = SecretToken.Hash(token);
-        var link = await db.ConnectLinks.AsNoTracking()
-            .SingleOrDefaultAsync(l => l.TokenHash == hash && l.RevokedAt == null, http.RequestAborted);
-        if (link is null)
+        if (await FindLinkAsync(db, token, time, http.RequestAborted) is not { } link)
         {
             return UnknownLink();
         }
@@ -93,16 +94,16 @@ public static class ConnectEndpoints
         });
     }
 
-    private static async Task<Tenant?> FindLinkTenantAsync(BrokerDbContext db, string token, CancellationToken ct)
+    /// <summary>A link that may start a connect: known, not revoked (nor spent), not expired.</summary>
+    private static async Task<ConnectLink?> FindLinkAsync(BrokerDbContext db, string token, TimeProvider time, CancellationToken ct)
     {
         var hash = SecretToken.Hash(token);
-        return await db.ConnectLinks.AsNoTracking()
-            .Where(l => l.TokenHash == hash && l.RevokedAt == null)
-            .Select(l => l.Tenant)
-            .SingleOrDefaultAsync(ct);
+        var now = time.GetUtcNow();
+        return await db.ConnectLinks.AsNoTracking().Include(l => l.Tenant)
+            .SingleOrDefaultAsync(l => l.TokenHash == hash && l.RevokedAt == null && (l.ExpiresAt == null || l.ExpiresAt > now), ct);
     }
 
     private static RazorComponentResult<ConnectErrorPage> UnknownLink() =>
-        new(new { Failure = ConnectFailure.LinkRevoked with { Title = "This connect link is not valid", Message = "The link is unknown or was revoked by its owner. Ask them for a new one." }, RetryUrl = (string?)null })
+        new(new { Failure = ConnectFailure.LinkRevoked with { Title = "This connect link is not valid", Message = "The link is unknown, expired, already used or revoked by its owner. Ask them for a new one." }, RetryUrl = (string?)null })
         { StatusCode = 404 };
 }

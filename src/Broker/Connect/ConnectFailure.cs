@@ -28,6 +28,13 @@ public sealed record ConnectFailure(string Reason, int HttpStatus, string Title,
         "This connect link is no longer valid",
         "The link was revoked by its owner. Ask them for a new one. Nothing was saved.");
 
+    public static readonly ConnectFailure LinkExpired = new("link_expired", 410,
+        "This reconnect link has expired",
+        "Reconnect links work for a limited time. Ask for a new one. Nothing was changed.");
+    public static readonly ConnectFailure WrongTeslaAccount = new("wrong_tesla_account", 409,
+        "That is a different Tesla account",
+        "This link reconnects one particular Tesla account, and you signed in at Tesla as someone else. Nothing was changed. Sign out at Tesla and use the link again with the account it was sent for.");
+
     public static readonly ConnectFailure Internal = new("internal_error", 500,
         "Something went wrong on our side",
         "Broker could not finish linking your account. Nothing was saved; please try again in a moment.");

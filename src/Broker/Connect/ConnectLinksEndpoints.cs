@@ -10,35 +10,38 @@ namespace Broker.Connect;
 public sealed record CreateConnectLinkRequest([property: MaxLength(200)] string? Label);
 
 /// <summary>The URL is only ever returned by the create call: afterwards only its hash exists.</summary>
-public sealed record ConnectLinkResponse(Guid Id, string? Label, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, DateTimeOffset? LastUsedAt, string? Url);
+public sealed record ConnectLinkResponse(
+    Guid Id, string? Label, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, DateTimeOffset? LastUsedAt, string? Url,
+    Guid? AccountId = null, DateTimeOffset? ExpiresAt = null);
 
 /// <summary>Tenant API for connect links: create one per person or campaign, revoke when done.</summary>
 public static class ConnectLinksEndpoints
 {
-    public static RouteGroupBuilder MapConnectLinks(this IEndpointRouteBuilder routes)
+    public static void MapConnectLinks(RouteGroupBuilder tenant)
     {
-        var group = routes.MapGroup("/api/v1/connect-links").WithTags("Connect links").RequireAuthorization(TenancyExtensions.TenantPolicy);
+        var group = tenant.MapGroup("/connect-links").WithTags("Connect links");
 
-        group.MapGet("/", async (HttpContext http, BrokerDbContext db) =>
+        group.MapGet("/", async Task<Ok<List<ConnectLinkResponse>>> (HttpContext http, BrokerDbContext db) =>
         {
-            var tenantId = http.User.TenantId();
+            var tenantId = http.TenantId();
             var links = await db.ConnectLinks.AsNoTracking().Where(l => l.TenantId == tenantId).OrderBy(l => l.CreatedAt)
-                .Select(l => new ConnectLinkResponse(l.Id, l.Label, l.CreatedAt, l.RevokedAt, l.LastUsedAt, null))
+                .Select(l => new ConnectLinkResponse(l.Id, l.Label, l.CreatedAt, l.RevokedAt, l.LastUsedAt, null, l.AccountId, l.ExpiresAt))
                 .ToListAsync(http.RequestAborted);
             return TypedResults.Ok(links);
         });
 
-        group.MapPost("/", async Task<Created<ConnectLinkResponse>> (CreateConnectLinkRequest request, HttpContext http, TenantProvisioning provisioning) =>
+        group.MapPost("/", async Task<Created<ConnectLinkResponse>> (CreateConnectLinkRequest request, HttpContext http, TenantProvisioning provisioning, AuditLog audit) =>
         {
-            var (link, token) = await provisioning.AddConnectLinkAsync(http.User.TenantId(), request.Label, http.RequestAborted);
-            var url = $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}/connect/{token}";
-            return TypedResults.Created($"/api/v1/connect-links/{link.Id}",
-                new ConnectLinkResponse(link.Id, link.Label, link.CreatedAt, null, null, url));
+            var tenantId = http.TenantId();
+            var actor = audit.Add("connect_link.created", tenantId, detail: request.Label is null ? null : $"label={request.Label}").Actor;
+            var (link, token) = await provisioning.AddConnectLinkAsync(tenantId, request.Label, http.RequestAborted, createdBy: actor);
+            return TypedResults.Created($"{http.Request.Path.Value?.TrimEnd('/')}/{link.Id}",
+                new ConnectLinkResponse(link.Id, link.Label, link.CreatedAt, null, null, UrlFor(http.Request, token)));
         });
 
-        group.MapDelete("/{id:guid}", async Task<Results<NoContent, NotFound>> (Guid id, HttpContext http, BrokerDbContext db, TimeProvider time) =>
+        group.MapDelete("/{id:guid}", async Task<Results<NoContent, NotFound>> (Guid id, HttpContext http, BrokerDbContext db, AuditLog audit, TimeProvider time) =>
         {
-            var tenantId = http.User.TenantId();
+            var tenantId = http.TenantId();
             var now = time.GetUtcNow();
             var revoked = await db.ConnectLinks.Where(l => l.Id == id && l.TenantId == tenantId && l.RevokedAt == null)
                 .ExecuteUpdateAsync(s => s.SetProperty(l => l.RevokedAt, now), http.RequestAborted);
@@ -46,11 +49,13 @@ public static class ConnectLinksEndpoints
             {
                 return TypedResults.NotFound();
             }
-            db.AuditEvents.Add(new AuditEvent { At = now, TenantId = tenantId, Action = "connect_link.revoked", Actor = "tenant-api", Detail = $"link={id}" });
+            audit.Add("connect_link.revoked", tenantId, detail: $"link={id}");
             await db.SaveChangesAsync(http.RequestAborted);
             return TypedResults.NoContent();
         });
-
-        return group;
     }
+
+    /// <summary>The link a person opens; built from the request, which names the public host behind the proxy.</summary>
+    public static string UrlFor(HttpRequest request, string token) =>
+        $"{request.Scheme}://{request.Host}{request.PathBase}/connect/{token}";
 }

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 namespace Broker.Connect;
 
 /// <summary>
-/// Headers for the connect pages (including the failure pages the callback renders): no script
+/// Headers for the connect and console pages (including the failure pages the callback renders): no script
 /// may run, nothing may frame them, forms may only go to Broker and on to Tesla's sign-in.
 /// </summary>
 public static class ConnectPageHeaders
@@ -13,10 +13,16 @@ public static class ConnectPageHeaders
     {
         var tesla = app.ApplicationServices.GetRequiredService<IOptions<TeslaOptions>>().Value;
         var signIn = new Uri(tesla.AuthBaseUrl).GetLeftPart(UriPartial.Authority);
-        var policy = $"default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self' {signIn}; frame-ancestors 'none'; base-uri 'none'";
+        var connectPolicy = Policy($"'self' {signIn}");
+        // The console's sign-out form ends at the identity provider's end_session endpoint.
+        var console = app.ApplicationServices.GetRequiredService<IOptions<People.ConsoleOptions>>().Value.Oidc;
+        var consolePolicy = Policy(Uri.TryCreate(console.Authority, UriKind.Absolute, out var authority) ? $"'self' {authority.GetLeftPart(UriPartial.Authority)}" : "'self'");
         return app.Use((context, next) =>
         {
-            if (context.Request.Path.StartsWithSegments("/connect"))
+            var policy = context.Request.Path.StartsWithSegments("/connect") ? connectPolicy
+                : context.Request.Path.StartsWithSegments("/console") ? consolePolicy
+                : null;
+            if (policy is not null)
             {
                 context.Response.OnStarting(() =>
                 {
@@ -31,4 +37,7 @@ public static class ConnectPageHeaders
             return next(context);
         });
     }
+
+    private static string Policy(string formAction) =>
+        $"default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action {formAction}; frame-ancestors 'none'; base-uri 'none'";
 }

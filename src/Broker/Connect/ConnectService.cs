@@ -33,6 +33,16 @@ public sealed class ConnectService(
         {
             throw new ConnectException(ConnectFailure.LinkRevoked, "The connect link was revoked during the sign-in.");
         }
+        if (link.ExpiresAt is { } expires && expires <= time.GetUtcNow())
+        {
+            throw new ConnectException(ConnectFailure.LinkExpired, "The reconnect link expired during the sign-in.");
+        }
+        // A reconnect link re-links one account: another Tesla user signing in through it changes nothing.
+        if (link.AccountId is { } target
+            && await db.TeslaAccounts.Where(a => a.Id == target).Select(a => a.Subject).SingleOrDefaultAsync(ct) != subject)
+        {
+            throw new ConnectException(ConnectFailure.WrongTeslaAccount, "A different Tesla user signed in through a reconnect link.");
+        }
 
         // Tesla documents `scp` in the access token as the list of granted scopes (TESLA.md §1.8).
         var scopes = GrantedScopes(tokens.AccessToken).Order(StringComparer.Ordinal).ToArray();
@@ -61,7 +71,10 @@ public sealed class ConnectService(
                 Action = isNew ? "account.connected" : "account.reconnected",
                 Detail = $"region={region}; scopes={string.Join(' ', scopes)}; vehicles={saved.Vehicles.Count}; energy_sites={saved.EnergySites.Count}",
             });
-            await db.ConnectLinks.Where(l => l.Id == link.Id).ExecuteUpdateAsync(s => s.SetProperty(l => l.LastUsedAt, time.GetUtcNow()), ct);
+            var now = time.GetUtcNow();
+            await db.ConnectLinks.Where(l => l.Id == link.Id).ExecuteUpdateAsync(s => s
+                .SetProperty(l => l.LastUsedAt, now)
+                .SetProperty(l => l.RevokedAt, l => l.AccountId == null ? l.RevokedAt : now), ct); // a reconnect link is spent by its use
             await db.SaveChangesAsync(ct);
             await usage.FlushAsync(db, ct);
             await tx.CommitAsync(ct);
@@ -88,9 +101,11 @@ public sealed class ConnectService(
         account.FleetApiBaseUrl = baseUrl;
         account.GrantedScopes = scopes;
         account.Status = AccountStatus.Active;
+        account.RevokedAt = null;
+        account.RevokedBy = null;
         account.ConnectedAt = now;
         account.UpdatedAt = now;
-        account.ConnectLinkId = link.Id;
+        account.ConnectLinkId = link.AccountId is null ? link.Id : account.ConnectLinkId;
         return (account, isNew);
     }
 

@@ -24,11 +24,13 @@ public sealed class MetricsSnapshot(BrokerDbContext db, TimeProvider time, IOpti
             .Select(a => new { a.Id, a.TenantId, a.Status, a.Region }).ToListAsync(ct);
         var vehicles = await (from v in db.Vehicles.AsNoTracking()
                               where tenantId == null || v.TenantId == tenantId
+                              where !db.TeslaAccounts.Any(a => a.Id == v.AccountId && a.Status == AccountStatus.Revoked)
                               join r in db.VehicleReadings.AsNoTracking() on v.Id equals r.VehicleId into rs
                               from r in rs.DefaultIfEmpty()
                               select new { Vehicle = v, Reading = r }).ToListAsync(ct);
         var sites = await (from s in db.EnergySites.AsNoTracking()
                            where tenantId == null || s.TenantId == tenantId
+                           where !db.TeslaAccounts.Any(a => a.Id == s.AccountId && a.Status == AccountStatus.Revoked)
                            join r in db.EnergySiteReadings.AsNoTracking() on s.Id equals r.EnergySiteId into rs
                            from r in rs.DefaultIfEmpty()
                            select new { Site = s, Reading = r }).ToListAsync(ct);

@@ -20,8 +20,11 @@ public static class TenancyExtensions
                 .AddAuthenticationSchemes(TenantApiKeyHandler.SchemeName)
                 .RequireClaim(TenantApiKeyHandler.TenantIdClaim))
             .AddPolicy(Admin.AdminPolicies.Operator, p => p
-                .AddAuthenticationSchemes(Admin.OperatorTokenHandler.SchemeName)
+                .AddAuthenticationSchemes(Admin.OperatorTokenHandler.SchemeName, TenantApiKeyHandler.SchemeName)
                 .RequireClaim(Admin.OperatorTokenHandler.OperatorClaim))
+            .AddPolicy(TenantApi.ApiPolicy, p => p
+                .AddAuthenticationSchemes(Admin.OperatorTokenHandler.SchemeName, TenantApiKeyHandler.SchemeName)
+                .RequireAuthenticatedUser())
             .AddPolicy(MetricsPolicy, p => p
                 .AddAuthenticationSchemes(Admin.OperatorTokenHandler.SchemeName, TenantApiKeyHandler.SchemeName)
                 .RequireAssertion(c => c.User.HasClaim(x => x.Type is Admin.OperatorTokenHandler.OperatorClaim or TenantApiKeyHandler.TenantIdClaim)));

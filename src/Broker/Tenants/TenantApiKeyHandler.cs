@@ -31,15 +31,16 @@ internal sealed class TenantApiKeyHandler(
             return AuthenticateResult.NoResult();
         }
         var hash = SecretToken.Hash(key);
-        var tenantId = await db.TenantApiKeys
+        var found = await db.TenantApiKeys
             .Where(k => k.KeyHash == hash && k.RevokedAt == null)
-            .Select(k => (Guid?)k.TenantId)
+            .Select(k => new { k.TenantId, k.Prefix })
             .SingleOrDefaultAsync(Context.RequestAborted);
-        if (tenantId is null)
+        if (found is null)
         {
             return AuthenticateResult.Fail("Unknown or revoked API key.");
         }
-        var identity = new ClaimsIdentity([new Claim(TenantIdClaim, tenantId.Value.ToString())], SchemeName);
+        var identity = new ClaimsIdentity(
+            [new Claim(TenantIdClaim, found.TenantId.ToString()), new Claim(People.ConsoleClaims.ActorClaim, $"tenant-key:{found.Prefix}")], SchemeName);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
     }
 

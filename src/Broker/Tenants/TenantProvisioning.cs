@@ -1,12 +1,91 @@
+using System.Text.RegularExpressions;
+using Broker.Admin;
 using Broker.Connect;
 using Broker.Data;
+using Broker.People;
 using Microsoft.EntityFrameworkCore;
 
 namespace Broker.Tenants;
 
-/// <summary>Creates tenants, API keys and connect links. Returns each secret once; stores only hashes.</summary>
-public sealed class TenantProvisioning(BrokerDbContext db, TimeProvider time)
+/// <summary>
+/// Creates tenants, API keys, connect links and memberships, for the console, the API and the
+/// commands alike. Returns each secret once; stores only hashes. Acts on behalf of a person or key
+/// are audited by the caller's <see cref="AuditLog"/>.
+/// </summary>
+public sealed partial class TenantProvisioning(BrokerDbContext db, AuditLog audit, TimeProvider time)
 {
+    [GeneratedRegex("^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
+    private static partial Regex SlugPattern();
+
+    /// <summary>Null when the slug is not a lower-case DNS-label-like name (it appears in URLs and metric labels).</summary>
+    public static string? SlugProblem(string? slug) =>
+        slug is not null && SlugPattern().IsMatch(slug) ? null : "A slug is 1-64 characters of a-z, 0-9 and '-', not starting or ending with '-'.";
+
+    /// <summary>Creates a tenant; null when the slug is taken.</summary>
+    public async Task<Tenant?> CreateTenantAsync(string slug, string name, CancellationToken ct)
+    {
+        if (await db.Tenants.AnyAsync(t => t.Slug == slug, ct))
+        {
+            return null;
+        }
+        var tenant = new Tenant { Slug = slug, Name = name.Trim(), CreatedAt = time.GetUtcNow() };
+        db.Tenants.Add(tenant);
+        audit.Add("tenant.created", tenant.Id, detail: $"slug={slug}");
+        await db.SaveChangesAsync(ct);
+        return tenant;
+    }
+
+    public async Task<string> CreateApiKeyAsync(Guid tenantId, string? label, CancellationToken ct)
+    {
+        var key = SecretToken.NewApiKey();
+        audit.Add("api_key.created", tenantId, detail: $"prefix={key[..10]}{(label is null ? "" : $"; label={label}")}");
+        return await AddApiKeyAsync(tenantId, label, ct, key);
+    }
+
+    public async Task<bool> RevokeApiKeyAsync(Guid tenantId, Guid keyId, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var revoked = await db.TenantApiKeys.Where(k => k.Id == keyId && k.TenantId == tenantId && k.RevokedAt == null)
+            .ExecuteUpdateAsync(s => s.SetProperty(k => k.RevokedAt, now), ct);
+        if (revoked > 0)
+        {
+            audit.Add("api_key.revoked", tenantId, detail: $"key={keyId}");
+            await db.SaveChangesAsync(ct);
+        }
+        return revoked > 0;
+    }
+
+    /// <summary>Invites by email (or changes the role of an existing member); binds at once if that person already signed in.</summary>
+    public async Task<Membership> InviteMemberAsync(Guid tenantId, string email, TenantRole role, CancellationToken ct)
+    {
+        email = email.Trim().ToLowerInvariant();
+        var membership = await db.Memberships.SingleOrDefaultAsync(m => m.TenantId == tenantId && m.Email == email, ct);
+        if (membership is null)
+        {
+            var personId = await db.People.Where(p => p.Email == email).OrderByDescending(p => p.LastSignInAt).Select(p => (Guid?)p.Id).FirstOrDefaultAsync(ct);
+            membership = new Membership { TenantId = tenantId, Email = email, PersonId = personId, Role = role, CreatedAt = time.GetUtcNow(), CreatedBy = "" };
+            db.Memberships.Add(membership);
+        }
+        membership.Role = role;
+        var entry = audit.Add("membership.invited", tenantId, detail: $"email={email}; role={role.ToString().ToLowerInvariant()}");
+        membership.CreatedBy = membership.CreatedBy is { Length: > 0 } by ? by : entry.Actor;
+        await db.SaveChangesAsync(ct);
+        return membership;
+    }
+
+    public async Task<bool> RemoveMemberAsync(Guid tenantId, Guid membershipId, CancellationToken ct)
+    {
+        var membership = await db.Memberships.SingleOrDefaultAsync(m => m.Id == membershipId && m.TenantId == tenantId, ct);
+        if (membership is null)
+        {
+            return false;
+        }
+        db.Memberships.Remove(membership);
+        audit.Add("membership.removed", tenantId, detail: $"email={membership.Email}");
+        await db.SaveChangesAsync(ct);
+        return true;
+    }
+
     public async Task<Tenant> EnsureTenantAsync(string slug, string name, CancellationToken ct)
     {
         var tenant = await db.Tenants.SingleOrDefaultAsync(t => t.Slug == slug, ct);
@@ -37,14 +116,19 @@ public sealed class TenantProvisioning(BrokerDbContext db, TimeProvider time)
     }
 
     /// <summary>Stores the hash of a connect-link token (made fresh when null) and returns the link and its token.</summary>
-    public async Task<(ConnectLink Link, string Token)> AddConnectLinkAsync(Guid tenantId, string? label, CancellationToken ct, string? token = null)
+    public async Task<(ConnectLink Link, string Token)> AddConnectLinkAsync(
+        Guid tenantId, string? label, CancellationToken ct, string? token = null, Guid? accountId = null, DateTimeOffset? expiresAt = null, string? createdBy = null)
     {
         token ??= SecretToken.New();
         var hash = SecretToken.Hash(token);
         var link = await db.ConnectLinks.SingleOrDefaultAsync(l => l.TokenHash == hash, ct);
         if (link is null)
         {
-            link = new ConnectLink { TenantId = tenantId, TokenHash = hash, Label = label, CreatedAt = time.GetUtcNow() };
+            link = new ConnectLink
+            {
+                TenantId = tenantId, TokenHash = hash, Label = label, CreatedAt = time.GetUtcNow(),
+                AccountId = accountId, ExpiresAt = expiresAt, CreatedBy = createdBy,
+            };
             db.ConnectLinks.Add(link);
             await db.SaveChangesAsync(ct);
         }

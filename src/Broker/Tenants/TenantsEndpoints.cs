@@ -13,31 +13,91 @@ public sealed record PolicyResponse(int? WakeAfterSleepMinutes);
 
 public static class TenantsEndpoints
 {
-    public static RouteGroupBuilder MapTenantPolicy(this IEndpointRouteBuilder routes)
+    public static void MapTenantPolicy(RouteGroupBuilder tenant)
     {
-        var group = routes.MapGroup("/api/v1/policy").WithTags("Policy").RequireAuthorization(TenancyExtensions.TenantPolicy);
+        var group = tenant.MapGroup("/policy").WithTags("Policy");
 
         group.MapGet("/", async Task<Ok<PolicyResponse>> (HttpContext http, BrokerDbContext db) =>
         {
-            var tenantId = http.User.TenantId();
+            var tenantId = http.TenantId();
             var wake = await db.Tenants.Where(t => t.Id == tenantId).Select(t => t.WakeAfterSleepMinutes).SingleAsync(http.RequestAborted);
             return TypedResults.Ok(new PolicyResponse(wake));
         });
 
-        group.MapPut("/", async Task<Ok<PolicyResponse>> (PolicyRequest request, HttpContext http, BrokerDbContext db, TimeProvider time) =>
+        group.MapPut("/", async Task<Ok<PolicyResponse>> (PolicyRequest request, HttpContext http, BrokerDbContext db, AuditLog audit) =>
         {
-            var tenantId = http.User.TenantId();
+            var tenantId = http.TenantId();
             await db.Tenants.Where(t => t.Id == tenantId)
                 .ExecuteUpdateAsync(s => s.SetProperty(t => t.WakeAfterSleepMinutes, request.WakeAfterSleepMinutes), http.RequestAborted);
-            db.AuditEvents.Add(new AuditEvent
-            {
-                At = time.GetUtcNow(), TenantId = tenantId, Action = "tenant.policy_changed", Actor = "tenant-api",
-                Detail = $"wake_after_sleep_minutes={request.WakeAfterSleepMinutes?.ToString() ?? "never"}",
-            });
+            audit.Add("tenant.policy_changed", tenantId, detail: $"wake_after_sleep_minutes={request.WakeAfterSleepMinutes?.ToString() ?? "never"}");
             await db.SaveChangesAsync(http.RequestAborted);
             return TypedResults.Ok(new PolicyResponse(request.WakeAfterSleepMinutes));
+        }).RequireTenantRole(People.TenantRole.Admin);
+    }
+}
+
+public sealed record CreateTenantRequest([property: Required, MaxLength(64)] string Slug, [property: Required, MaxLength(200)] string Name);
+
+public sealed record TenantResponse(Guid Id, string Slug, string Name, DateTimeOffset CreatedAt, int? WakeAfterSleepMinutes);
+
+public sealed record CreateApiKeyRequest([property: MaxLength(200)] string? Label);
+
+public sealed record ApiKeyResponse(Guid Id, string Prefix, string? Label, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, string? Key = null);
+
+/// <summary>The operator's view of tenants: list and create (<c>/api/v1/tenants</c>).</summary>
+public static class OperatorTenantsEndpoints
+{
+    public static RouteGroupBuilder MapTenants(this IEndpointRouteBuilder routes)
+    {
+        var group = routes.MapGroup("/api/v1/tenants").WithTags("Tenants").RequireAuthorization(AdminPolicies.Operator);
+
+        group.MapGet("/", async Task<Ok<List<TenantResponse>>> (BrokerDbContext db, HttpContext http) =>
+            TypedResults.Ok(await db.Tenants.AsNoTracking().OrderBy(t => t.Slug)
+                .Select(t => new TenantResponse(t.Id, t.Slug, t.Name, t.CreatedAt, t.WakeAfterSleepMinutes)).ToListAsync(http.RequestAborted)));
+
+        group.MapPost("/", async Task<Results<Created<TenantResponse>, ValidationProblem, Conflict<ProblemDetailsLike>>> (
+            CreateTenantRequest request, TenantProvisioning provisioning, HttpContext http) =>
+        {
+            if (TenantProvisioning.SlugProblem(request.Slug) is { } problem)
+            {
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["slug"] = [problem] });
+            }
+            var tenant = await provisioning.CreateTenantAsync(request.Slug, request.Name, http.RequestAborted);
+            return tenant is null
+                ? TypedResults.Conflict(new ProblemDetailsLike("Conflict", 409, $"A tenant with slug '{request.Slug}' exists."))
+                : TypedResults.Created($"/api/v1/tenants/{tenant.Slug}", new TenantResponse(tenant.Id, tenant.Slug, tenant.Name, tenant.CreatedAt, null));
+        });
+        return group;
+    }
+}
+
+/// <summary>A problem body for typed results that need one alongside other typed results.</summary>
+public sealed record ProblemDetailsLike(string Title, int Status, string Detail);
+
+/// <summary>The tenant's API keys: created and revoked by tenant admins, shown once.</summary>
+public static class ApiKeysEndpoints
+{
+    public static void MapApiKeys(RouteGroupBuilder tenant)
+    {
+        var group = tenant.MapGroup("/api-keys").WithTags("API keys").RequireTenantRole(People.TenantRole.Admin);
+
+        group.MapGet("/", async Task<Ok<List<ApiKeyResponse>>> (HttpContext http, BrokerDbContext db) =>
+        {
+            var tenantId = http.TenantId();
+            return TypedResults.Ok(await db.TenantApiKeys.AsNoTracking().Where(k => k.TenantId == tenantId).OrderBy(k => k.CreatedAt)
+                .Select(k => new ApiKeyResponse(k.Id, k.Prefix, k.Label, k.CreatedAt, k.RevokedAt, null)).ToListAsync(http.RequestAborted));
         });
 
-        return group;
+        group.MapPost("/", async Task<Created<ApiKeyResponse>> (CreateApiKeyRequest request, HttpContext http, TenantProvisioning provisioning, BrokerDbContext db) =>
+        {
+            var tenantId = http.TenantId();
+            var key = await provisioning.CreateApiKeyAsync(tenantId, request.Label, http.RequestAborted);
+            var hash = SecretToken.Hash(key);
+            var row = await db.TenantApiKeys.AsNoTracking().SingleAsync(k => k.KeyHash == hash, http.RequestAborted);
+            return TypedResults.Created($"{http.Request.Path.Value?.TrimEnd('/')}/{row.Id}", new ApiKeyResponse(row.Id, row.Prefix, row.Label, row.CreatedAt, null, key));
+        });
+
+        group.MapDelete("/{id:guid}", async Task<Results<NoContent, NotFound>> (Guid id, HttpContext http, TenantProvisioning provisioning) =>
+            await provisioning.RevokeApiKeyAsync(http.TenantId(), id, http.RequestAborted) ? TypedResults.NoContent() : TypedResults.NotFound());
     }
 }

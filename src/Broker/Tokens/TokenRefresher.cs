@@ -107,7 +107,7 @@ public sealed class TokenRefresher(
     {
         var now = time.GetUtcNow();
         var tenantId = await db.TeslaAccounts.Where(a => a.Id == accountId).Select(a => a.TenantId).SingleAsync(ct);
-        await db.TeslaAccounts.Where(a => a.Id == accountId)
+        await db.TeslaAccounts.Where(a => a.Id == accountId && a.Status == AccountStatus.Active)
             .ExecuteUpdateAsync(s => s.SetProperty(a => a.Status, AccountStatus.NeedsReconnect).SetProperty(a => a.UpdatedAt, now), ct);
         db.AuditEvents.Add(new AuditEvent { At = now, TenantId = tenantId, AccountId = accountId, Action = "account.needs_reconnect", Actor = "token-refresher", Detail = reason });
         await db.SaveChangesAsync(ct);

@@ -159,7 +159,7 @@ public sealed partial class ConnectFailureTests(PostgresServer postgres) : Broke
     private async Task AssertRefusedAsync(HttpResponseMessage response, HttpStatusCode status, string reason, bool expectRetryLink = true, string? code = null)
     {
         var html = await response.Content.ReadAsStringAsync(Ct);
-        Assert.True(status == response.StatusCode, $"Expected {status}, got {response.StatusCode}: {html}");
+        Assert.True(status == response.StatusCode, $"Expected {status}, got {response.StatusCode}: {html}\n{Broker.Logs.All}");
         Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
         Assert.Contains($"data-reason=\"{reason}\"", html);
         Assert.Contains("nothing was saved", html, StringComparison.OrdinalIgnoreCase);

@@ -1,0 +1,49 @@
+using System.Threading.RateLimiting;
+using Broker.Accounts;
+using Broker.Tenants;
+using Microsoft.AspNetCore.RateLimiting;
+
+namespace Broker.Admin;
+
+public static class AdminExtensions
+{
+    public const string ConnectRateLimit = "connect";
+
+    /// <summary>The console's and the operator API's services, the OpenAPI document and the rate limits.</summary>
+    public static WebApplicationBuilder AddAdmin(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddScoped<OperatorKeys>();
+        builder.Services.AddScoped<AccountLifecycle>();
+        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "Broker API";
+            document.Info.Description = "Tenant and operator API. Authenticate with `Authorization: Bearer <key>`: a tenant key (brk_…) "
+                + "acts on its own tenant (/api/v1/… or /api/v1/tenants/{tenant}/…); an operator key (brko_…) on every tenant.";
+            return Task.CompletedTask;
+        }));
+        builder.Services.AddRateLimiter(o =>
+        {
+            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            // Per client address: a browser signs in or connects a handful of times, a script hammering it does not.
+            o.AddPolicy(ConsoleEndpoints.SignInRateLimit, http => PerAddress(http, Limits(http).SignInPerMinute));
+            o.AddPolicy(ConnectRateLimit, http => PerAddress(http, Limits(http).ConnectPerMinute));
+        });
+        return builder;
+    }
+
+    /// <summary>Operator-only API: tenants, operator keys, the whole audit log.</summary>
+    public static IEndpointRouteBuilder MapOperatorApi(this IEndpointRouteBuilder routes)
+    {
+        routes.MapTenants();
+        routes.MapOperatorKeys();
+        routes.MapOperatorAudit();
+        return routes;
+    }
+
+    private static People.ConsoleOptions Limits(HttpContext http) =>
+        http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<People.ConsoleOptions>>().Value;
+
+    private static RateLimitPartition<string> PerAddress(HttpContext http, int perMinute) =>
+        RateLimitPartition.GetFixedWindowLimiter(http.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+            _ => new FixedWindowRateLimiterOptions { PermitLimit = perMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 });
+}
