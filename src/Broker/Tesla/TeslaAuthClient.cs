@@ -46,6 +46,22 @@ public sealed class TeslaAuthClient(HttpClient http, IOptions<TeslaOptions> opti
             ["refresh_token"] = refreshToken,
         }, ct);
 
+    /// <summary>
+    /// A partner token (<c>client_credentials</c>, TESLA.md §1.6) for the partner endpoints of the Fleet API at
+    /// <paramref name="audience"/>. Needs the client secret; it has no refresh token and is never stored.
+    /// </summary>
+    public Task<TeslaTokenResponse> GetPartnerTokenAsync(string audience, IEnumerable<string> scopes, CancellationToken ct) =>
+        _options.ClientSecret is { Length: > 0 } secret
+            ? PostAsync("client_credentials", new Dictionary<string, string>
+            {
+                ["grant_type"] = "client_credentials",
+                ["client_id"] = _options.ClientId,
+                ["client_secret"] = secret,
+                ["scope"] = string.Join(' ', scopes),
+                ["audience"] = audience,
+            }, ct)
+            : throw new TeslaAuthException("invalid_client", null, "Partner tokens need the app's client secret: set Tesla:ClientSecret.");
+
     private async Task<TeslaTokenResponse> PostAsync(string grant, Dictionary<string, string> form, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);

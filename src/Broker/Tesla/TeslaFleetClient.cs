@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
@@ -69,17 +70,37 @@ public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOpti
             : throw new TeslaApiException(200, "malformed_response", "live_status answered without a response object.");
     }
 
-    private async Task<JsonDocument> SendAsync(FleetAccount account, HttpMethod method, string path, FleetCategory category, string? device, CancellationToken ct)
+    /// <summary>fleet_status (not billed): which of the cars hold the operator's virtual key (TESLA.md §4.6).</summary>
+    public async Task<FleetStatus> GetFleetStatusAsync(FleetAccount account, IReadOnlyList<string> vins, CancellationToken ct) =>
+        Read<FleetStatus>(await SendAsync(account, HttpMethod.Post, "/api/1/vehicles/fleet_status", FleetCategory.Free, vins.Count == 1 ? vins[0] : null, ct, new { vins }))
+        ?? throw new TeslaApiException(200, "malformed_response", "fleet_status answered without a response object.");
+
+    /// <summary>Registers the partner domain in one region with a partner token; Tesla downloads the public key from it (TESLA.md §4.2).</summary>
+    public async Task RegisterPartnerAsync(string baseUrl, string partnerToken, string domain, CancellationToken ct) =>
+        (await SendAsync(PartnerCaller(baseUrl, partnerToken), HttpMethod.Post, "/api/1/partner_accounts", FleetCategory.Free, null, ct, new { domain })).Dispose();
+
+    /// <summary>The public key Tesla holds for <paramref name="domain"/> in that region, as uncompressed hex (TESLA.md §4.3).</summary>
+    public async Task<string?> GetPartnerPublicKeyAsync(string baseUrl, string partnerToken, string domain, CancellationToken ct) =>
+        Read<PartnerPublicKey>(await SendAsync(PartnerCaller(baseUrl, partnerToken), HttpMethod.Get,
+            $"/api/1/partner_accounts/public_key?domain={Uri.EscapeDataString(domain)}", FleetCategory.Free, null, ct))?.PublicKey;
+
+    /// <summary>Partner calls are made for no account: <see cref="Guid.Empty"/> keeps them out of the per-account usage.</summary>
+    private static FleetAccount PartnerCaller(string baseUrl, string partnerToken) => new(Guid.Empty, Guid.Empty, baseUrl, partnerToken);
+
+    private async Task<JsonDocument> SendAsync(FleetAccount account, HttpMethod method, string path, FleetCategory category, string? device, CancellationToken ct, object? body = null)
     {
         var baseUrl = account.BaseUrl;
         for (var attempt = 0; ; attempt++)
         {
             using var request = new HttpRequestMessage(method, baseUrl.TrimEnd('/') + path);
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", account.AccessToken);
-            request.Options.Set(FleetUsageHandler.Key, (usage, account, device, category));
+            if (account.AccountId != Guid.Empty)
+            {
+                request.Options.Set(FleetUsageHandler.Key, (usage, account, device, category));
+            }
             if (method == HttpMethod.Post)
             {
-                request.Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json");
+                request.Content = body is null ? new StringContent("{}", System.Text.Encoding.UTF8, "application/json") : JsonContent.Create(body);
             }
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(TimeSpan.FromSeconds(_options.FleetRequestTimeoutSeconds));

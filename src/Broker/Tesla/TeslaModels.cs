@@ -22,6 +22,13 @@ public sealed record FleetEnvelope<T>(
     [property: JsonPropertyName("error")] string? Error,
     [property: JsonPropertyName("error_description")] string? ErrorDescription);
 
+/// <summary>The virtual-key part of a <c>fleet_status</c> answer (TESLA.md §4.6).</summary>
+public sealed record FleetStatus(
+    [property: JsonPropertyName("key_paired_vins")] IReadOnlyList<string>? KeyPairedVins,
+    [property: JsonPropertyName("unpaired_vins")] IReadOnlyList<string>? UnpairedVins);
+
+public sealed record PartnerPublicKey([property: JsonPropertyName("public_key")] string? PublicKey);
+
 public sealed record UserRegion(
     [property: JsonPropertyName("region")] string Region,
     [property: JsonPropertyName("fleet_api_base_url")] string FleetApiBaseUrl);
