@@ -1,0 +1,111 @@
+using Broker.Admin;
+using Broker.Data;
+using Broker.Tesla;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Broker.Partner;
+
+/// <summary>A set-up step cannot be done as asked; <see cref="Exception.Message"/> tells the operator why and what to do.</summary>
+public sealed class PartnerSetupException(string title, string message, int status = StatusCodes.Status400BadRequest) : Exception(message)
+{
+    public string Title { get; } = title;
+    public int Status { get; } = status;
+}
+
+public sealed record PartnerKeyResponse(Guid Id, string PublicKeyPem, string PublicKeyHex, string Origin, DateTimeOffset CreatedAt);
+
+public sealed record PartnerRegistrationResponse(
+    string Region, string Domain, string Status, string? PublicKeyHex, bool MatchesCurrentKey, string? Error, DateTimeOffset AttemptedAt, DateTimeOffset? RegisteredAt);
+
+/// <summary>Everything the operator needs to see: the key, where Tesla fetches it, each region's registration, the pairing link.</summary>
+public sealed record PartnerStatusResponse(
+    string? Domain, string? PublicKeyUrl, string? PairingUrl, PartnerKeyResponse? Key,
+    IReadOnlyList<string> Regions, IReadOnlyList<PartnerRegistrationResponse> Registrations);
+
+/// <summary>
+/// The operator's partner set-up acts, shared by the HTTP API and the console. Each act is audited and
+/// saved with its audit event; Tesla is called before anything is written.
+/// </summary>
+public sealed class PartnerSetup(
+    BrokerDbContext db, PartnerKeys keys, PartnerRegistrar registrar, IOptions<PartnerOptions> options, IOptions<TeslaOptions> tesla, TimeProvider time)
+{
+    private readonly PartnerOptions _options = options.Value;
+
+    public async Task<PartnerStatusResponse> GetStatusAsync(CancellationToken ct)
+    {
+        var key = await keys.CurrentAsync(ct);
+        var registrations = await db.PartnerRegistrations.AsNoTracking().OrderBy(r => r.Region).ToListAsync(ct);
+        return new PartnerStatusResponse(
+            _options.Domain is { Length: > 0 } ? _options.Domain : null, _options.PublicKeyUrl, _options.PairingUrl(), key?.ToResponse(),
+            [.. tesla.Value.Regions.Keys.Order(StringComparer.Ordinal)], [.. registrations.Select(r => r.ToResponse(key))]);
+    }
+
+    public async Task<PartnerKeyResponse> GenerateKeyAsync(string actor, CancellationToken ct)
+    {
+        var key = await keys.GenerateAsync(ct);
+        return await SaveKeyAsync(key, "partner.key_generated", actor, ct);
+    }
+
+    /// <summary>Throws <see cref="PartnerSetupException"/> for anything but a prime256v1 private key.</summary>
+    public async Task<PartnerKeyResponse> ImportKeyAsync(string privateKeyPem, string actor, CancellationToken ct)
+    {
+        var key = await keys.ImportAsync(privateKeyPem, ct);
+        return await SaveKeyAsync(key, "partner.key_imported", actor, ct);
+    }
+
+    /// <summary>
+    /// Registers in <paramref name="region"/>, or in every configured region when null. Tesla's refusals are
+    /// outcomes (a failed row with the reason); a missing domain, key or region is a <see cref="PartnerSetupException"/>.
+    /// </summary>
+    public async Task<IReadOnlyList<PartnerRegistrationResponse>> RegisterAsync(string? region, string actor, CancellationToken ct)
+    {
+        if (_options.Domain is not { Length: > 0 } domain)
+        {
+            throw new PartnerSetupException("No partner domain", "Set Partner:Domain to the app's domain on developer.tesla.com "
+                + "(a bare host name such as broker.example.com) and restart the broker.", StatusCodes.Status409Conflict);
+        }
+        var key = await keys.CurrentAsync(ct)
+            ?? throw new PartnerSetupException("No partner key", "Generate or import a key first: Tesla downloads it during registration.", StatusCodes.Status409Conflict);
+        var regions = tesla.Value.Regions.Keys.Order(StringComparer.Ordinal).ToList();
+        if (region is not null)
+        {
+            regions = regions.Where(r => r.Equals(region.Trim(), StringComparison.OrdinalIgnoreCase)).ToList();
+            if (regions.Count == 0)
+            {
+                throw new PartnerSetupException("Unknown region", $"Region '{region}' is not configured; configured: {string.Join(", ", tesla.Value.Regions.Keys)}.");
+            }
+        }
+
+        var rows = new List<PartnerRegistration>();
+        foreach (var r in regions)
+        {
+            var row = await registrar.RegisterAsync(r, domain, key, ct);
+            rows.Add(row);
+            Audit(row.Status == "registered" ? "partner.registered" : "partner.registration_failed", actor,
+                $"region={r}; domain={domain}; key={key.Id}" + (row.Error is null ? "" : $"; error={row.Error}"));
+        }
+        await db.SaveChangesAsync(ct);
+        return [.. rows.Select(r => r.ToResponse(key))];
+    }
+
+    private async Task<PartnerKeyResponse> SaveKeyAsync(PartnerKey key, string action, string actor, CancellationToken ct)
+    {
+        Audit(action, actor, $"key={key.Id}; public_key={key.PublicKeyHex[..18]}…");
+        await db.SaveChangesAsync(ct);
+        return key.ToResponse();
+    }
+
+    private void Audit(string action, string actor, string detail) =>
+        db.AuditEvents.Add(new AuditEvent { At = time.GetUtcNow(), Action = action, Actor = actor, Detail = detail });
+}
+
+internal static class PartnerMappings
+{
+    public static PartnerKeyResponse ToResponse(this PartnerKey k) => new(k.Id, k.PublicKeyPem, k.PublicKeyHex, k.Origin, k.CreatedAt);
+
+    public static PartnerRegistrationResponse ToResponse(this PartnerRegistration r, PartnerKey? current) => new(
+        r.Region, r.Domain, r.Status, r.PublicKeyHex,
+        current is not null && string.Equals(r.PublicKeyHex, current.PublicKeyHex, StringComparison.OrdinalIgnoreCase),
+        r.Error, r.AttemptedAt, r.RegisteredAt);
+}

@@ -1,0 +1,57 @@
+using System.Collections.Concurrent;
+using Broker.Accounts;
+using Broker.Data;
+using Broker.Tesla;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Broker.Partner;
+
+/// <summary>
+/// Asks Tesla which of an account's cars hold the operator's virtual key (<c>fleet_status</c>, not billed) and
+/// records it on <see cref="Vehicle.KeyPaired"/>. Runs inside a poll, at most every
+/// <see cref="PartnerOptions.KeyCheckIntervalHours"/> per account, first on the poll right after a connect
+/// (new cars are unchecked), and only once the partner domain is registered somewhere. It never fails the poll.
+/// </summary>
+public sealed class VirtualKeyCheck(BrokerDbContext db, TeslaFleetClient fleet, IOptions<PartnerOptions> options, ILogger<VirtualKeyCheck> logger)
+{
+    /// <summary>After a failed check, when the account may be asked again (per node; a lost entry only means an early retry).</summary>
+    private static readonly ConcurrentDictionary<Guid, DateTimeOffset> RetryAt = new();
+    private static readonly TimeSpan RetryAfterFailure = TimeSpan.FromHours(1);
+
+    /// <summary>Updates the tracked <paramref name="account"/>'s cars when due; the poll saves them.</summary>
+    public async Task CheckIfDueAsync(FleetAccount caller, TeslaAccount account, DateTimeOffset now, CancellationToken ct)
+    {
+        var interval = TimeSpan.FromHours(options.Value.KeyCheckIntervalHours);
+        var due = account.Vehicles.Count > 0
+            && account.GrantedScopes.Contains("vehicle_device_data")
+            && account.Vehicles.Any(v => v.KeyCheckedAt is null || v.KeyCheckedAt <= now - interval)
+            && !(RetryAt.TryGetValue(account.Id, out var retry) && retry > now)
+            && options.Value.Domain is { Length: > 0 };
+        if (!due || !await db.PartnerRegistrations.AnyAsync(r => r.Status == "registered", ct))
+        {
+            return;
+        }
+        try
+        {
+            var status = await fleet.GetFleetStatusAsync(caller, [.. account.Vehicles.Select(v => v.Vin)], ct);
+            var paired = (status.KeyPairedVins ?? []).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            var unpaired = (status.UnpairedVins ?? []).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            foreach (var vehicle in account.Vehicles)
+            {
+                // A car Tesla names in neither list keeps what was known about it.
+                vehicle.KeyPaired = paired.Contains(vehicle.Vin) ? true : unpaired.Contains(vehicle.Vin) ? false : vehicle.KeyPaired;
+                vehicle.KeyCheckedAt = now;
+            }
+            RetryAt.TryRemove(account.Id, out _);
+            logger.LogDebug("Virtual key on {Paired} of {Vehicles} cars of account {AccountId}", paired.Count, account.Vehicles.Count, account.Id);
+        }
+        catch (Exception ex) when (ex is TeslaApiException or VehicleUnavailableException && !ct.IsCancellationRequested)
+        {
+            RetryAt[account.Id] = now + RetryAfterFailure;
+            // The exception's message names the status and path only; tokens never reach it.
+            logger.LogWarning("Virtual-key check (fleet_status) for account {AccountId} failed: {Reason}; next try after {RetryAt}",
+                account.Id, ex.Message, now + RetryAfterFailure);
+        }
+    }
+}
