@@ -15,7 +15,7 @@ namespace Broker.Polling;
 /// </summary>
 public sealed partial class AccountPoller(
     BrokerDbContext db, TeslaFleetClient fleet, FleetUsage usage, TokenRefresher tokens,
-    TimeProvider time, IOptions<PollingOptions> options, ILogger<AccountPoller> logger)
+    TimeProvider time, IOptions<PollingOptions> options, ILogger<AccountPoller> logger, Partner.VirtualKeyCheck virtualKeys)
 {
     private readonly PollingOptions _options = options.Value;
     private TokenRefresher Tokens => tokens;
@@ -54,6 +54,7 @@ public sealed partial class AccountPoller(
         var session = new Session(this, caller);
         await PollVehiclesAsync(session, account, vehicles, now, ct);
         await PollSitesAsync(session, account, sites, now, ct);
+        await virtualKeys.CheckIfDueAsync(session.Caller, account, now, ct); // Partner/: fleet_status about daily; never fails the poll
 
         if (fleet.LastBaseUrl is { } baseUrl && baseUrl != account.FleetApiBaseUrl)
         {
@@ -140,6 +141,8 @@ public sealed partial class AccountPoller(
     private sealed class Session(AccountPoller owner, FleetAccount caller)
     {
         private FleetAccount _caller = caller;
+
+        public FleetAccount Caller => _caller;
 
         public async Task<T> CallAsync<T>(Func<FleetAccount, CancellationToken, Task<T>> call, CancellationToken ct)
         {
