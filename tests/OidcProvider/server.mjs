@@ -77,7 +77,7 @@ provider.use(async (ctx, next) => {
     return finish(ctx, { error: 'access_denied', error_description: 'The user cancelled the sign-in.' });
   }
   const account = findByLogin(form.get('login') || '');
-  if (!account || (account.password !== undefined && account.password !== form.get('password'))) {
+  if (!account || (account.password != null && account.password !== form.get('password'))) {
     return showLogin(ctx, details, 'Unknown login or wrong password.');
   }
   return finish(ctx, { login: { accountId: account.sub } }, false);
@@ -99,7 +99,7 @@ async function finish(ctx, result, mergeWithLastSubmission = true) {
 }
 
 function showLogin(ctx, details, error) {
-  const people = accounts.map((a) => `<li><code>${esc(a.email || a.sub)}</code>${a.password === undefined ? '' : ` / <code>${esc(a.password)}</code>`}`
+  const people = accounts.map((a) => `<li><code>${esc(a.email || a.sub)}</code>${a.password == null ? '' : ` / <code>${esc(a.password)}</code>`}`
     + `${a.groups?.length ? ` (groups: ${esc(a.groups.join(', '))})` : ''}</li>`).join('');
   ctx.status = error ? 400 : 200;
   ctx.type = 'html';
