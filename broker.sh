@@ -224,6 +224,20 @@ ensure_test_packages() {
   fi
 }
 
+# Broker's tests sign in against a real OpenID provider: tests/OidcProvider (npm oidc-provider, pinned by its
+# package-lock.json). npm ci runs only when the lock file changed since the last install.
+ensure_oidc_provider() {
+  local dir="$ROOT/tests/OidcProvider" want
+  command -v npm >/dev/null 2>&1 || die "npm is needed for tests/OidcProvider (Debian: apt-get install nodejs npm)"
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [[ -d $dir/node_modules/oidc-provider && $(cat "$dir/node_modules/.installed-lock.sha256" 2>/dev/null) == "$want" ]]; then
+    return 0
+  fi
+  say "installing tests/OidcProvider (npm ci)"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >&2 || die "npm ci in $dir failed"
+  echo "$want" >"$dir/node_modules/.installed-lock.sha256"
+}
+
 # Sums the <Counters> of every TRX file in $1 into TRX_PASSED/TRX_FAILED/TRX_SKIPPED.
 # Skipped tests show up as total - executed (xunit's skips are not in notExecuted).
 count_trx() {
@@ -257,6 +271,7 @@ cmd_test() {
   ensure_test_packages
   say "restoring local .NET tools"
   dotnet tool restore
+  ensure_oidc_provider
 
   # A throw-away cluster per run; fsync off (PG_FAST) because nothing here must survive.
   TEST_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/broker-test-pg.XXXXXX")
@@ -492,8 +507,9 @@ Usage: ./broker.sh <command> [args]
 
   test [dotnet test args...]
       Install missing test prerequisites (as root: chromium nginx prometheus docker-compose
-      via apt), restore .NET tools, start a throw-away PostgreSQL, export BROKER_TEST_PG and
-      run `dotnet test Broker.sln -c Release`. Extra args are passed on, e.g.
+      via apt), restore .NET tools, npm ci the tests' OpenID provider in tests/OidcProvider
+      (skipped while its package-lock.json is unchanged), start a throw-away PostgreSQL,
+      export BROKER_TEST_PG and run `dotnet test Broker.sln -c Release`. Extra args are passed on, e.g.
       ./broker.sh test --filter FullyQualifiedName~Vault
       Ends with a line "N passed, N failed[, N skipped]" counted from the TRX files
       (TestResults/run-*/); exits non-zero when anything failed.
