@@ -34,6 +34,12 @@ public sealed class SimulatorHost(string authBaseUrl = SimulatorHost.AuthBase) :
     /// <summary>A clock shared with the broker, so cars drive, charge and fall asleep on test time.</summary>
     public TimeProvider? Clock { get; init; }
 
+    /// <summary>
+    /// The web the simulator downloads partner public keys from, as Tesla fetches <c>https://&lt;domain&gt;/.well-known/…</c>
+    /// (usually the broker's in-memory server). Read when the first download happens; unset, every download answers 404.
+    /// </summary>
+    public Func<HttpMessageHandler>? PartnerWeb { get; set; }
+
     /// <summary>Listens with Kestrel on the auth base URL's port, so a real browser can reach the sign-in pages.</summary>
     public void StartOnRealPort()
     {
@@ -65,10 +71,15 @@ public sealed class SimulatorHost(string authBaseUrl = SimulatorHost.AuthBase) :
     {
         builder.UseEnvironment("Testing");
         builder.ConfigureAppConfiguration(c => c.AddInMemoryCollection(Settings()));
-        if (Clock is { } clock)
+        builder.ConfigureTestServices(s =>
         {
-            builder.ConfigureTestServices(s => s.AddSingleton(clock));
-        }
+            if (Clock is { } clock)
+            {
+                s.AddSingleton(clock);
+            }
+            s.AddHttpClient(simulator::TeslaSimulator.SimulatorMarker.PartnerKeyDownloadClient)
+                .ConfigurePrimaryHttpMessageHandler(() => PartnerWeb?.Invoke() ?? new NotFoundHandler());
+        });
     }
 
     private Dictionary<string, string?> Settings()
@@ -86,6 +97,12 @@ public sealed class SimulatorHost(string authBaseUrl = SimulatorHost.AuthBase) :
             settings[$"Simulator:Clients:0:RedirectUris:{i}"] = RedirectUris[i];
         }
         return settings;
+    }
+
+    private sealed class NotFoundHandler : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct) =>
+            Task.FromResult(new HttpResponseMessage(HttpStatusCode.NotFound));
     }
 
     /// <summary>A client for the simulator's control API (<c>/_sim/...</c>) and its pages.</summary>
