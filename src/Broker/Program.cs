@@ -27,6 +27,7 @@ builder.AddJobs();                 // Jobs/ + Polling/: clustered Quartz on Post
 builder.AddBrokerMetrics();        // Metrics/: /metrics built per scrape from the stored readings
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddProblemDetails();
+builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
 builder.Services.AddValidation();
 builder.Services.AddRazorComponents();
 builder.Services.Configure<ForwardedHeadersOptions>(o => o.ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.All);
@@ -56,7 +57,7 @@ app.UseAntiforgery();
 app.MapConnect();
 app.MapTenantApi(AccountsEndpoints.MapAccounts, ConnectLinksEndpoints.MapConnectLinks, TenantsEndpoints.MapTenantPolicy,
     MembersEndpoints.MapMembers, ApiKeysEndpoints.MapApiKeys, AuditEndpoints.MapTenantAudit);   // /api/v1/tenants/{tenant}/… and /api/v1/…
-app.MapOperatorApi();      // /api/v1/tenants, /api/v1/operator-keys, /api/v1/audit
+app.MapOperatorApi();      // /api/v1/tenants, /api/v1/operator/keys, /api/v1/operator/audit
 app.MapPartner();          // /.well-known/…/com.tesla.3p.public-key.pem, /api/v1/partner (operator)
 app.MapConsole();          // /console: people and operators in a browser
 app.MapOpenApi();          // /openapi/v1.json

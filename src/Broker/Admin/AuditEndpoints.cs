@@ -8,7 +8,7 @@ namespace Broker.Admin;
 
 public sealed record AuditEventResponse(long Id, DateTimeOffset At, string Action, string Actor, string? Address, Guid? TenantId, Guid? AccountId, string? Detail);
 
-/// <summary>The audit log: a tenant's own events for its admins, every event for operators. Newest first.</summary>
+/// <summary>The audit log: a tenant's own events for its admins, every event for operators (<c>/api/v1/operator/audit</c>). Newest first.</summary>
 public static class AuditEndpoints
 {
     public const int PageSize = 200;
@@ -19,7 +19,7 @@ public static class AuditEndpoints
             .WithTags("Audit").RequireTenantRole(TenantRole.Admin);
 
     public static RouteHandlerBuilder MapOperatorAudit(this IEndpointRouteBuilder routes) =>
-        routes.MapGet("/api/v1/audit", async Task<Ok<List<AuditEventResponse>>> (long? before, HttpContext http, BrokerDbContext db) =>
+        routes.MapGet("/api/v1/operator/audit", async Task<Ok<List<AuditEventResponse>>> (long? before, HttpContext http, BrokerDbContext db) =>
             TypedResults.Ok(await Page(db.AuditEvents, before).ToListAsync(http.RequestAborted)))
             .WithTags("Audit").RequireAuthorization(AdminPolicies.Operator);
 

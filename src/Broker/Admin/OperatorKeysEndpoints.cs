@@ -10,12 +10,12 @@ public sealed record CreateOperatorKeyRequest([property: MaxLength(200)] string?
 
 public sealed record OperatorKeyResponse(Guid Id, string Prefix, string? Label, string CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, string? Key = null);
 
-/// <summary>Named, revocable operator API keys (<c>/api/v1/operator-keys</c>), shown once at creation.</summary>
+/// <summary>Named, revocable operator API keys (<c>/api/v1/operator/keys</c>), shown once at creation.</summary>
 public static class OperatorKeysEndpoints
 {
     public static RouteGroupBuilder MapOperatorKeys(this IEndpointRouteBuilder routes)
     {
-        var group = routes.MapGroup("/api/v1/operator-keys").WithTags("Operator keys").RequireAuthorization(AdminPolicies.Operator);
+        var group = routes.MapGroup("/api/v1/operator/keys").WithTags("Operator keys").RequireAuthorization(AdminPolicies.Operator);
 
         group.MapGet("/", async Task<Ok<List<OperatorKeyResponse>>> (BrokerDbContext db, HttpContext http) =>
             TypedResults.Ok(await db.OperatorApiKeys.AsNoTracking().OrderBy(k => k.CreatedAt)
@@ -24,7 +24,7 @@ public static class OperatorKeysEndpoints
         group.MapPost("/", async Task<Created<OperatorKeyResponse>> (CreateOperatorKeyRequest request, OperatorKeys keys, HttpContext http) =>
         {
             var (row, key) = await keys.CreateAsync(request.Label, http.RequestAborted);
-            return TypedResults.Created($"/api/v1/operator-keys/{row.Id}", new OperatorKeyResponse(row.Id, row.DisplayPrefix, row.Label, row.CreatedBy, row.CreatedAt, null, key));
+            return TypedResults.Created($"/api/v1/operator/keys/{row.Id}", new OperatorKeyResponse(row.Id, row.DisplayPrefix, row.Label, row.CreatedBy, row.CreatedAt, null, key));
         });
 
         group.MapDelete("/{id:guid}", async Task<Results<NoContent, NotFound>> (Guid id, OperatorKeys keys, HttpContext http) =>

@@ -16,8 +16,10 @@ public static class TenancyExtensions
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TenantApiKeyHandler>(TenantApiKeyHandler.SchemeName, null)
             .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, Admin.OperatorTokenHandler>(Admin.OperatorTokenHandler.SchemeName, null);
         builder.Services.AddAuthorizationBuilder()
+            // The short /api/v1/… form acts on the key's own tenant; an operator (authenticated, but of no
+            // tenant) is told 403 and uses /api/v1/tenants/{tenant}/… instead.
             .AddPolicy(TenantPolicy, p => p
-                .AddAuthenticationSchemes(TenantApiKeyHandler.SchemeName)
+                .AddAuthenticationSchemes(TenantApiKeyHandler.SchemeName, Admin.OperatorTokenHandler.SchemeName)
                 .RequireClaim(TenantApiKeyHandler.TenantIdClaim))
             .AddPolicy(Admin.AdminPolicies.Operator, p => p
                 .AddAuthenticationSchemes(Admin.OperatorTokenHandler.SchemeName, TenantApiKeyHandler.SchemeName)
