@@ -42,5 +42,8 @@ public sealed class PartnerOptions : IValidatableObject
         ? $"{PairingBaseUrl.TrimEnd('/')}/_ak/{domain}" + (vin is null ? "" : $"?vin={Uri.EscapeDataString(vin)}")
         : null;
 
-    public string? PublicKeyUrl => Domain is { Length: > 0 } domain ? $"https://{domain}{PartnerEndpoints.PublicKeyPath}" : null;
+    public string? PublicKeyUrl => Domain is { Length: > 0 } domain ? PublicKeyUrlOf(domain) : null;
+
+    /// <summary>Where Tesla downloads the domain's public key (TESLA.md §4.1).</summary>
+    public static string PublicKeyUrlOf(string domain) => $"https://{domain}{PartnerEndpoints.PublicKeyPath}";
 }

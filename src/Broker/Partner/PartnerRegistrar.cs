@@ -33,7 +33,7 @@ public sealed class PartnerRegistrar(
             else
             {
                 Fail(row, $"Tesla holds a different public key for {domain} ({Short(row.PublicKeyHex)}) than the broker's current key ({Short(key.PublicKeyHex)}). "
-                    + $"Check that {PublicKeyUrl(domain)} is served by this broker, then register again.");
+                    + $"Check that {PartnerOptions.PublicKeyUrlOf(domain)} is served by this broker, then register again.");
             }
         }
         catch (TeslaAuthException ex)
@@ -52,7 +52,7 @@ public sealed class PartnerRegistrar(
 
     private static string Explain(TeslaApiException ex, string region, string domain) => ex.Status switch
     {
-        424 => $"Tesla could not download the public key. It must be reachable at {PublicKeyUrl(domain)} (Tesla said: {ex.Error}).",
+        424 => $"Tesla could not download the public key. It must be reachable at {PartnerOptions.PublicKeyUrlOf(domain)} (Tesla said: {ex.Error}).",
         422 or 400 => $"Tesla refused the domain '{domain}' ({ex.Error}). It must be the root domain of the app's allowed origins on developer.tesla.com.",
         401 or 403 => $"Tesla refused the partner token in region {region} ({ex.Error}).",
         null => $"Tesla's Fleet API in region {region} did not answer ({ex.Error}).",
@@ -61,8 +61,6 @@ public sealed class PartnerRegistrar(
 
     private static void Fail(PartnerRegistration row, string error) =>
         (row.Status, row.Error) = ("failed", error.Length > 1000 ? error[..1000] : error);
-
-    private static string PublicKeyUrl(string domain) => $"https://{domain}{PartnerEndpoints.PublicKeyPath}";
 
     private static string Short(string? hex) => hex is null ? "none" : hex.Length > 16 ? hex[..16] + "…" : hex;
 }
