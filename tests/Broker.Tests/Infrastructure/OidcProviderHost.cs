@@ -144,10 +144,11 @@ public sealed partial class OidcProviderHost : IAsyncLifetime
     /// <summary>
     /// Signs in as a browser without script would: from an authorize URL through the login form, returning the request the
     /// browser then sends to the client (GET redirect_uri?code=…&amp;state=…, or the POST of a form_post page). Cookies
-    /// persist on this host between calls, like one browser profile: a second sign-in may not show the form at all.
+    /// persist on this host between calls, like one browser profile (a second sign-in may not show the form at all),
+    /// unless <paramref name="browser"/> gives this person a cookie jar of their own.
     /// </summary>
-    public async Task<HttpRequestMessage> SignInAsync(Uri authorizeUrl, string login, string password, CancellationToken ct) =>
-        await BrowseAsync(authorizeUrl, [new("login", login), new("password", password), new("action", "login")], ct)
+    public async Task<HttpRequestMessage> SignInAsync(Uri authorizeUrl, string login, string password, CancellationToken ct, CookieContainer? browser = null) =>
+        await BrowseAsync(authorizeUrl, [new("login", login), new("password", password), new("action", "login")], ct, browser)
         ?? throw new InvalidOperationException($"Sign-in as {login} ended on the provider:\n{Output}");
 
     /// <summary>RP-initiated logout: opens the end_session URL, confirms, returns where the provider sends the browser (null: its own page).</summary>
@@ -155,9 +156,9 @@ public sealed partial class OidcProviderHost : IAsyncLifetime
         (await BrowseAsync(endSessionUrl, [new("logout", "yes")], ct))?.RequestUri;
 
     /// <summary>Follows redirects and submits the provider's one form (once) until the browser would leave the provider.</summary>
-    private async Task<HttpRequestMessage?> BrowseAsync(Uri start, KeyValuePair<string, string>[] answers, CancellationToken ct)
+    private async Task<HttpRequestMessage?> BrowseAsync(Uri start, KeyValuePair<string, string>[] answers, CancellationToken ct, CookieContainer? browser = null)
     {
-        using var http = new HttpClient(new HttpClientHandler { CookieContainer = _cookies, AllowAutoRedirect = false, UseProxy = false });
+        using var http = new HttpClient(new HttpClientHandler { CookieContainer = browser ?? _cookies, AllowAutoRedirect = false, UseProxy = false });
         var next = new HttpRequestMessage(HttpMethod.Get, start);
         var answered = false;
         for (var hop = 0; hop < 12; hop++)
