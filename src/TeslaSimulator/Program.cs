@@ -1,5 +1,6 @@
 using TeslaSimulator.Auth;
 using TeslaSimulator.Control;
+using TeslaSimulator.DevIdentity;
 using TeslaSimulator.Fleet;
 using TeslaSimulator.Hosting;
 using TeslaSimulator.State;
@@ -12,6 +13,7 @@ builder.AddAuthServer();            // Auth/: discovery, JWKS, authorize + conse
 builder.AddFleetApi();              // Fleet/: bearer/region/scope gate, vehicles, commands, energy
 builder.AddVirtualKeys();           // VirtualKeys/: sign-ins on the pairing page
 builder.AddControl();               // Control/: call ledger, fault queue
+builder.AddDevIdentity();           // DevIdentity/: /dev-idp, an OpenID provider for the demo's admin console
 
 var app = builder.Build();
 app.UseCallLedger();                // counts every auth/Fleet request (outermost, so faults are counted too)
@@ -19,6 +21,7 @@ app.UseFaultInjection();            // /_sim/faults: status, delay, malformed, l
 app.MapAuthServer();
 app.MapFleetApi();
 app.MapVirtualKeys();               // VirtualKeys/: the tesla.com/_ak/<domain> pairing pages
+app.MapDevIdentity();               // /dev-idp/*: not Tesla, so neither counted nor faulted
 app.MapControl();                   // /_sim/*, loopback only
 app.Run();
 

@@ -26,8 +26,9 @@ internal sealed class CallLedger
     public static string? CategoryOf(PathString path)
     {
         var p = path.Value ?? "";
-        // /_ak is tesla.com's pairing page, a web page rather than an API call.
-        if (p.StartsWith("/_sim", StringComparison.OrdinalIgnoreCase) || p.StartsWith("/_ak/", StringComparison.OrdinalIgnoreCase)) return null;
+        // /_ak is tesla.com's pairing page, a web page rather than an API call; /dev-idp is the demo's own OpenID provider.
+        if (p.StartsWith("/_sim", StringComparison.OrdinalIgnoreCase) || p.StartsWith("/_ak/", StringComparison.OrdinalIgnoreCase)
+            || p.StartsWith("/dev-idp/", StringComparison.OrdinalIgnoreCase)) return null;
         if (p.StartsWith("/oauth2/", StringComparison.OrdinalIgnoreCase) || p.StartsWith("/user/", StringComparison.OrdinalIgnoreCase)) return "auth";
         if (p.StartsWith("/api/1/energy_sites/", StringComparison.OrdinalIgnoreCase)) return "energy";
         if (p.StartsWith("/api/1/partner_accounts", StringComparison.OrdinalIgnoreCase)) return "partner";
