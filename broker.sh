@@ -20,6 +20,8 @@ readonly DEMO_DIR="$ROOT/.demo"
 readonly DEMO_PG_PORT=55433
 readonly DEMO_BROKER_PORT=5080
 readonly SIM_AUTH_PORT=7800 SIM_NA_PORT=7801 SIM_EU_PORT=7802
+# The admin console's OpenID client at the simulator's development identity provider (/dev-idp).
+readonly DEMO_CONSOLE_CLIENT_ID=broker-console
 
 # ---------------------------------------------------------------------------------------------
 # Small helpers
@@ -372,9 +374,10 @@ demo_secrets() {
   chmod 600 "$f"
   # Added after the first releases of the demo: older secrets files get it appended.
   grep -q '^DEMO_OPERATOR_TOKEN=' "$f" || echo "DEMO_OPERATOR_TOKEN='op_$(random_urlsafe 32)'" >>"$f"
+  grep -q '^DEMO_CONSOLE_SECRET=' "$f" || echo "DEMO_CONSOLE_SECRET='$(random_urlsafe 32)'" >>"$f"
   # shellcheck disable=SC1090
   source "$f"
-  [[ -n ${DEMO_VAULT_KEY:-} && -n ${DEMO_API_KEY:-} && -n ${DEMO_CONNECT_TOKEN:-} && -n ${DEMO_OPERATOR_TOKEN:-} ]] \
+  [[ -n ${DEMO_VAULT_KEY:-} && -n ${DEMO_API_KEY:-} && -n ${DEMO_CONNECT_TOKEN:-} && -n ${DEMO_OPERATOR_TOKEN:-} && -n ${DEMO_CONSOLE_SECRET:-} ]] \
     || die "$f is incomplete; delete it (and .demo/pg, whose tokens it encrypts) and run again"
 }
 
@@ -422,7 +425,15 @@ cmd_demo() {
   local sim_log="$DEMO_DIR/logs/simulator.log" broker_log="$DEMO_DIR/logs/broker.log"
 
   say "starting the Tesla simulator (log $sim_log)"
-  ( cd "$sim_bin" && exec dotnet TeslaSimulator.dll ) >"$sim_log" 2>&1 </dev/null &
+  # The dev identity provider learns the console's client secret and the broker's callback URLs from here.
+  ( cd "$sim_bin" && exec env \
+      Simulator__DevIdentity__Clients__0__ClientId="$DEMO_CONSOLE_CLIENT_ID" \
+      Simulator__DevIdentity__Clients__0__ClientSecret="$DEMO_CONSOLE_SECRET" \
+      Simulator__DevIdentity__Clients__0__RedirectUris__0="http://127.0.0.1:$DEMO_BROKER_PORT/signin-oidc" \
+      Simulator__DevIdentity__Clients__0__RedirectUris__1="http://localhost:$DEMO_BROKER_PORT/signin-oidc" \
+      Simulator__DevIdentity__Clients__0__PostLogoutRedirectUris__0="http://127.0.0.1:$DEMO_BROKER_PORT/signout-callback-oidc" \
+      Simulator__DevIdentity__Clients__0__PostLogoutRedirectUris__1="http://localhost:$DEMO_BROKER_PORT/signout-callback-oidc" \
+      dotnet TeslaSimulator.dll ) >"$sim_log" 2>&1 </dev/null &
   local sim_pid=$!
   DEMO_PIDS+=("$sim_pid")
   wait_http "http://127.0.0.1:$SIM_AUTH_PORT/status" 60 "$sim_pid" || demo_fail "the simulator" "$sim_log"
@@ -468,6 +479,11 @@ cmd_demo() {
   Database:
       $db_cs
       psql -h 127.0.0.1 -p $DEMO_PG_PORT -U postgres broker_demo
+
+  Admin console sign-in (the simulator's development identity provider, issuer
+  http://127.0.0.1:$SIM_AUTH_PORT/dev-idp, client $DEMO_CONSOLE_CLIENT_ID):
+      operator@example.com / operator-demo  (group broker-operators)
+      alice-admin@example.com / alice-admin-demo,  bob-admin@example.com / bob-admin-demo
 
   Tesla simulator: auth http://127.0.0.1:$SIM_AUTH_PORT, Fleet API na http://127.0.0.1:$SIM_NA_PORT, eu http://127.0.0.1:$SIM_EU_PORT
   Logs: $broker_log, $sim_log, $DEMO_DIR/pg/run/postgres.log
