@@ -9,10 +9,11 @@ public static class AdminExtensions
 {
     public const string ConnectRateLimit = "connect";
 
-    /// <summary>The console's and the operator API's services, the OpenAPI document and the rate limits.</summary>
+    /// <summary>The console's and the operator API's services, the OpenAPI document, JSON enums as strings, the rate limits.</summary>
     public static WebApplicationBuilder AddAdmin(this WebApplicationBuilder builder)
     {
         builder.Services.AddScoped<OperatorKeys>();
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         builder.Services.AddScoped<AccountLifecycle>();
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {

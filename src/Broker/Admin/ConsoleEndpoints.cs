@@ -53,6 +53,8 @@ public static class ConsoleEndpoints
         console.MapGet("/operator", OperatorAsync);
         console.MapPost("/operator/keys", CreateOperatorKeyAsync);
         console.MapPost("/operator/keys/{id:guid}/revoke", RevokeOperatorKeyAsync);
+        console.MapPost("/operator/partner/key", PartnerKeyAsync);
+        console.MapPost("/operator/partner/registrations", PartnerRegisterAsync);
         return console;
     }
 
@@ -139,7 +141,7 @@ public static class ConsoleEndpoints
         {
             Frame = Frame(http, af), TenantSlug = r.Tenant!.Slug, TenantName = r.Tenant.Name, Account = account.ToResponse(tesla.Value.Scopes),
             ConsentRevocationUrl = tesla.Value.ConsentRevocationUrl(), CanRevoke = r.Role == TenantRole.Admin,
-            PairingUrl = (string?)null,
+            PairingUrl = http.RequestServices.GetRequiredService<IOptions<Partner.PartnerOptions>>().Value.PairingUrl(),
             ReconnectUrl = reconnect, ReconnectDays = console.Value.ReconnectLinkDays,
         });
     }
@@ -248,7 +250,7 @@ public static class ConsoleEndpoints
         ? Page<MessagePage>(new { Title = "Not allowed", Message = "The full audit log is for operators. Tenant admins find their tenant's log on the tenant page.", Tone = "error", Frame = Frame(http, af) }, 403)
         : Page<AuditPage>(new { Frame = Frame(http, af), Events = await AuditEndpoints.Page(db.AuditEvents, before).ToListAsync(http.RequestAborted) });
 
-    private static async Task<IResult> OperatorAsync(HttpContext http, BrokerDbContext db, IAntiforgery af)
+    private static async Task<IResult> OperatorAsync(HttpContext http, BrokerDbContext db, IAntiforgery af, Partner.PartnerSetup partner, string? notice = null)
     {
         if (!http.User.IsOperator())
         {
@@ -256,7 +258,35 @@ public static class ConsoleEndpoints
         }
         var keys = await db.OperatorApiKeys.AsNoTracking().OrderBy(k => k.CreatedAt)
             .Select(k => new OperatorKeyResponse(k.Id, k.DisplayPrefix, k.Label, k.CreatedBy, k.CreatedAt, k.RevokedAt, null)).ToListAsync(http.RequestAborted);
-        return Page<OperatorPage>(new { Frame = Frame(http, af), Keys = keys });
+        return Page<OperatorPage>(new { Frame = Frame(http, af) with { Notice = notice }, Keys = keys, Partner = await partner.GetStatusAsync(http.RequestAborted) });
+    }
+
+    private static async Task<IResult> PartnerKeyAsync([FromForm] string? privateKeyPem, HttpContext http, BrokerDbContext db, IAntiforgery af, Partner.PartnerSetup partner) =>
+        await PartnerActAsync(http, db, af, partner, async () => privateKeyPem is { Length: > 0 } pem
+            ? $"Imported key {(await partner.ImportKeyAsync(pem, http.RequestAborted)).PublicKeyHex[..18]}…"
+            : $"Generated key {(await partner.GenerateKeyAsync(http.RequestAborted)).PublicKeyHex[..18]}…");
+
+    private static async Task<IResult> PartnerRegisterAsync([FromForm] string? region, HttpContext http, BrokerDbContext db, IAntiforgery af, Partner.PartnerSetup partner) =>
+        await PartnerActAsync(http, db, af, partner, async () =>
+        {
+            var rows = await partner.RegisterAsync(string.IsNullOrEmpty(region) ? null : region, http.RequestAborted);
+            return string.Join("; ", rows.Select(r => $"{r.Region.ToUpperInvariant()}: {r.Status}{(r.Error is null ? "" : $" ({r.Error})")}"));
+        });
+
+    private static async Task<IResult> PartnerActAsync(HttpContext http, BrokerDbContext db, IAntiforgery af, Partner.PartnerSetup partner, Func<Task<string>> act)
+    {
+        if (!http.User.IsOperator())
+        {
+            return Page<MessagePage>(new { Title = "Not allowed", Message = "This is for operators.", Tone = "error" }, 403);
+        }
+        try
+        {
+            return await OperatorAsync(http, db, af, partner, await act());
+        }
+        catch (Partner.PartnerSetupException ex)
+        {
+            return Page<MessagePage>(new { Title = ex.Title, Message = ex.Message, Tone = "error", Frame = Frame(http, af), LinkUrl = "/console/operator", LinkText = "Back" }, ex.Status);
+        }
     }
 
     private static async Task<IResult> CreateOperatorKeyAsync([FromForm] string? label, HttpContext http, OperatorKeys keys, IAntiforgery af)

@@ -29,17 +29,14 @@ public static class PartnerEndpoints
 
         group.MapPost("/key", async Task<Results<Ok<PartnerKeyResponse>, ProblemHttpResult>> (PartnerKeyRequest? request, PartnerSetup setup, HttpContext http) =>
             await Attempt(() => request?.PrivateKeyPem is { Length: > 0 } pem
-                ? setup.ImportKeyAsync(pem, Actor(http), http.RequestAborted)
-                : setup.GenerateKeyAsync(Actor(http), http.RequestAborted)));
+                ? setup.ImportKeyAsync(pem, http.RequestAborted)
+                : setup.GenerateKeyAsync(http.RequestAborted)));
 
         group.MapPost("/registrations", async Task<Results<Ok<IReadOnlyList<PartnerRegistrationResponse>>, ProblemHttpResult>> (
             PartnerRegistrationRequest? request, PartnerSetup setup, HttpContext http) =>
-            await Attempt(() => setup.RegisterAsync(request?.Region is { Length: > 0 } r ? r : null, Actor(http), http.RequestAborted)));
+            await Attempt(() => setup.RegisterAsync(request?.Region is { Length: > 0 } r ? r : null, http.RequestAborted)));
         return group;
     }
-
-    // TODO(admin): switch to the audit/actor helper in Admin/ once it lands.
-    private static string Actor(HttpContext http) => http.User.Identity?.Name ?? "operator";
 
     private static async Task<Results<Ok<T>, ProblemHttpResult>> Attempt<T>(Func<Task<T>> act)
     {

@@ -28,7 +28,7 @@ public sealed record PartnerStatusResponse(
 /// saved with its audit event; Tesla is called before anything is written.
 /// </summary>
 public sealed class PartnerSetup(
-    BrokerDbContext db, PartnerKeys keys, PartnerRegistrar registrar, IOptions<PartnerOptions> options, IOptions<TeslaOptions> tesla, TimeProvider time)
+    BrokerDbContext db, PartnerKeys keys, PartnerRegistrar registrar, AuditLog audit, IOptions<PartnerOptions> options, IOptions<TeslaOptions> tesla)
 {
     private readonly PartnerOptions _options = options.Value;
 
@@ -41,24 +41,24 @@ public sealed class PartnerSetup(
             [.. tesla.Value.Regions.Keys.Order(StringComparer.Ordinal)], [.. registrations.Select(r => r.ToResponse(key))]);
     }
 
-    public async Task<PartnerKeyResponse> GenerateKeyAsync(string actor, CancellationToken ct)
+    public async Task<PartnerKeyResponse> GenerateKeyAsync(CancellationToken ct)
     {
         var key = await keys.GenerateAsync(ct);
-        return await SaveKeyAsync(key, "partner.key_generated", actor, ct);
+        return await SaveKeyAsync(key, "partner.key_generated", ct);
     }
 
     /// <summary>Throws <see cref="PartnerSetupException"/> for anything but a prime256v1 private key.</summary>
-    public async Task<PartnerKeyResponse> ImportKeyAsync(string privateKeyPem, string actor, CancellationToken ct)
+    public async Task<PartnerKeyResponse> ImportKeyAsync(string privateKeyPem, CancellationToken ct)
     {
         var key = await keys.ImportAsync(privateKeyPem, ct);
-        return await SaveKeyAsync(key, "partner.key_imported", actor, ct);
+        return await SaveKeyAsync(key, "partner.key_imported", ct);
     }
 
     /// <summary>
     /// Registers in <paramref name="region"/>, or in every configured region when null. Tesla's refusals are
     /// outcomes (a failed row with the reason); a missing domain, key or region is a <see cref="PartnerSetupException"/>.
     /// </summary>
-    public async Task<IReadOnlyList<PartnerRegistrationResponse>> RegisterAsync(string? region, string actor, CancellationToken ct)
+    public async Task<IReadOnlyList<PartnerRegistrationResponse>> RegisterAsync(string? region, CancellationToken ct)
     {
         if (_options.Domain is not { Length: > 0 } domain)
         {
@@ -82,22 +82,21 @@ public sealed class PartnerSetup(
         {
             var row = await registrar.RegisterAsync(r, domain, key, ct);
             rows.Add(row);
-            Audit(row.Status == "registered" ? "partner.registered" : "partner.registration_failed", actor,
+            Audit(row.Status == "registered" ? "partner.registered" : "partner.registration_failed",
                 $"region={r}; domain={domain}; key={key.Id}" + (row.Error is null ? "" : $"; error={row.Error}"));
         }
         await db.SaveChangesAsync(ct);
         return [.. rows.Select(r => r.ToResponse(key))];
     }
 
-    private async Task<PartnerKeyResponse> SaveKeyAsync(PartnerKey key, string action, string actor, CancellationToken ct)
+    private async Task<PartnerKeyResponse> SaveKeyAsync(PartnerKey key, string action, CancellationToken ct)
     {
-        Audit(action, actor, $"key={key.Id}; public_key={key.PublicKeyHex[..18]}…");
+        Audit(action, $"key={key.Id}; public_key={key.PublicKeyHex[..18]}…");
         await db.SaveChangesAsync(ct);
         return key.ToResponse();
     }
 
-    private void Audit(string action, string actor, string detail) =>
-        db.AuditEvents.Add(new AuditEvent { At = time.GetUtcNow(), Action = action, Actor = actor, Detail = detail });
+    private void Audit(string action, string detail) => audit.Add(action, detail: detail);
 }
 
 internal static class PartnerMappings
