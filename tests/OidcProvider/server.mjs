@@ -101,7 +101,6 @@ async function finish(ctx, result, mergeWithLastSubmission = true) {
 function showLogin(ctx, details, error) {
   const people = accounts.map((a) => `<li><code>${esc(a.email || a.sub)}</code>${a.password == null ? '' : ` / <code>${esc(a.password)}</code>`}`
     + `${a.groups?.length ? ` (groups: ${esc(a.groups.join(', '))})` : ''}</li>`).join('');
-  ctx.status = error ? 400 : 200;
   ctx.type = 'html';
   ctx.body = page('Sign in', `
     <h1>Sign in to ${esc(details.params.client_id)}</h1>

@@ -41,12 +41,12 @@ public sealed partial class OidcProviderHost : IAsyncLifetime
     public List<OidcClient> Clients { get; } =
         [new(ClientId, ClientSecret, ["http://localhost/signin-oidc"], ["http://localhost/signout-callback-oidc"])];
 
-    /// <summary>The same demo people as the simulator's /dev-idp, with the same passwords.</summary>
+    /// <summary>The simulator's /dev-idp demo people (Seed/demo-people.json): same subs, emails and passwords.</summary>
     public List<OidcAccount> Accounts { get; } =
     [
-        new("0c4f3b9e-operator", "operator@example.com", "Olivia Operator", [OperatorsGroup], "operator-demo"),
-        new("5d8a2c71-alice-admin", "alice-admin@example.com", "Alice Admin", [], "alice-admin-demo"),
-        new("9e1b7f40-bob-admin", "bob-admin@example.com", "Bob Admin", [], "bob-admin-demo"),
+        new("7a1d4c2e-5b3f-4e8a-9c61-0d2f8b3a6e01", "operator@example.com", "Olivia Operator", [OperatorsGroup], "operator-demo"),
+        new("b2e9f0a4-6c7d-4a1b-8e35-41c7d9f2a602", "alice-admin@example.com", "Alice Admin", [], "alice-admin-demo"),
+        new("e4c85b17-3a29-4f6d-b0e8-92a1c6d7f303", "bob-admin@example.com", "Bob Admin", [], "bob-admin-demo"),
     ];
 
     public int Port { get; private set; }
