@@ -152,8 +152,8 @@ public sealed partial class OidcProviderHost : IAsyncLifetime
         ?? throw new InvalidOperationException($"Sign-in as {login} ended on the provider:\n{Output}");
 
     /// <summary>RP-initiated logout: opens the end_session URL, confirms, returns where the provider sends the browser (null: its own page).</summary>
-    public async Task<Uri?> SignOutAsync(Uri endSessionUrl, CancellationToken ct) =>
-        (await BrowseAsync(endSessionUrl, [new("logout", "yes")], ct))?.RequestUri;
+    public async Task<Uri?> SignOutAsync(Uri endSessionUrl, CancellationToken ct, CookieContainer? browser = null) =>
+        (await BrowseAsync(endSessionUrl, [new("logout", "yes")], ct, browser))?.RequestUri;
 
     /// <summary>Follows redirects and submits the provider's one form (once) until the browser would leave the provider.</summary>
     private async Task<HttpRequestMessage?> BrowseAsync(Uri start, KeyValuePair<string, string>[] answers, CancellationToken ct, CookieContainer? browser = null)
