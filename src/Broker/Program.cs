@@ -27,7 +27,6 @@ builder.AddJobs();                 // Jobs/ + Polling/: clustered Quartz on Post
 builder.AddBrokerMetrics();        // Metrics/: /metrics built per scrape from the stored readings
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddProblemDetails();
-builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
 builder.Services.AddValidation();
 builder.Services.AddRazorComponents();
 builder.Services.Configure<ForwardedHeadersOptions>(o => o.ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.All);
