@@ -8,11 +8,11 @@ namespace Broker.Tests.People;
 /// A person in a browser without script, signed in to the console through a real OpenID provider:
 /// the broker's redirect, the provider's login form, the return to /signin-oidc.
 /// </summary>
-public sealed partial class ConsolePerson(BrokerApplication broker)
+public sealed partial class ConsolePerson(BrokerApplication broker, HttpClient? browser = null)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public HttpClient Browser { get; } = broker.CreateBrowser();
+    public HttpClient Browser { get; } = browser ?? broker.CreateBrowser();
 
     /// <summary>This person's cookies at the provider: another person signing in is another browser.</summary>
     private readonly CookieContainer _providerCookies = new();

@@ -22,6 +22,11 @@ public sealed class ConsoleSignInTests(PostgresServer postgres) : BrokerTestBase
 
     public override async ValueTask InitializeAsync()
     {
+        _provider.Clients[0] = _provider.Clients[0] with
+        {
+            RedirectUris = ["http://localhost/signin-oidc", "https://localhost/signin-oidc"],
+            PostLogoutRedirectUris = ["http://localhost/signout-callback-oidc", "https://localhost/signout-callback-oidc"],
+        };
         await _provider.StartAsync(Ct);
         await base.InitializeAsync();
     }
@@ -54,6 +59,23 @@ public sealed class ConsoleSignInTests(PostgresServer postgres) : BrokerTestBase
         var expired = await person.Browser.GetAsync("/console", Ct);
         Assert.Equal(HttpStatusCode.Redirect, expired.StatusCode);
         Assert.StartsWith("/console/signin", expired.Headers.Location!.PathAndQuery);
+    }
+
+    [Fact]
+    public async Task OverHttpsTheSessionCookieIsSecure()
+    {
+        var https = Broker.CreateClient(new() { BaseAddress = new Uri("https://localhost"), AllowAutoRedirect = false, HandleCookies = true });
+        var person = new ConsolePerson(Broker, https);
+        var start = await https.GetAsync("/console/signin/start", Ct);
+        Assert.All(start.Headers.GetValues("Set-Cookie"), c => Assert.Contains("secure", c, StringComparison.OrdinalIgnoreCase));
+
+        var back = await _provider.SignInAsync(start.Headers.Location!, "operator@example.com", "operator-demo", Ct, new CookieContainer());
+        Assert.Equal("https://localhost/signin-oidc", back.RequestUri!.GetLeftPart(UriPartial.Path)); // the callback the broker asked for
+        var landed = await https.SendAsync(back, Ct);
+
+        var cookie = Assert.Single(landed.Headers.GetValues("Set-Cookie"), c => c.StartsWith("broker.console="));
+        Assert.Contains("secure", cookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("operator@example.com", await person.Browser.GetStringAsync("/console", Ct));
     }
 
     [Fact]
