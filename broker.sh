@@ -433,6 +433,7 @@ cmd_demo() {
       Simulator__DevIdentity__Clients__0__RedirectUris__1="http://localhost:$DEMO_BROKER_PORT/signin-oidc" \
       Simulator__DevIdentity__Clients__0__PostLogoutRedirectUris__0="http://127.0.0.1:$DEMO_BROKER_PORT/signout-callback-oidc" \
       Simulator__DevIdentity__Clients__0__PostLogoutRedirectUris__1="http://localhost:$DEMO_BROKER_PORT/signout-callback-oidc" \
+      Simulator__PartnerDomains__broker.localhost="http://127.0.0.1:$DEMO_BROKER_PORT" \
       dotnet TeslaSimulator.dll ) >"$sim_log" 2>&1 </dev/null &
   local sim_pid=$!
   DEMO_PIDS+=("$sim_pid")
@@ -453,6 +454,14 @@ cmd_demo() {
       Demo__ApiKey="$DEMO_API_KEY" \
       Demo__ConnectToken="$DEMO_CONNECT_TOKEN" \
       Operator__Token="$DEMO_OPERATOR_TOKEN" \
+      Demo__AdminEmail=alice-admin@example.com \
+      Console__Oidc__Authority="http://127.0.0.1:$SIM_AUTH_PORT/dev-idp" \
+      Console__Oidc__ClientId="$DEMO_CONSOLE_CLIENT_ID" \
+      Console__Oidc__ClientSecret="$DEMO_CONSOLE_SECRET" \
+      Console__Oidc__RequireHttpsMetadata=false \
+      Console__Operators__Groups__0=broker-operators \
+      Partner__Domain=broker.localhost \
+      Partner__PairingBaseUrl="http://127.0.0.1:$SIM_AUTH_PORT" \
       dotnet Broker.dll --urls "http://127.0.0.1:$DEMO_BROKER_PORT" ) >"$broker_log" 2>&1 </dev/null &
   local broker_pid=$!
   DEMO_PIDS+=("$broker_pid")
@@ -480,10 +489,15 @@ cmd_demo() {
       $db_cs
       psql -h 127.0.0.1 -p $DEMO_PG_PORT -U postgres broker_demo
 
-  Admin console sign-in (the simulator's development identity provider, issuer
-  http://127.0.0.1:$SIM_AUTH_PORT/dev-idp, client $DEMO_CONSOLE_CLIENT_ID):
-      operator@example.com / operator-demo  (group broker-operators)
-      alice-admin@example.com / alice-admin-demo,  bob-admin@example.com / bob-admin-demo
+  Console (open in a browser):
+      $base/console
+    Sign in at the simulator's development identity provider (issuer
+    http://127.0.0.1:$SIM_AUTH_PORT/dev-idp, client $DEMO_CONSOLE_CLIENT_ID) as
+      operator@example.com / operator-demo        operator: every tenant, audit log, partner set-up
+      alice-admin@example.com / alice-admin-demo  admin of the "demo" tenant
+      bob-admin@example.com / bob-admin-demo      no tenant yet (invite him from the console)
+    Partner set-up: Operator page → Generate key pair → Register (NA and EU register; the
+    simulator has no CN region, so CN fails with the error Tesla gives for an unknown audience). API: $base/openapi/v1.json
 
   Tesla simulator: auth http://127.0.0.1:$SIM_AUTH_PORT, Fleet API na http://127.0.0.1:$SIM_NA_PORT, eu http://127.0.0.1:$SIM_EU_PORT
   Logs: $broker_log, $sim_log, $DEMO_DIR/pg/run/postgres.log

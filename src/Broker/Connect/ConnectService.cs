@@ -20,6 +20,7 @@ public sealed class ConnectService(
     TeslaFleetClient fleet,
     FleetUsage usage,
     TokenVault vault,
+    AuditLog audit,
     IOptions<TeslaOptions> options,
     TimeProvider time,
     ILogger<ConnectService> logger)
@@ -65,12 +66,9 @@ public sealed class ConnectService(
             var (saved, isNew) = await UpsertAccountAsync(link, accountId, subject, email, region, baseUrl, scopes, ct);
             await StoreTokensAsync(saved.Id, tokens, ct);
             UpsertDevices(saved, products);
-            db.AuditEvents.Add(new AuditEvent
-            {
-                At = time.GetUtcNow(), TenantId = link.TenantId, AccountId = saved.Id, Actor = $"connect-link:{link.Id}",
-                Action = isNew ? "account.connected" : "account.reconnected",
-                Detail = $"region={region}; scopes={string.Join(' ', scopes)}; vehicles={saved.Vehicles.Count}; energy_sites={saved.EnergySites.Count}",
-            });
+            audit.Add(isNew ? "account.connected" : "account.reconnected", link.TenantId, saved.Id,
+                $"region={region}; scopes={string.Join(' ', scopes)}; vehicles={saved.Vehicles.Count}; energy_sites={saved.EnergySites.Count}",
+                actor: $"{(link.AccountId is null ? "connect-link" : "reconnect-link")}:{link.Id}");
             var now = time.GetUtcNow();
             await db.ConnectLinks.Where(l => l.Id == link.Id).ExecuteUpdateAsync(s => s
                 .SetProperty(l => l.LastUsedAt, now)

@@ -8,6 +8,8 @@ public sealed class DemoOptions
     public const string SectionName = "Demo";
     public string? ApiKey { get; set; }
     public string? ConnectToken { get; set; }
+    /// <summary>Invited as the demo tenant's admin, so the console shows a member's view too.</summary>
+    public string? AdminEmail { get; set; }
 }
 
 public static class DemoSeeder
@@ -25,6 +27,11 @@ public static class DemoSeeder
         var tenant = await provisioning.EnsureTenantAsync("demo", "Demo household", ct);
         await provisioning.AddApiKeyAsync(tenant.Id, "demo", ct, demo.ApiKey);
         await provisioning.AddConnectLinkAsync(tenant.Id, "demo", ct, demo.ConnectToken);
+        var db = scope.ServiceProvider.GetRequiredService<Data.BrokerDbContext>();
+        if (demo.AdminEmail is { Length: > 0 } email && !db.Memberships.Any(m => m.TenantId == tenant.Id && m.Email == email))
+        {
+            await provisioning.InviteMemberAsync(tenant.Id, email, People.TenantRole.Admin, ct);
+        }
         scope.ServiceProvider.GetRequiredService<ILogger<TenantProvisioning>>()
             .LogInformation("Demo tenant ready: connect link /connect/<Demo:ConnectToken>");
     }
