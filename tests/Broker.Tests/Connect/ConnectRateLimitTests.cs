@@ -1,0 +1,24 @@
+using System.Net;
+using Broker.Tests.Infrastructure;
+
+namespace Broker.Tests.Connect;
+
+/// <summary>Starting a connect is rate-limited per client address, so a script cannot drive Tesla's sign-in through Broker.</summary>
+public sealed class ConnectRateLimitTests(PostgresServer postgres) : BrokerTestBase(postgres)
+{
+    protected override Dictionary<string, string?> BrokerSettings => new() { ["Console:ConnectPerMinute"] = "2" };
+
+    [Fact]
+    public async Task ConnectStartsBeyondTheLimitAreRefusedWith429UntilTheWindowPasses()
+    {
+        var user = NewUser();
+        await user.StartAsync(LinkToken);
+        await user.StartAsync(LinkToken);
+
+        var page = await user.Browser.GetStringAsync($"/connect/{LinkToken}", Ct);
+        var form = new FormUrlEncodedContent([new("__RequestVerificationToken", TeslaUser.Hidden(page, "__RequestVerificationToken"))]);
+        var third = await user.Browser.PostAsync($"/connect/{LinkToken}/start", form, Ct);
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
+    }
+}
