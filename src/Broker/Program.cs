@@ -2,7 +2,7 @@ using Broker.Accounts;
 using Broker.Admin;
 using Broker.Connect;
 using Broker.Data;
-using Broker.Demo;
+using Broker.Hosting;
 using Broker.Jobs;
 using Broker.Metrics;
 using Broker.Partner;
@@ -14,6 +14,7 @@ using Broker.Vault;
 
 var builder = WebApplication.CreateBuilder(args);
 
+builder.AddBrokerHosting();        // Hosting/: clock, problem details, validation, pages, trusted proxies, health, shutdown
 builder.AddBrokerDatabase();       // Data/: EF Core + Npgsql, health check
 builder.AddVault();                // Vault/: AES-256-GCM token envelopes, keys from configuration
 builder.AddTesla();                // Tesla/: token endpoint and Fleet API clients
@@ -25,11 +26,6 @@ builder.AddTeslaConnect();         // Connect/: the Tesla OpenID Connect scheme,
 builder.AddTokens();               // Tokens/: refresh before expiry, one refresh per account across replicas
 builder.AddJobs();                 // Jobs/ + Polling/: clustered Quartz on Postgres, sleep-aware polling
 builder.AddBrokerMetrics();        // Metrics/: /metrics built per scrape from the stored readings
-builder.Services.AddSingleton(TimeProvider.System);
-builder.Services.AddProblemDetails();
-builder.Services.AddValidation();
-builder.Services.AddRazorComponents();
-builder.Services.Configure<ForwardedHeadersOptions>(o => o.ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.All);
 
 var app = builder.Build();
 
@@ -37,17 +33,16 @@ if (await app.RunCommandAsync(args) is { } exitCode)   // migrate | vault rekey 
 {
     return exitCode;
 }
-if (app.Configuration.GetValue("Database:MigrateOnStart", app.Environment.IsDevelopment()))
+if (await app.PrepareDatabaseAsync() is { } schemaTooOld)   // migrate (Development) or refuse an older schema
 {
-    await app.Services.MigrateBrokerDatabaseAsync();
-    await app.Services.SeedDemoTenantAsync();
+    return schemaTooOld;
 }
 
 app.UseForwardedHeaders();
 app.UseResponseCompression();   // gzip for /metrics (text/plain only)
 app.UseExceptionHandler();
 app.UseStatusCodePages();
-app.UseConnectPageHeaders();   // CSP, nosniff, no framing on every /connect page
+app.UseConnectPageHeaders();   // CSP, nosniff, no framing on every /connect and /console page
 app.UseAuthentication();   // also serves /connect/callback for the Tesla scheme
 app.UseAuthorization();
 app.UseRateLimiter();   // sign-in and connect endpoints
@@ -61,7 +56,7 @@ app.MapPartner();          // /.well-known/…/com.tesla.3p.public-key.pem, /api
 app.MapConsole();          // /console: people and operators in a browser
 app.MapOpenApi();          // /openapi/v1.json
 app.MapBrokerMetrics();
-app.MapHealthChecks("/healthz");
+app.MapBrokerHealth();     // /healthz (live), /readyz (Postgres and schema)
 
 await app.RunAsync();
 return 0;

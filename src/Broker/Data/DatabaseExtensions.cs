@@ -17,7 +17,7 @@ public static class DatabaseExtensions
             ?? throw new InvalidOperationException(
                 $"ConnectionStrings:{ConnectionStringName} is not set (environment: ConnectionStrings__{ConnectionStringName}=Host=...;Database=...).")));
         builder.Services.AddScoped(sp => sp.GetRequiredService<IDbContextFactory<BrokerDbContext>>().CreateDbContext());
-        builder.Services.AddHealthChecks().AddDbContextCheck<BrokerDbContext>("database");
+        builder.Services.AddHealthChecks().AddDbContextCheck<BrokerDbContext>("database", tags: [Hosting.HostingExtensions.ReadyTag]);
         builder.Services.AddExceptionHandler<DatabaseUnavailableHandler>();
         return builder;
     }

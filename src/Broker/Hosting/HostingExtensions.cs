@@ -1,0 +1,121 @@
+using System.Net;
+using Broker.Data;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Broker.Hosting;
+
+/// <summary>
+/// Which reverse proxies are believed about the client's scheme, host and address. Empty: only a
+/// proxy on loopback (nginx on the same machine). Behind another host (compose, Kubernetes) list
+/// its address or network; anyone else's <c>X-Forwarded-*</c> headers are ignored.
+/// </summary>
+public sealed class ProxyOptions
+{
+    public const string SectionName = "ForwardedHeaders";
+    public string[] KnownProxies { get; set; } = [];
+    /// <summary>CIDR networks, e.g. <c>172.28.0.0/16</c>.</summary>
+    public string[] KnownNetworks { get; set; } = [];
+}
+
+/// <summary>The host around the features: framework services, trusted forwarded headers, liveness, readiness, start-up schema check, shutdown.</summary>
+public static class HostingExtensions
+{
+    public const string ReadyTag = "ready";
+
+    public static WebApplicationBuilder AddBrokerHosting(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddProblemDetails();
+        builder.Services.AddValidation();
+        builder.Services.AddRazorComponents(); // server-rendered connect and console pages
+        var proxies = builder.Configuration.GetSection(ProxyOptions.SectionName).Get<ProxyOptions>() ?? new();
+        builder.Services.Configure<ForwardedHeadersOptions>(o =>
+        {
+            o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost;
+            if (proxies.KnownProxies.Length + proxies.KnownNetworks.Length > 0)
+            {
+                o.KnownProxies.Clear();
+                o.KnownIPNetworks.Clear(); // loopback is trusted only when listed
+                foreach (var proxy in proxies.KnownProxies)
+                {
+                    o.KnownProxies.Add(IPAddress.Parse(proxy));
+                }
+                foreach (var network in proxies.KnownNetworks)
+                {
+                    o.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(network));
+                }
+            }
+        });
+        builder.Services.AddHealthChecks().AddCheck<SchemaHealthCheck>("schema", tags: [ReadyTag]);
+        // Running polls get this long to finish (Quartz waits for them) before the process stops.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(builder.Configuration.GetValue("Hosting:ShutdownTimeoutSeconds", 30)));
+        return builder;
+    }
+
+    /// <summary><c>/healthz</c>: the process answers (liveness). <c>/readyz</c>: Postgres answers and the schema is current.</summary>
+    public static IEndpointRouteBuilder MapBrokerHealth(this IEndpointRouteBuilder routes)
+    {
+        routes.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
+        routes.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag) });
+        return routes;
+    }
+
+    /// <summary>
+    /// In Development (or with <c>Database:MigrateOnStart</c>) applies migrations and seeds the demo
+    /// tenant. Otherwise refuses to serve against a schema older than this build (pending migrations):
+    /// says what to run and returns a non-zero exit code. An unreachable database is not fatal here:
+    /// /readyz reports it until it answers.
+    /// </summary>
+    public static async Task<int?> PrepareDatabaseAsync(this WebApplication app)
+    {
+        if (app.Configuration.GetValue("Database:MigrateOnStart", app.Environment.IsDevelopment()))
+        {
+            await app.Services.MigrateBrokerDatabaseAsync();
+            await Demo.DemoSeeder.SeedDemoTenantAsync(app.Services);
+            return null;
+        }
+        await using var scope = app.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<BrokerDbContext>();
+        var logger = scope.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(HostingExtensions));
+        try
+        {
+            var pending = (await db.Database.GetPendingMigrationsAsync()).ToList();
+            if (pending.Count == 0)
+            {
+                return null;
+            }
+            logger.LogCritical("{Message}", SchemaHealthCheck.Describe(pending));
+            await Console.Error.WriteLineAsync(SchemaHealthCheck.Describe(pending));
+            return 3;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogWarning("Database not reachable at start-up ({Error}); /readyz stays unready until it is.", ex.Message);
+            return null;
+        }
+    }
+}
+
+/// <summary>Ready when Postgres answers and every migration this build knows is applied.</summary>
+internal sealed class SchemaHealthCheck(BrokerDbContext db) : IHealthCheck
+{
+    public static string Describe(IReadOnlyCollection<string> pending) =>
+        $"The database schema is older than this Broker: {pending.Count} migration(s) pending ({string.Join(", ", pending)}). "
+        + "Run `dotnet Broker.dll migrate` (compose: `docker-compose run --rm migrate`), then start Broker again.";
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default)
+    {
+        try
+        {
+            var pending = (await db.Database.GetPendingMigrationsAsync(ct)).ToList();
+            return pending.Count == 0 ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy(Describe(pending));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return HealthCheckResult.Unhealthy("Database not reachable.", ex);
+        }
+    }
+}
