@@ -69,6 +69,35 @@ public sealed class ClusteredPollingTests(PostgresServer postgres) : BrokerTestB
         }
     }
 
+    [Fact]
+    public async Task StoppingANodeLetsItsRunningPollFinishFirst()
+    {
+        // Every Fleet API answer takes 2 s, so the first poll is still running when the node is told to stop.
+        await AddSimFaultAsync(new { path = "/api/1/vehicles", delayMs = 2000, count = 20 });
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        await using (var connection = new NpgsqlConnection(Broker.ConnectionString))
+        {
+            await connection.OpenAsync(Ct);
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (true)
+            {
+                await using var executing = new NpgsqlCommand("SELECT count(*) FROM qrtz_fired_triggers WHERE state = 'EXECUTING'", connection);
+                if ((long)(await executing.ExecuteScalarAsync(Ct))! > 0)
+                {
+                    break;
+                }
+                Assert.True(DateTime.UtcNow < deadline, "no poll started");
+                await Task.Delay(100, Ct);
+            }
+        }
+
+        await Broker.DisposeAsync(); // graceful: the host waits for the running job
+
+        await using var db = Broker.CreateDbContext();
+        Assert.Equal(2, await db.VehicleReadings.CountAsync(r => r.DataAt != null, Ct));
+        Assert.DoesNotContain(Broker.Logs.Lines, l => l.Contains("TaskCanceledException") || l.Contains("OperationCanceledException"));
+    }
+
     private async Task WaitForAsync(Func<global::Broker.Data.BrokerDbContext, Task<bool>> condition)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
