@@ -1,0 +1,133 @@
+using System.Text.RegularExpressions;
+
+namespace Broker.Tests.Deploy;
+
+/// <summary>
+/// docker-compose.yml, .env.example, nginx's upstream and Prometheus' targets, checked the way CI
+/// can without a Docker engine: `docker-compose config` and `promtool check config`.
+/// </summary>
+public sealed partial class ComposeFileTests : IDisposable
+{
+    private static readonly string[] Replicas = ["broker-1", "broker-2"];
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("broker-compose-");
+
+    [Fact]
+    public async Task ComposeFileIsValidWhenEverySettingOfTheExampleIsFilledIn()
+    {
+        var (exit, output) = await ComposeAsync(FilledEnvFile(), "config", "--quiet");
+
+        Assert.True(exit == 0, $"docker-compose config failed ({exit}):\n{output}");
+        Assert.DoesNotContain("variable is not set", output);
+        Assert.DoesNotContain("WARNING", output, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task ComposeRefusesToStartWithTheExampleUnedited()
+    {
+        var (exit, output) = await ComposeAsync(DeployTools.PathOf(".env.example"), "config", "--quiet");
+
+        Assert.NotEqual(0, exit);
+        Assert.Contains("in .env (see .env.example)", output);
+    }
+
+    [Fact]
+    public void EnvExampleCommitsNoValuesAndNamesEveryVariableTheComposeFileReads()
+    {
+        var example = File.ReadAllLines(DeployTools.PathOf(".env.example"));
+        var set = example.Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
+        Assert.All(set, line => Assert.Matches("^[A-Z0-9_]+=$", line));
+
+        var documented = example.Select(l => EnvLine().Match(l)).Where(m => m.Success).Select(m => m.Groups[1].Value).ToHashSet();
+        var used = Interpolation().Matches(File.ReadAllText(DeployTools.PathOf("docker-compose.yml"))).Select(m => m.Groups[1].Value).ToHashSet();
+        Assert.Empty(used.Except(documented));
+    }
+
+    [Fact]
+    public async Task MigrationRunsOnceBeforeTwoReplicasThatTrustOnlyTheComposeNetwork()
+    {
+        var (exit, config) = await ComposeAsync(FilledEnvFile(), "config");
+        Assert.True(exit == 0, config);
+        var services = Services(config);
+
+        Assert.Superset(new HashSet<string>(["postgres", "migrate", "broker-1", "broker-2", "nginx", "prometheus", "grafana"]), services.Keys.ToHashSet());
+        Assert.Contains("- migrate", services["migrate"]);
+        Assert.Contains("restart: \"no\"", services["migrate"]);
+        var subnet = Regex.Match(config, @"subnet: (\d+\.\d+\.\d+)\.0/24").Groups[1].Value;
+        Assert.NotEmpty(subnet);
+        foreach (var replica in Replicas)
+        {
+            var s = services[replica];
+            Assert.Matches(@"migrate:\s+condition: service_completed_successfully", s);
+            Assert.Matches(@"postgres:\s+condition: service_healthy", s);
+            Assert.Contains("Database__MigrateOnStart: \"false\"", s);
+            Assert.Contains($"ForwardedHeaders__KnownNetworks__0: {subnet}.0/24", s);
+            Assert.Matches($@"ipv4_address: {Regex.Escape(subnet)}\.\d+", s);
+            Assert.Contains("/readyz", s);
+            Assert.DoesNotContain("ASPNETCORE_FORWARDEDHEADERS_ENABLED", s); // it would trust every sender
+        }
+        Assert.Matches(@"broker-1:\s+condition: service_healthy", services["nginx"]);
+        Assert.Matches(@"broker-2:\s+condition: service_healthy", services["nginx"]);
+        Assert.Contains("pg_isready", services["postgres"]);
+        Assert.Contains("127.0.0.1:3000:3000", services["grafana"]);
+        Assert.Contains("GF_SECURITY_ADMIN_PASSWORD: placeholder", services["grafana"]);
+    }
+
+    [Fact]
+    public void NginxAndPrometheusReachEveryReplica()
+    {
+        var upstream = Regex.Match(File.ReadAllText(DeployTools.PathOf("deploy/nginx/broker.conf")), @"upstream broker \{(.*?)\}", RegexOptions.Singleline).Groups[1].Value;
+        var servers = Regex.Matches(upstream, @"^\s*server (\S+);", RegexOptions.Multiline).Select(m => m.Groups[1].Value);
+        Assert.Equal(Replicas.Select(r => r + ":8080"), servers);
+
+        var prometheus = File.ReadAllText(DeployTools.PathOf("deploy/prometheus/prometheus.yml"));
+        Assert.Contains("targets: ['broker-1:8080', 'broker-2:8080']", prometheus);
+    }
+
+    [Fact]
+    public async Task PrometheusConfigPassesPromtool()
+    {
+        // promtool wants the bearer-token file to exist: point it at a stand-in.
+        var token = Path.Combine(_dir.FullName, "metrics_token");
+        await File.WriteAllTextAsync(token, "placeholder", TestContext.Current.CancellationToken);
+        var config = Path.Combine(_dir.FullName, "prometheus.yml");
+        await File.WriteAllTextAsync(config, File.ReadAllText(DeployTools.PathOf("deploy/prometheus/prometheus.yml"))
+            .Replace("/run/secrets/metrics_token", token), TestContext.Current.CancellationToken);
+
+        var (exit, output) = await DeployTools.RunAsync(DeployTools.Locate("promtool", "prometheus"), ["check", "config", config]);
+
+        Assert.True(exit == 0, output);
+    }
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    /// <summary>.env.example with a placeholder in every empty setting, as an operator's .env would be.</summary>
+    private string FilledEnvFile()
+    {
+        var path = Path.Combine(_dir.FullName, "filled.env");
+        File.WriteAllLines(path, File.ReadAllLines(DeployTools.PathOf(".env.example"))
+            .Select(l => Regex.IsMatch(l, "^[A-Z0-9_]+=$") ? l + "placeholder" : l));
+        return path;
+    }
+
+    private static Task<(int ExitCode, string Output)> ComposeAsync(string envFile, params string[] command)
+    {
+        var docker = DeployTools.Locate("docker-compose", "docker-compose");
+        var names = File.ReadAllLines(DeployTools.PathOf(".env.example")).Select(l => EnvLine().Match(l)).Where(m => m.Success).Select(m => m.Groups[1].Value);
+        return DeployTools.RunAsync(docker, ["--env-file", envFile, "-f", "docker-compose.yml", .. command],
+            unset: [.. names, "COMPOSE_FILE", "COMPOSE_PROFILES", "COMPOSE_PROJECT_NAME"]);
+    }
+
+    /// <summary>The rendered config's `services:` block, split per service (two-space indented keys).</summary>
+    private static Dictionary<string, string> Services(string config)
+    {
+        var block = Regex.Match(config, @"^services:\n(.*?)(?=^\S)", RegexOptions.Multiline | RegexOptions.Singleline).Groups[1].Value;
+        return Regex.Matches(block, @"^  ([a-z0-9-]+):\n(.*?)(?=^  [a-z0-9-]+:\n|\z)", RegexOptions.Multiline | RegexOptions.Singleline)
+            .ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value);
+    }
+
+    [GeneratedRegex(@"^#?([A-Z0-9_]+)=")]
+    private static partial Regex EnvLine();
+
+    [GeneratedRegex(@"\$\{([A-Z0-9_]+)")]
+    private static partial Regex Interpolation();
+}
