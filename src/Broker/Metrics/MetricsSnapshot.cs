@@ -35,6 +35,10 @@ public sealed class MetricsSnapshot(BrokerDbContext db, TimeProvider time, IOpti
                            from r in rs.DefaultIfEmpty()
                            select new { Site = s, Reading = r }).ToListAsync(ct);
         var usage = await db.ApiUsage.AsNoTracking().Where(u => tenantId == null || u.TenantId == tenantId).ToListAsync(ct);
+        var tokens = await (from t in db.TeslaTokens.AsNoTracking()
+                            join a in db.TeslaAccounts.AsNoTracking() on t.AccountId equals a.Id
+                            where (tenantId == null || a.TenantId == tenantId) && a.Status == AccountStatus.Active
+                            select new { a.TenantId, t.AccountId, t.AccessTokenExpiresAt, HasRefresh = t.RefreshTokenCipher != null }).ToListAsync(ct);
 
         var registry = Prometheus.Metrics.NewCustomRegistry();
         var f = Prometheus.Metrics.WithCustomRegistry(registry);
@@ -63,6 +67,16 @@ public sealed class MetricsSnapshot(BrokerDbContext db, TimeProvider time, IOpti
         foreach (var g in usage.GroupBy(u => (u.TenantId, u.Category)))
         {
             cost.WithLabels(Slug(g.Key.TenantId), g.Key.Category).IncTo((double)g.Sum(u => u.CostUsd));
+        }
+
+        var tokenExpiry = f.CreateGauge("tesla_broker_token_expiry_timestamp_seconds",
+            "When the account's current Tesla access token expires; the broker refreshes it before then.", "tenant", "account");
+        var refreshable = f.CreateGauge("tesla_broker_token_refreshable",
+            "1 when the account holds a refresh token (offline_access granted), 0 when it must be reconnected once the access token expires.", "tenant", "account");
+        foreach (var t in tokens)
+        {
+            tokenExpiry.WithLabels(Slug(t.TenantId), t.AccountId.ToString("N")).Set(t.AccessTokenExpiresAt.ToUnixTimeSeconds());
+            refreshable.WithLabels(Slug(t.TenantId), t.AccountId.ToString("N")).Set(t.HasRefresh ? 1 : 0);
         }
 
         var vehicleSeries = new VehicleSeries(f);

@@ -22,6 +22,7 @@ public sealed partial class AccountPoller(
 
     public async Task<DateTimeOffset?> PollAsync(Guid accountId, DateTimeOffset? scheduledAt, CancellationToken ct)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var now = time.GetUtcNow();
         if (scheduledAt is { } due)
         {
@@ -63,6 +64,7 @@ public sealed partial class AccountPoller(
         }
         await SaveAsync(ct);
         PollingMetrics.LastSuccess.Set(time.GetUtcNow().ToUnixTimeSeconds());
+        PollingMetrics.Duration.Observe(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
         return vehicles.Values.Select(v => v.NextPollAt).Concat(sites.Select(s => s.NextPollAt))
             .DefaultIfEmpty(now.AddSeconds(_options.ListIntervalSeconds * 5)).Min();
     }

@@ -27,6 +27,10 @@ public sealed class MetricsEndpointTests(PostgresServer postgres) : BrokerTestBa
         Assert.Matches("tesla_broker_api_calls_total\\{[^}]*device=\"\",category=\"free\",billable=\"true\"\\} [1-9]", text);
         Assert.Matches("tesla_broker_api_cost_dollars_total\\{tenant=\"household\",category=\"data\"\\} 0.004", text);
         Assert.DoesNotContain("tesla_broker_polls_total", text); // replica health is for the operator
+        var expiry = System.Text.RegularExpressions.Regex.Match(text, "tesla_broker_token_expiry_timestamp_seconds\\{tenant=\"household\",account=\"[0-9a-f]{32}\"\\} (\\d+)");
+        Assert.True(expiry.Success, "no token expiry series");
+        Assert.InRange(long.Parse(expiry.Groups[1].Value), Time.GetUtcNow().ToUnixTimeSeconds(), Time.GetUtcNow().AddHours(9).ToUnixTimeSeconds());
+        Assert.Matches("tesla_broker_token_refreshable\\{tenant=\"household\",account=\"[0-9a-f]{32}\"\\} 1", text);
     }
 
     [Fact]
