@@ -71,6 +71,8 @@ public static class HostingExtensions
     /// </summary>
     public static async Task<int?> PrepareDatabaseAsync(this WebApplication app)
     {
+        // Configuration mistakes (a missing vault key, a bad URL) are reported before anything touches the database.
+        app.Services.GetService<Microsoft.Extensions.Options.IStartupValidator>()?.Validate();
         if (app.Configuration.GetValue("Database:MigrateOnStart", app.Environment.IsDevelopment()))
         {
             await app.Services.MigrateBrokerDatabaseAsync();
