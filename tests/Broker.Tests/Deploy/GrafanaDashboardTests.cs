@@ -2,6 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Broker.Tests.Infrastructure;
 
 namespace Broker.Tests.Deploy;
 
@@ -58,7 +59,7 @@ public sealed partial class GrafanaDashboardTests : IDisposable
     [Fact]
     public async Task QueriesAreValidPromQl()
     {
-        var rules = Exprs().Select((e, i) => $"      - record: dashboard:query_{i}\n        expr: {Yaml(Substitute(e))}\n");
+        var rules = Exprs(Substitutions).Select((e, i) => $"      - record: dashboard:query_{i}\n        expr: {Yaml(e)}\n");
         var file = Path.Combine(_dir.FullName, "dashboard.rules.yml");
         await File.WriteAllTextAsync(file, "groups:\n  - name: dashboard\n    rules:\n" + string.Concat(rules), TestContext.Current.CancellationToken);
 
@@ -86,11 +87,13 @@ public sealed partial class GrafanaDashboardTests : IDisposable
     public void Dispose() => _dir.Delete(recursive: true);
 
     /// <summary>What the e2e test and a reader outside Grafana do: All is .*, the rate window 1m.</summary>
-    internal static string Substitute(string expr) => expr.Replace("$tenant", ".*").Replace("$__rate_interval", "1m");
+    private static readonly Dictionary<string, string> Substitutions = new() { ["tenant"] = ".*", ["__rate_interval"] = "1m" };
 
     private static string Yaml(string s) => JsonSerializer.Serialize(s, new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
 
-    private static JsonNode Dashboard() => JsonNode.Parse(File.ReadAllText(DeployTools.PathOf("deploy/grafana/dashboards/broker.json")))!;
+    private static string DashboardJson() => File.ReadAllText(DeployTools.PathOf("deploy/grafana/dashboards/broker.json"));
+
+    private static JsonNode Dashboard() => JsonNode.Parse(DashboardJson())!;
 
     /// <summary>Every panel that shows data (rows are only headings; collapsed rows hold their panels).</summary>
     private static IEnumerable<JsonNode> Panels()
@@ -109,7 +112,9 @@ public sealed partial class GrafanaDashboardTests : IDisposable
         }
     }
 
-    private static IEnumerable<string> Exprs() => Panels().SelectMany(p => p["targets"]!.AsArray()).Select(t => (string)t!["expr"]!);
+    /// <summary>Every query of the dashboard, with only <paramref name="variables"/> filled in (none: as written).</summary>
+    private static IEnumerable<string> Exprs(IReadOnlyDictionary<string, string>? variables = null) =>
+        GrafanaDashboard.Queries(DashboardJson(), variables ?? new Dictionary<string, string>()).Select(q => q.Expr);
 
     [GeneratedRegex(@"\$\{?(\w+)")]
     private static partial Regex VariableUse();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
@@ -8,7 +9,19 @@ namespace Broker.Tests.Infrastructure;
 public sealed record PromQueryResult(string Status, string ResultType, int Count, string? Error, string Body)
 {
     public bool HasData => Status == "success" && Count > 0;
+
+    /// <summary>The series of an instant vector answer: each one's labels and value.</summary>
+    public List<PromSample> Samples()
+    {
+        using var json = JsonDocument.Parse(Body);
+        return json.RootElement.GetProperty("data").GetProperty("result").EnumerateArray().Select(r => new PromSample(
+            r.GetProperty("metric").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? ""),
+            double.Parse(r.GetProperty("value")[1].GetString()!, CultureInfo.InvariantCulture))).ToList();
+    }
 }
+
+/// <summary>One series of an instant vector: its labels and its value.</summary>
+public sealed record PromSample(Dictionary<string, string> Labels, double Value);
 
 /// <summary>
 /// A real Prometheus server (Debian's package, see <see cref="PrometheusTools"/>) on a loopback port with

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Text;
-using System.Text.Json;
 using Broker.Tenants;
 using Broker.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
@@ -24,12 +22,9 @@ public sealed class PrometheusScrapeTests(PostgresServer postgres) : IAsyncLifet
 
     private readonly SimulatorHost _simulator = new();
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("broker-prometheus-");
-    private readonly StringBuilder _prometheusLog = new();
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
     private BrokerApplication? _broker;
     private BrokerApplication? _scraped;
-    private Process? _prometheus;
-    private string _prometheusUrl = "";
+    private PrometheusHost? _prometheus;
     private string _householdKey = "";
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -100,8 +95,8 @@ public sealed class PrometheusScrapeTests(PostgresServer postgres) : IAsyncLifet
 
     private void StartPrometheus(string brokerAuthority)
     {
-        var config = Path.Combine(_dir.FullName, "prometheus.yml");
-        File.WriteAllText(config, $$"""
+        _prometheus = new PrometheusHost(_dir, PostgresServer.FreePort());
+        _prometheus.Start($$"""
             global:
               scrape_interval: 1s
               scrape_timeout: 1s
@@ -113,38 +108,14 @@ public sealed class PrometheusScrapeTests(PostgresServer postgres) : IAsyncLifet
                 authorization: { type: Bearer, credentials: "{{OperatorToken}}" }
                 static_configs: [{ targets: ["{{brokerAuthority}}"] }]
             """);
-        var listen = $"127.0.0.1:{PostgresServer.FreePort()}";
-        _prometheusUrl = $"http://{listen}";
-        var start = new ProcessStartInfo(PrometheusTools.Locate("prometheus")) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { $"--config.file={config}", $"--storage.tsdb.path={Path.Combine(_dir.FullName, "data")}", $"--web.listen-address={listen}" })
-        {
-            start.ArgumentList.Add(arg);
-        }
-        _prometheus = Process.Start(start)!;
-        _prometheus.OutputDataReceived += (_, e) => Log(e.Data);
-        _prometheus.ErrorDataReceived += (_, e) => Log(e.Data);
-        _prometheus.BeginOutputReadLine();
-        _prometheus.BeginErrorReadLine();
-    }
-
-    private void Log(string? line)
-    {
-        lock (_prometheusLog)
-        {
-            _prometheusLog.AppendLine(line);
-        }
     }
 
     /// <summary>Polls the query API until it returns at least <paramref name="count"/> series (the first scrape lands ~5 s after start).</summary>
-    private async Task<List<Sample>> WaitForSeriesAsync(string query, int count)
+    private async Task<List<PromSample>> WaitForSeriesAsync(string query, int count)
     {
         var deadline = Stopwatch.StartNew();
         while (true)
         {
-            if (_prometheus!.HasExited)
-            {
-                Assert.Fail($"prometheus exited ({_prometheus.ExitCode}):\n{_prometheusLog}");
-            }
             try
             {
                 if (await QueryAsync(query) is { } found && found.Count >= count)
@@ -156,33 +127,25 @@ public sealed class PrometheusScrapeTests(PostgresServer postgres) : IAsyncLifet
             {
                 // not listening yet
             }
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), $"'{query}' did not reach {count} series within 30 s. Prometheus said:\n{_prometheusLog}");
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), $"'{query}' did not reach {count} series within 30 s. Prometheus said:\n{_prometheus!.Log}");
             await Task.Delay(250, Ct);
         }
     }
 
-    private async Task<List<Sample>> QueryAsync(string promql)
+    /// <summary>The series <paramref name="promql"/> selects; the query must succeed (the host fails the test if prometheus exited).</summary>
+    private async Task<List<PromSample>> QueryAsync(string promql)
     {
-        using var response = await _http.GetAsync($"{_prometheusUrl}/api/v1/query?query={Uri.EscapeDataString(promql)}", Ct);
-        var body = await response.Content.ReadAsStringAsync(Ct);
-        Assert.True(response.IsSuccessStatusCode, $"query '{promql}' answered {(int)response.StatusCode}: {body}");
-        using var json = JsonDocument.Parse(body);
-        return json.RootElement.GetProperty("data").GetProperty("result").EnumerateArray().Select(r => new Sample(
-            r.GetProperty("metric").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? ""),
-            double.Parse(r.GetProperty("value")[1].GetString()!, System.Globalization.CultureInfo.InvariantCulture))).ToList();
+        var result = await _prometheus!.QueryAsync(promql, Ct);
+        Assert.True(result.Status == "success", $"query '{promql}' answered {result.Status}: {result.Body}");
+        return result.Samples();
     }
-
-    private sealed record Sample(Dictionary<string, string> Labels, double Value);
 
     public async ValueTask DisposeAsync()
     {
-        if (_prometheus is { HasExited: false })
+        if (_prometheus is not null)
         {
-            _prometheus.Kill(entireProcessTree: true);
-            await _prometheus.WaitForExitAsync(CancellationToken.None);
+            await _prometheus.DisposeAsync();
         }
-        _prometheus?.Dispose();
-        _http.Dispose();
         if (_scraped is not null)
         {
             await _scraped.DisposeAsync();
