@@ -35,6 +35,12 @@ public static class HostingExtensions
         builder.Services.Configure<ForwardedHeadersOptions>(o =>
         {
             o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost;
+            // AllowedHosts (the framework's host filter on Host) also bounds what a proxy may forward as
+            // X-Forwarded-Host, so a browser's Host header cannot choose the host of the links Broker hands out.
+            if (builder.Configuration["AllowedHosts"] is { Length: > 0 } allowed && allowed != "*")
+            {
+                o.AllowedHosts = allowed.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            }
             if (proxies.KnownProxies.Length + proxies.KnownNetworks.Length > 0)
             {
                 o.KnownProxies.Clear();
