@@ -107,4 +107,25 @@ public sealed class ControlApiTests
         Assert.DoesNotContain((string)tokens["access_token"]!, state);
         Assert.Contains("vehicle_device_data", state);
     }
+
+    [Fact]
+    public async Task IssuedListsEveryCodeAndTokenTheAuthServerHandedOut()
+    {
+        await using var app = new SimulatorApp();
+        var (verifier, challenge) = Pkce();
+        var code = Query(await app.AuthorizeAsync(Alice, "alice-demo", "openid offline_access vehicle_device_data", challenge, ct: Ct), "code");
+        var first = await Json(await app.ExchangeAsync(code, verifier, ct: Ct), Ct);
+        var rotated = await Json(await app.RefreshAsync((string)first["refresh_token"]!, Ct), Ct);
+
+        var issued = JsonDocument.Parse(await app.Client().GetStringAsync("/_sim/issued", Ct)).RootElement.GetProperty("secrets")
+            .EnumerateArray().Select(s => (s.GetProperty("kind").GetString(), s.GetProperty("value").GetString())).ToList();
+
+        (string?, string?)[] expected =
+        [
+            ("code", code),
+            ("access_token", (string)first["access_token"]!), ("refresh_token", (string)first["refresh_token"]!), ("id_token", (string)first["id_token"]!),
+            ("access_token", (string)rotated["access_token"]!), ("refresh_token", (string)rotated["refresh_token"]!), ("id_token", (string)rotated["id_token"]!),
+        ];
+        Assert.Equal(expected, issued);
+    }
 }

@@ -28,6 +28,11 @@ public static class HostingExtensions
     public static WebApplicationBuilder AddBrokerHosting(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton(TimeProvider.System);
+        // ASP.NET's "Request starting/finished" lines carry the whole query string, and the OAuth callbacks
+        // (/connect/callback, /signin-oidc) receive their authorization code there (Tesla answers only with
+        // response_mode=query). Registered after configuration, this rule wins even where an operator turns
+        // Microsoft.AspNetCore up to Debug; warnings and errors of that category still pass.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
         builder.Services.AddProblemDetails();
         builder.Services.AddValidation();
         builder.Services.AddRazorComponents(); // server-rendered connect and console pages

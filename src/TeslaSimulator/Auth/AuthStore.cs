@@ -38,14 +38,29 @@ internal sealed class RefreshGrant(string clientId, SimAccount account, Guid cha
 /// <summary>What the auth server remembers about an access token it minted (keyed by a hash, never the token).</summary>
 internal sealed record IssuedAccessToken(string? Sub, string ClientId, int ConsentEpoch);
 
+/// <summary>A credential the auth server handed out: kind is code, access_token, refresh_token or id_token.</summary>
+internal sealed record IssuedSecret(string Kind, string Value, DateTimeOffset IssuedAt);
+
 /// <summary>Codes, refresh tokens and access-token records. Callers hold <see cref="SimulatorState.Gate"/>.</summary>
 internal sealed class AuthStore
 {
+    /// <summary>Newest issued credentials kept for <c>GET /_sim/issued</c>: tests search logs and dumps for them.</summary>
+    public const int IssuedKept = 50_000;
+
     public Dictionary<string, PendingAuthorization> Pending { get; } = [];
     public Dictionary<string, AuthCode> Codes { get; } = [];
     public Dictionary<string, RefreshGrant> RefreshTokens { get; } = [];
     public Dictionary<Guid, RefreshGrant> MostRecentlyUsed { get; } = [];
     public Dictionary<string, IssuedAccessToken> AccessTokens { get; } = [];
+    public Queue<IssuedSecret> Issued { get; } = new();
+
+    /// <summary>Remembers a credential this server handed out (bounded, so a long benchmark does not grow without end).</summary>
+    public void Record(string kind, string? value, DateTimeOffset now)
+    {
+        if (value is null) return;
+        Issued.Enqueue(new IssuedSecret(kind, value, now));
+        while (Issued.Count > IssuedKept) Issued.Dequeue();
+    }
 
     public static string Hash(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
 

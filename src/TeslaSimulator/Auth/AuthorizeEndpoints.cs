@@ -118,6 +118,7 @@ internal static class AuthorizeEndpoints
         var code = $"{account.OuCode}_{AuthStore.RandomId(24)}";
         store.Codes[code] = new AuthCode(p.Client.ClientId, p.RedirectUri, account, consent.Scopes.ToList(), p.State, p.Nonce,
             p.CodeChallenge, p.ChallengeMethod, p.AuthTime, state.Now + CodeLifetime);
+        store.Record("code", code, state.Now);
         store.Pending.Remove(p.Id);
         var issuer = $"{state.Options.AuthBase}/oauth2/v3";
         return Redirect(p.RedirectUri, ("locale", "en-US"), ("code", code), ("state", p.State), ("issuer", issuer));

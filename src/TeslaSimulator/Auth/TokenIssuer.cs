@@ -56,6 +56,9 @@ internal sealed class TokenIssuer(SimulatorOptions options, SigningKey key, Auth
                 ["nonce"] = nonce ?? "",
             }, options.AccessTokenLifetimeSeconds)
             : null;
+        store.Record("access_token", access, now);
+        store.Record("refresh_token", refresh, now);
+        store.Record("id_token", id, now);
         return new TokenResponse(access, refresh, id, options.AccessTokenLifetimeSeconds, responseState);
     }
 
@@ -70,6 +73,7 @@ internal sealed class TokenIssuer(SimulatorOptions options, SigningKey key, Auth
             ["scp"] = scopes.ToArray(),
         }, options.AccessTokenLifetimeSeconds);
         store.AccessTokens[AuthStore.Hash(access)] = new IssuedAccessToken(null, client.ClientId, 0);
+        store.Record("access_token", access, state.Now);
         return new TokenResponse(access, null, null, options.AccessTokenLifetimeSeconds, null);
     }
 

@@ -79,6 +79,12 @@ internal static class ControlEndpoints
             }
         });
 
+        // Every code and token the auth server issued (newest AuthStore.IssuedKept), so tests can prove none leaks.
+        sim.MapGet("/issued", (SimulatorState state, AuthStore store) =>
+        {
+            lock (state.Gate) return TypedResults.Ok(new { Secrets = store.Issued.ToList() });
+        });
+
         sim.MapGet("/state", (SimulatorState state, PartnerRegistry registry) => { lock (state.Gate) return TypedResults.Ok(SimStateView.Of(state, registry)); });
         return sim;
     }

@@ -26,6 +26,9 @@ public sealed class BrokerApplication(string connectionString, SimulatorHost sim
     /// <summary>Every log line at Debug and above (the most an operator would turn on to troubleshoot).</summary>
     public LogCollector Logs { get; } = new();
 
+    /// <summary>Every response served while enabled (off by default).</summary>
+    public ResponseRecorder Responses { get; } = new();
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
@@ -57,6 +60,7 @@ public sealed class BrokerApplication(string connectionString, SimulatorHost sim
         builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Debug).AddProvider(Logs));
         builder.ConfigureServices(services =>
         {
+            services.AddSingleton<IStartupFilter>(new ResponseRecorder.Filter(Responses));
             services.ConfigureHttpClientDefaults(http => http.ConfigurePrimaryHttpMessageHandler(simulator.CreateHandler));
             if (time is not null)
             {
