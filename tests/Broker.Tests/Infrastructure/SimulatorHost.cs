@@ -14,9 +14,11 @@ namespace Broker.Tests.Infrastructure;
 /// The Tesla simulator hosted in-process. Its base URLs are fictitious hosts: requests reach it
 /// through <see cref="WebApplicationFactory{T}.Server"/>'s handler, which keeps the Host header, so
 /// the simulator still tells the regions apart (and answers 421 from the wrong one).
-/// Browser tests give it a real loopback auth base instead and call <see cref="StartOnRealPort"/>.
+/// Browser tests give it a real loopback auth base instead and call <see cref="StartOnRealPort"/>; a broker in a
+/// process of its own needs real loopback region bases too (<paramref name="naBaseUrl"/>, <paramref name="euBaseUrl"/>).
 /// </summary>
-public sealed class SimulatorHost(string authBaseUrl = SimulatorHost.AuthBase) : WebApplicationFactory<simulator::TeslaSimulator.SimulatorMarker>
+public sealed class SimulatorHost(string authBaseUrl = SimulatorHost.AuthBase, string naBaseUrl = SimulatorHost.NaBase, string euBaseUrl = SimulatorHost.EuBase)
+    : WebApplicationFactory<simulator::TeslaSimulator.SimulatorMarker>
 {
     public const string AuthBase = "http://tesla-auth.test";
     public const string NaBase = "http://fleet-na.test";
@@ -29,7 +31,13 @@ public sealed class SimulatorHost(string authBaseUrl = SimulatorHost.AuthBase) :
     /// <summary>Where browsers sign in and the broker fetches discovery and tokens; the discovery document names it.</summary>
     public string AuthBaseUrl { get; } = authBaseUrl.TrimEnd('/');
 
+    public string NaBaseUrl { get; } = naBaseUrl.TrimEnd('/');
+    public string EuBaseUrl { get; } = euBaseUrl.TrimEnd('/');
+
     public List<string> RedirectUris { get; } = ["http://localhost/connect/callback"];
+
+    /// <summary>More simulator configuration (e.g. <c>Simulator:AccessTokenLifetimeSeconds</c>, <c>Simulator:SeedFile</c>).</summary>
+    public Dictionary<string, string?> Overrides { get; init; } = [];
 
     /// <summary>A clock shared with the broker, so cars drive, charge and fall asleep on test time.</summary>
     public TimeProvider? Clock { get; init; }
@@ -40,13 +48,23 @@ public sealed class SimulatorHost(string authBaseUrl = SimulatorHost.AuthBase) :
     /// </summary>
     public Func<HttpMessageHandler>? PartnerWeb { get; set; }
 
-    /// <summary>Listens with Kestrel on the auth base URL's port, so a real browser can reach the sign-in pages.</summary>
+    /// <summary>
+    /// Listens with Kestrel on the auth base URL's port, so a real browser can reach the sign-in pages, and on the
+    /// region bases' ports where they are loopback URLs (a broker process of its own calls them over real HTTP).
+    /// </summary>
     public void StartOnRealPort()
     {
         var port = new Uri(AuthBaseUrl).Port;
         _port = port;
+        var regionPorts = new[] { NaBaseUrl, EuBaseUrl }.Select(u => new Uri(u)).Where(u => u.IsLoopback).Select(u => u.Port);
         // Not UseKestrel(port): that sets the address after Build() and races the app's own Run() (see BrokerApplication).
-        UseKestrel(kestrel => kestrel.ListenLocalhost(port));
+        UseKestrel(kestrel =>
+        {
+            foreach (var p in regionPorts.Prepend(port).Distinct())
+            {
+                kestrel.ListenLocalhost(p);
+            }
+        });
         StartServer();
     }
 
@@ -87,14 +105,18 @@ public sealed class SimulatorHost(string authBaseUrl = SimulatorHost.AuthBase) :
         var settings = new Dictionary<string, string?>
         {
             ["Simulator:AuthBaseUrl"] = AuthBaseUrl,
-            ["Simulator:Regions:na"] = NaBase,
-            ["Simulator:Regions:eu"] = EuBase,
+            ["Simulator:Regions:na"] = NaBaseUrl,
+            ["Simulator:Regions:eu"] = EuBaseUrl,
             ["Simulator:Clients:0:ClientId"] = ClientId,
             ["Simulator:Clients:0:ClientSecret"] = ClientSecret,
         };
         for (var i = 0; i < RedirectUris.Count; i++)
         {
             settings[$"Simulator:Clients:0:RedirectUris:{i}"] = RedirectUris[i];
+        }
+        foreach (var (key, value) in Overrides)
+        {
+            settings[key] = value;
         }
         return settings;
     }
@@ -106,8 +128,8 @@ public sealed class SimulatorHost(string authBaseUrl = SimulatorHost.AuthBase) :
     }
 
     /// <summary>A client for the simulator's control API (<c>/_sim/...</c>) and its pages.</summary>
-    public HttpClient CreateControlClient() => CreateClient(new WebApplicationFactoryClientOptions
-    {
-        BaseAddress = new Uri(AuthBaseUrl), AllowAutoRedirect = false,
-    });
+    /// On a real port it is a plain HTTP client: the factory's client would follow redirects there (into the broker).
+    public HttpClient CreateControlClient() => _port is null
+        ? CreateClient(new WebApplicationFactoryClientOptions { BaseAddress = new Uri(AuthBaseUrl), AllowAutoRedirect = false })
+        : new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseProxy = false }) { BaseAddress = new Uri(AuthBaseUrl) };
 }

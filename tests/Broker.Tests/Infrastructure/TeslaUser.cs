@@ -8,11 +8,14 @@ namespace Broker.Tests.Infrastructure;
 /// the simulator's sign-in and consent forms as plain HTML posts. Steps are exposed one by one so
 /// tests can break the flow anywhere.
 /// </summary>
-public sealed partial class TeslaUser(BrokerApplication broker, SimulatorHost simulator)
+public sealed partial class TeslaUser(HttpClient browser, SimulatorHost simulator, Func<IEnumerable<string>> brokerLog)
 {
     public const string AllScopes = "*";
 
-    public HttpClient Browser { get; } = broker.CreateBrowser();
+    public TeslaUser(BrokerApplication broker, SimulatorHost simulator) : this(broker.CreateBrowser(), simulator, () => broker.Logs.Lines) { }
+
+    /// <summary>Keeps cookies and does not follow redirects (tests walk them); its base address is the broker.</summary>
+    public HttpClient Browser { get; } = browser;
 
     /// <summary>Opens the connect page, presses the button; returns where the broker sends the browser (Tesla's authorize URL).</summary>
     public async Task<Uri> StartAsync(string linkToken, bool askMissing = false)
@@ -55,7 +58,8 @@ public sealed partial class TeslaUser(BrokerApplication broker, SimulatorHost si
             consent.AddRange(scopes.Select(s => new KeyValuePair<string, string>("scope", s)));
         }
         var answer = await tesla.PostAsync(new Uri(authorize, "/oauth2/v3/authorize/consent"), new FormUrlEncodedContent(consent), Ct);
-        Assert.Equal(HttpStatusCode.Redirect, answer.StatusCode);
+        Assert.True(answer.StatusCode == HttpStatusCode.Redirect,
+            $"Tesla's consent page answered {answer.StatusCode} for {email}: {WebUtility.HtmlDecode(Regex.Replace(await answer.Content.ReadAsStringAsync(Ct), "<[^>]+>", " "))}");
         return answer.Headers.Location!;
     }
 
@@ -79,7 +83,7 @@ public sealed partial class TeslaUser(BrokerApplication broker, SimulatorHost si
     {
         if (response.StatusCode != expected)
         {
-            var problems = broker.Logs.Lines.Where(l => l.StartsWith("Warning") || l.StartsWith("Error") || l.StartsWith("Critical"));
+            var problems = brokerLog().Where(l => l.StartsWith("Warning") || l.StartsWith("Error") || l.StartsWith("Critical"));
             Assert.Fail($"Expected {expected} from {response.RequestMessage?.RequestUri}, got {response.StatusCode}. Broker said:\n{string.Join('\n', problems)}");
         }
     }
