@@ -574,6 +574,38 @@ namespace Broker.Migrations
                     b.ToTable("people", (string)null);
                 });
 
+            modelBuilder.Entity("Broker.Polling.ApiFailure", b =>
+                {
+                    b.Property<Guid>("AccountId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("account_id");
+
+                    b.Property<string>("Reason")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("reason");
+
+                    b.Property<int>("Status")
+                        .HasColumnType("integer")
+                        .HasColumnName("status");
+
+                    b.Property<long>("Calls")
+                        .HasColumnType("bigint")
+                        .HasColumnName("calls");
+
+                    b.Property<Guid>("TenantId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("tenant_id");
+
+                    b.HasKey("AccountId", "Reason", "Status")
+                        .HasName("pk_api_failures");
+
+                    b.HasIndex("TenantId")
+                        .HasDatabaseName("ix_api_failures_tenant_id");
+
+                    b.ToTable("api_failures", (string)null);
+                });
+
             modelBuilder.Entity("Broker.Polling.ApiUsage", b =>
                 {
                     b.Property<Guid>("AccountId")
@@ -1094,6 +1126,16 @@ namespace Broker.Migrations
                         .HasConstraintName("fk_memberships_tenants_tenant_id");
 
                     b.Navigation("Tenant");
+                });
+
+            modelBuilder.Entity("Broker.Polling.ApiFailure", b =>
+                {
+                    b.HasOne("Broker.Accounts.TeslaAccount", null)
+                        .WithMany()
+                        .HasForeignKey("AccountId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_api_failures_tesla_accounts_account_id");
                 });
 
             modelBuilder.Entity("Broker.Polling.ApiUsage", b =>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using static TeslaSimulator.Tests.SimulatorApp;
 
@@ -127,5 +128,37 @@ public sealed class ControlApiTests
             ("access_token", (string)rotated["access_token"]!), ("refresh_token", (string)rotated["refresh_token"]!), ("id_token", (string)rotated["id_token"]!),
         ];
         Assert.Equal(expected, issued);
+    }
+
+    [Fact]
+    public async Task VehicleDataShapeServesNullsMissingAndExtraFieldsForOneCarUntilCleared()
+    {
+        await using var app = new SimulatorApp();
+        var fleet = app.Fleet((string)(await app.TokensAsync(Alice, ct: Ct))["access_token"]!);
+        var shape = await app.Client().PutAsJsonAsync($"/_sim/vehicles/{AliceDriving}/vehicle-data-shape", new
+        {
+            like = "vehicle_data_alt",
+            nulls = new[] { "charge_state.battery_level" },
+            omit = new[] { "vehicle_state.odometer", "gui_settings" },
+            extra = new Dictionary<string, object> { ["charge_state.brand_new"] = 7 },
+        }, Ct);
+        Assert.Equal(HttpStatusCode.NoContent, shape.StatusCode);
+
+        var odd = JsonDocument.Parse(await fleet.GetStringAsync($"/api/1/vehicles/{AliceDriving}/vehicle_data", Ct)).RootElement.GetProperty("response");
+        var charge = odd.GetProperty("charge_state");
+        Assert.Equal(JsonValueKind.Null, charge.GetProperty("battery_level").ValueKind);
+        Assert.Equal(7, charge.GetProperty("brand_new").GetInt32());
+        Assert.Equal("bad value", charge.GetProperty("minutes_to_full_charge").GetString()); // from vehicle_data_alt.json
+        Assert.Equal(JsonValueKind.Null, charge.GetProperty("charger_phases").ValueKind);     // likewise
+        Assert.False(charge.TryGetProperty("energy_remaining", out _));                      // absent there
+        Assert.False(odd.GetProperty("vehicle_state").TryGetProperty("odometer", out _));
+        Assert.False(odd.TryGetProperty("gui_settings", out _));
+        var other = JsonDocument.Parse(await fleet.GetStringAsync($"/api/1/vehicles/{AliceCharging}/vehicle_data", Ct)).RootElement.GetProperty("response");
+        Assert.Equal(JsonValueKind.Number, other.GetProperty("charge_state").GetProperty("battery_level").ValueKind);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await app.Client().DeleteAsync($"/_sim/vehicles/{AliceDriving}/vehicle-data-shape", Ct)).StatusCode);
+        var usual = JsonDocument.Parse(await fleet.GetStringAsync($"/api/1/vehicles/{AliceDriving}/vehicle_data", Ct)).RootElement.GetProperty("response");
+        Assert.Equal(JsonValueKind.Number, usual.GetProperty("charge_state").GetProperty("battery_level").ValueKind);
+        Assert.True(usual.GetProperty("vehicle_state").TryGetProperty("odometer", out _));
     }
 }

@@ -31,6 +31,7 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
     public DbSet<VehicleReading> VehicleReadings => Set<VehicleReading>();
     public DbSet<EnergySiteReading> EnergySiteReadings => Set<EnergySiteReading>();
     public DbSet<ApiUsage> ApiUsage => Set<ApiUsage>();
+    public DbSet<ApiFailure> ApiFailures => Set<ApiFailure>();
     public DbSet<Person> People => Set<Person>();
     public DbSet<Membership> Memberships => Set<Membership>();
     public DbSet<OperatorApiKey> OperatorApiKeys => Set<OperatorApiKey>();
@@ -118,6 +119,12 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
         usage.HasIndex(u => u.TenantId);
         usage.Property(u => u.Category).HasMaxLength(16);
         usage.Property(u => u.CostUsd).HasPrecision(18, 6);
+
+        var failure = modelBuilder.Entity<ApiFailure>();
+        failure.HasKey(f => new { f.AccountId, f.Reason, f.Status });
+        failure.HasOne<TeslaAccount>().WithMany().HasForeignKey(f => f.AccountId).OnDelete(DeleteBehavior.Cascade);
+        failure.HasIndex(f => f.TenantId);
+        failure.Property(f => f.Reason).HasMaxLength(16);
     }
 
     private static void DefineTenant(EntityTypeBuilder<Tenant> tenant)

@@ -35,6 +35,7 @@ public sealed class MetricsSnapshot(BrokerDbContext db, TimeProvider time, IOpti
                            from r in rs.DefaultIfEmpty()
                            select new { Site = s, Reading = r }).ToListAsync(ct);
         var usage = await db.ApiUsage.AsNoTracking().Where(u => tenantId == null || u.TenantId == tenantId).ToListAsync(ct);
+        var failures = await db.ApiFailures.AsNoTracking().Where(u => tenantId == null || u.TenantId == tenantId).ToListAsync(ct);
         var tokens = await (from t in db.TeslaTokens.AsNoTracking()
                             join a in db.TeslaAccounts.AsNoTracking() on t.AccountId equals a.Id
                             where (tenantId == null || a.TenantId == tenantId) && a.Status == AccountStatus.Active
@@ -67,6 +68,12 @@ public sealed class MetricsSnapshot(BrokerDbContext db, TimeProvider time, IOpti
         foreach (var g in usage.GroupBy(u => (u.TenantId, u.Category)))
         {
             cost.WithLabels(Slug(g.Key.TenantId), g.Key.Category).IncTo((double)g.Sum(u => u.CostUsd));
+        }
+
+        var failed = f.CreateCounter("tesla_broker_api_failures_total", "Fleet API attempts that failed, by reason (rate_limited, unauthorized, client_error, server_error, timeout, unreachable, malformed) and HTTP status (0: no answer). 408 asleep is not a failure.", "tenant", "account", "reason", "status");
+        foreach (var x in failures)
+        {
+            failed.WithLabels(Slug(x.TenantId), x.AccountId.ToString("N"), x.Reason, x.Status.ToString(System.Globalization.CultureInfo.InvariantCulture)).IncTo(x.Calls);
         }
 
         var tokenExpiry = f.CreateGauge("tesla_broker_token_expiry_timestamp_seconds",

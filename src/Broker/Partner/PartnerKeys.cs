@@ -65,7 +65,7 @@ public sealed class PartnerKeys(BrokerDbContext db, TokenVault vault, TimeProvid
         return row;
     }
 
-    private static string Context(Guid id) => $"partner-key:{id}";
+    internal static string Context(Guid id) => $"partner-key:{id}";
 
     private static ECDsa ReadPrivateKey(string pem)
     {

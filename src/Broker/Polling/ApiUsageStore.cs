@@ -4,7 +4,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Broker.Polling;
 
-/// <summary>Adds counted Fleet API calls to <c>api_usage</c> (one upsert per account and category).</summary>
+/// <summary>Adds counted Fleet API calls to <c>api_usage</c> and failures to <c>api_failures</c> (one upsert per key).</summary>
 public static class ApiUsageStore
 {
     public static async Task FlushAsync(this FleetUsage usage, BrokerDbContext db, CancellationToken ct)
@@ -18,6 +18,14 @@ public static class ApiUsageStore
                 VALUES ({account}, {device}, {tenant}, {name}, {billable}, {calls}, {cost})
                 ON CONFLICT (account_id, device, category, billable)
                 DO UPDATE SET calls = api_usage.calls + EXCLUDED.calls, cost_usd = api_usage.cost_usd + EXCLUDED.cost_usd
+                """, ct);
+        }
+        foreach (var (tenant, account, reason, status, calls) in usage.DrainFailures())
+        {
+            await db.Database.ExecuteSqlAsync($"""
+                INSERT INTO api_failures (account_id, reason, status, tenant_id, calls)
+                VALUES ({account}, {reason}, {status}, {tenant}, {calls})
+                ON CONFLICT (account_id, reason, status) DO UPDATE SET calls = api_failures.calls + EXCLUDED.calls
                 """, ct);
         }
     }

@@ -95,3 +95,16 @@ public sealed class ApiUsage
     public long Calls { get; set; }
     public decimal CostUsd { get; set; }
 }
+
+/// <summary>
+/// Fleet API attempts that failed, per account, reason (rate_limited, server_error, timeout, malformed, ...)
+/// and HTTP status (0: no answer). Kept beside <see cref="ApiUsage"/> so every replica reports the same.
+/// </summary>
+public sealed class ApiFailure
+{
+    public Guid AccountId { get; set; }
+    public Guid TenantId { get; set; }
+    public required string Reason { get; set; }
+    public int Status { get; set; }
+    public long Calls { get; set; }
+}

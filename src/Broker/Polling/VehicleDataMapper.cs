@@ -4,8 +4,16 @@ namespace Broker.Polling;
 
 /// <summary>
 /// Copies a vehicle_data answer into a <see cref="VehicleReading"/>. Tolerant: Tesla sends nulls,
-/// missing sections and the odd string where a number belongs (fixture vehicle_data_alt.json); a
-/// field that cannot be read is left as it was rather than failing the whole reading.
+/// missing sections and the odd string where a number belongs (fixture vehicle_data_alt.json). The rule:
+/// <list type="bullet">
+/// <item>A section or field Tesla left out, or sent with the wrong type, changes nothing: the last good value stays.</item>
+/// <item>An explicit null is Tesla's word only where null means something: <c>shift_state</c> (parked),
+/// <c>speed</c> and <c>power</c> (standing still), and the in-use flags (not known, so not "in use").</item>
+/// <item>For what a car always has (battery, range, odometer, temperatures, lock, position) a null is a
+/// gap in the answer, not a reading: the last good value stays.</item>
+/// </list>
+/// Unknown extra fields are ignored. An answer with none of the requested sections never gets here
+/// (<see cref="Tesla.TeslaFleetClient.GetVehicleDataAsync"/> refuses it as malformed).
 /// </summary>
 public static class VehicleDataMapper
 {
@@ -17,7 +25,7 @@ public static class VehicleDataMapper
             r.UsableBatteryLevel = Int(charge, "usable_battery_level") ?? r.UsableBatteryLevel;
             r.BatteryRangeMiles = Num(charge, "battery_range") ?? r.BatteryRangeMiles;
             r.ChargingState = Str(charge, "charging_state") ?? r.ChargingState;
-            r.ChargerPowerKw = Num(charge, "charger_power") ?? 0;
+            r.ChargerPowerKw = Num(charge, "charger_power") ?? (r.ChargingState is "Charging" or "Starting" ? r.ChargerPowerKw : 0);
             r.ChargeLimitSoc = Int(charge, "charge_limit_soc") ?? r.ChargeLimitSoc;
             r.ChargeEnergyAddedKwh = Num(charge, "charge_energy_added") ?? r.ChargeEnergyAddedKwh;
         }
@@ -25,14 +33,14 @@ public static class VehicleDataMapper
         {
             r.InsideTempC = Num(climate, "inside_temp") ?? r.InsideTempC;
             r.OutsideTempC = Num(climate, "outside_temp") ?? r.OutsideTempC;
-            r.ClimateOn = Bool(climate, "is_climate_on");
-            r.Preconditioning = Bool(climate, "is_preconditioning");
+            r.ClimateOn = Sent(climate, "is_climate_on", r.ClimateOn, Bool);
+            r.Preconditioning = Sent(climate, "is_preconditioning", r.Preconditioning, Bool);
         }
         if (Section(data, "drive_state") is { } drive)
         {
-            r.ShiftState = Str(drive, "shift_state"); // null when parked
-            r.SpeedMph = Num(drive, "speed");
-            r.PowerKw = Num(drive, "power");
+            r.ShiftState = Sent(drive, "shift_state", r.ShiftState, Str); // null when parked
+            r.SpeedMph = Sent(drive, "speed", r.SpeedMph, Num);
+            r.PowerKw = Sent(drive, "power", r.PowerKw, Num);
             r.Heading = Num(drive, "heading") ?? r.Heading;
             if (withLocation)
             {
@@ -52,12 +60,13 @@ public static class VehicleDataMapper
         if (Section(data, "vehicle_state") is { } state)
         {
             r.Locked = Bool(state, "locked") ?? r.Locked;
-            r.SentryMode = Bool(state, "sentry_mode");
+            r.SentryMode = Sent(state, "sentry_mode", r.SentryMode, Bool);
             r.OdometerMiles = Num(state, "odometer") ?? r.OdometerMiles;
-            r.UserPresent = Bool(state, "is_user_present");
+            r.UserPresent = Sent(state, "is_user_present", r.UserPresent, Bool);
             r.FirmwareVersion = Str(state, "car_version") ?? r.FirmwareVersion;
-            r.DoorsOpen = new[] { "df", "dr", "pf", "pr", "ft", "rt" }.Any(d => Int(state, d) is > 0);
-            r.SoftwareUpdateStatus = Section(state, "software_update") is { } update ? Str(update, "status") : null;
+            string[] doors = ["df", "dr", "pf", "pr", "ft", "rt"];
+            r.DoorsOpen = doors.Any(d => Int(state, d) is not null) ? doors.Any(d => Int(state, d) is > 0) : r.DoorsOpen;
+            r.SoftwareUpdateStatus = Section(state, "software_update") is { } update ? Sent(update, "status", r.SoftwareUpdateStatus, Str) : r.SoftwareUpdateStatus;
         }
         if (Section(data, "vehicle_config") is { } config)
         {
@@ -67,6 +76,12 @@ public static class VehicleDataMapper
 
     private static JsonElement? Section(JsonElement e, string name) =>
         e.TryGetProperty(name, out var s) && s.ValueKind == JsonValueKind.Object ? s : null;
+
+    /// <summary>Tesla's value when the field is there, null included; the current value when it is left out or unreadable.</summary>
+    private static T? Sent<T>(JsonElement e, string name, T? current, Func<JsonElement, string, T?> read) =>
+        !e.TryGetProperty(name, out var v) ? current
+        : v.ValueKind == JsonValueKind.Null ? default
+        : read(e, name) is { } value ? value : current;
 
     private static double? Num(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out var d) ? d : null;

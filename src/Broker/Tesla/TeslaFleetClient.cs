@@ -23,12 +23,12 @@ public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOpti
     public string? LastBaseUrl { get; private set; }
 
     public async Task<UserRegion> GetRegionAsync(FleetAccount account, CancellationToken ct) =>
-        Read<UserRegion>(await SendAsync(account, HttpMethod.Get, "/api/1/users/region", FleetCategory.Free, null, ct))
-        ?? throw new TeslaApiException(200, "malformed_response", "Tesla's region answer was empty.");
+        Read<UserRegion>(account, await SendAsync(account, HttpMethod.Get, "/api/1/users/region", FleetCategory.Free, null, ct))
+        ?? throw Malformed(account, "Tesla's region answer was empty.");
 
     /// <summary><c>/api/1/products</c>: vehicles and energy sites; does not wake a car.</summary>
     public async Task<IReadOnlyList<Product>> GetProductsAsync(FleetAccount account, CancellationToken ct) =>
-        Read<List<Product>>(await SendAsync(account, HttpMethod.Get, "/api/1/products", FleetCategory.Free, null, ct)) ?? [];
+        Read<List<Product>>(account, await SendAsync(account, HttpMethod.Get, "/api/1/products", FleetCategory.Free, null, ct)) ?? [];
 
     /// <summary>Every page of <c>/api/1/vehicles</c>: the cars' states without waking them.</summary>
     public async Task<IReadOnlyList<Product>> ListVehiclesAsync(FleetAccount account, CancellationToken ct)
@@ -37,9 +37,10 @@ public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOpti
         for (var page = 1; page <= 50; page++)
         {
             var body = await SendAsync(account, HttpMethod.Get, $"/api/1/vehicles?page={page}&per_page=100", FleetCategory.Free, null, ct);
-            var items = Read<List<Product>>(body) ?? [];
+            var hasNext = HasNextPage(body); // before Read, which disposes the document
+            var items = Read<List<Product>>(account, body) ?? [];
             all.AddRange(items);
-            if (items.Count < 100 || !HasNextPage(body))
+            if (items.Count < 100 || !hasNext)
             {
                 break;
             }
@@ -52,9 +53,14 @@ public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOpti
     {
         var endpoints = "charge_state;climate_state;drive_state;vehicle_state;vehicle_config" + (withLocation ? ";location_data" : "");
         var body = await SendAsync(account, HttpMethod.Get, $"/api/1/vehicles/{vin}/vehicle_data?endpoints={Uri.EscapeDataString(endpoints)}", FleetCategory.Data, vin, ct);
-        return body.RootElement.TryGetProperty("response", out var response) && response.ValueKind == JsonValueKind.Object
-            ? response.Clone()
-            : throw new TeslaApiException(200, "malformed_response", "vehicle_data answered without a response object.");
+        using (body)
+        {
+            // An object with none of the sections asked for is not a reading: it must not refresh the data's timestamp.
+            return ResponseOf(body) is { ValueKind: JsonValueKind.Object } response
+                && endpoints.Split(';').Any(e => response.TryGetProperty(e, out var section) && section.ValueKind == JsonValueKind.Object)
+                ? response.Clone()
+                : throw Malformed(account, "vehicle_data answered without any of the requested sections.");
+        }
     }
 
     /// <summary>wake_up (billed as a wake): returns at once; the car comes online later.</summary>
@@ -65,15 +71,18 @@ public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOpti
     public async Task<JsonElement> GetLiveStatusAsync(FleetAccount account, long energySiteId, CancellationToken ct)
     {
         var body = await SendAsync(account, HttpMethod.Get, $"/api/1/energy_sites/{energySiteId}/live_status", FleetCategory.Free, energySiteId.ToString(), ct);
-        return body.RootElement.TryGetProperty("response", out var response) && response.ValueKind == JsonValueKind.Object
-            ? response.Clone()
-            : throw new TeslaApiException(200, "malformed_response", "live_status answered without a response object.");
+        using (body)
+        {
+            return ResponseOf(body) is { ValueKind: JsonValueKind.Object } response
+                ? response.Clone()
+                : throw Malformed(account, "live_status answered without a response object.");
+        }
     }
 
     /// <summary>fleet_status (not billed): which of the cars hold the operator's virtual key (TESLA.md §4.6).</summary>
     public async Task<FleetStatus> GetFleetStatusAsync(FleetAccount account, IReadOnlyList<string> vins, CancellationToken ct) =>
-        Read<FleetStatus>(await SendAsync(account, HttpMethod.Post, "/api/1/vehicles/fleet_status", FleetCategory.Free, vins.Count == 1 ? vins[0] : null, ct, new { vins }))
-        ?? throw new TeslaApiException(200, "malformed_response", "fleet_status answered without a response object.");
+        Read<FleetStatus>(account, await SendAsync(account, HttpMethod.Post, "/api/1/vehicles/fleet_status", FleetCategory.Free, vins.Count == 1 ? vins[0] : null, ct, new { vins }))
+        ?? throw Malformed(account, "fleet_status answered without a response object.");
 
     /// <summary>Registers the partner domain in one region with a partner token; Tesla downloads the public key from it (TESLA.md §4.2).</summary>
     public async Task RegisterPartnerAsync(string baseUrl, string partnerToken, string domain, CancellationToken ct) =>
@@ -81,7 +90,7 @@ public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOpti
 
     /// <summary>The public key Tesla holds for <paramref name="domain"/> in that region, as uncompressed hex (TESLA.md §4.3).</summary>
     public async Task<string?> GetPartnerPublicKeyAsync(string baseUrl, string partnerToken, string domain, CancellationToken ct) =>
-        Read<PartnerPublicKey>(await SendAsync(PartnerCaller(baseUrl, partnerToken), HttpMethod.Get,
+        Read<PartnerPublicKey>(PartnerCaller(baseUrl, partnerToken), await SendAsync(PartnerCaller(baseUrl, partnerToken), HttpMethod.Get,
             $"/api/1/partner_accounts/public_key?domain={Uri.EscapeDataString(domain)}", FleetCategory.Free, null, ct))?.PublicKey;
 
     /// <summary>Partner calls are made for no account: <see cref="Guid.Empty"/> keeps them out of the per-account usage.</summary>
@@ -134,7 +143,7 @@ public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOpti
                     }
                     catch (JsonException ex)
                     {
-                        throw new TeslaApiException(status, "malformed_response", $"Tesla answered {Redact(path)} with something unreadable.", ex);
+                        throw Malformed(account, $"Tesla answered {Redact(path)} with something unreadable.", ex);
                     }
                 }
                 var error = ErrorOf(text);
@@ -151,30 +160,41 @@ public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOpti
         }
     }
 
-    private static T? Read<T>(JsonDocument body)
+    private T? Read<T>(FleetAccount account, JsonDocument body)
     {
         using (body)
         {
             try
             {
-                return body.RootElement.TryGetProperty("response", out var r) ? r.Deserialize<T>() : default;
+                return ResponseOf(body) is { } r ? r.Deserialize<T>() : default;
             }
             catch (JsonException ex)
             {
-                throw new TeslaApiException(200, "malformed_response", "Tesla answered something unreadable.", ex);
+                throw Malformed(account, "Tesla answered something unreadable.", ex);
             }
         }
     }
 
+    /// <summary>A 2xx answer that cannot be used (truncated, empty, HTML, the wrong shape): counted as a failure.</summary>
+    private TeslaApiException Malformed(FleetAccount account, string message, Exception? inner = null)
+    {
+        usage.RecordFailure(account, "malformed", 200);
+        return new TeslaApiException(200, "malformed_response", message, inner);
+    }
+
+    /// <summary>The envelope's <c>response</c>; null when the answer is not an envelope at all (an array, a bare value).</summary>
+    private static JsonElement? ResponseOf(JsonDocument body) =>
+        body.RootElement.ValueKind == JsonValueKind.Object && body.RootElement.TryGetProperty("response", out var r) ? r : null;
+
     private static bool HasNextPage(JsonDocument body) =>
-        body.RootElement.TryGetProperty("pagination", out var p) && p.TryGetProperty("next", out var next) && next.ValueKind == JsonValueKind.Number;
+        body.RootElement.ValueKind == JsonValueKind.Object && body.RootElement.TryGetProperty("pagination", out var p) && p.ValueKind == JsonValueKind.Object && p.TryGetProperty("next", out var next) && next.ValueKind == JsonValueKind.Number;
 
     private static string? ErrorOf(string body)
     {
         try
         {
             using var doc = JsonDocument.Parse(body);
-            return doc.RootElement.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null;
+            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null;
         }
         catch (JsonException)
         {

@@ -92,6 +92,12 @@ public sealed class TokenRefresher(
                 token.RefreshTokenCipher = vault.Encrypt(rotated, TokenContext.Refresh(accountId));
                 token.RefreshTokenIssuedAt = now;
             }
+            else
+            {
+                // Kept, but sealed again: key_id below names the key of both envelopes, which `vault rekey` relies on.
+                var kept = vault.Decrypt(token.RefreshTokenCipher, TokenContext.Refresh(accountId));
+                token.RefreshTokenCipher = vault.Encrypt(kept, TokenContext.Refresh(accountId));
+            }
             token.AccessTokenExpiresAt = now.AddSeconds(answer.ExpiresIn);
             token.KeyId = vault.CurrentKeyId;
             token.UpdatedAt = now;

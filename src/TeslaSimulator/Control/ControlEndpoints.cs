@@ -42,6 +42,10 @@ internal static class ControlEndpoints
             }
         });
 
+        // vehicle_data for this car answers in another shape (nulls, missing or extra fields) until DELETE.
+        sim.MapPut("/vehicles/{vin}/vehicle-data-shape", (string vin, VehicleDataShape shape, VehicleDataShapes shapes) => { shapes.Set(vin, shape); return TypedResults.NoContent(); });
+        sim.MapDelete("/vehicles/{vin}/vehicle-data-shape", (string vin, VehicleDataShapes shapes) => { shapes.Clear(vin); return TypedResults.NoContent(); });
+
         // Pairs or removes a partner's key as if the owner had used tesla.com/_ak/<domain>, without the page's sign-in,
         // consent and re-download checks. Pairing still needs the domain registered in the owner's region.
         sim.MapPost("/vehicles/{vin}/virtual-key", Results<Ok<object>, NotFound, BadRequest<string>> (string vin, VirtualKeyRequest request, SimulatorState state, PartnerRegistry registry) =>

@@ -6,6 +6,7 @@ internal static class ControlExtensions
     {
         builder.Services.AddSingleton<CallLedger>();
         builder.Services.AddSingleton<FaultQueue>();
+        builder.Services.AddSingleton<VehicleDataShapes>();
         return builder;
     }
 }

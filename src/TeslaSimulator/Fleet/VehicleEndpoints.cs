@@ -57,7 +57,7 @@ internal static class VehicleEndpoints
         }
     }
 
-    internal static async Task<IResult> VehicleDataAsync(HttpContext ctx, string tag, string? endpoints, FleetGate gate, SimulatorState state, DeviceRateLimiter limiter)
+    internal static async Task<IResult> VehicleDataAsync(HttpContext ctx, string tag, string? endpoints, FleetGate gate, SimulatorState state, DeviceRateLimiter limiter, Control.VehicleDataShapes shapes)
     {
         var (caller, error) = await gate.CheckAsync(ctx, checkRegion: true, partner: false, Scopes.VehicleDeviceData);
         if (error is not null) return error;
@@ -73,7 +73,7 @@ internal static class VehicleEndpoints
             if (limiter.Hit(ctx, v.Vin, RateKind.Data) is { } limited) return limited;
             if (!v.IsAwake) return Fixture.Result("error_408_vehicle_unavailable", 408);
             v.Touch(state.Now);
-            return TypedResults.Json(new JsonObject { ["response"] = VehicleJson.VehicleData(v, wanted, state.Now) });
+            return TypedResults.Json(new JsonObject { ["response"] = shapes.Apply(v.Vin, VehicleJson.VehicleData(v, wanted, state.Now)) });
         }
     }
 
