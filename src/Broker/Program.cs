@@ -25,7 +25,7 @@ builder.AddPartner();              // Partner/: Fleet API partner key, registrat
 builder.AddTeslaConnect();         // Connect/: the Tesla OpenID Connect scheme, Data Protection in Postgres
 builder.AddTokens();               // Tokens/: refresh before expiry, one refresh per account across replicas
 builder.AddJobs();                 // Jobs/ + Polling/: clustered Quartz on Postgres, sleep-aware polling
-builder.AddBrokerMetrics();        // Metrics/: /metrics built per scrape from the stored readings
+builder.AddBrokerMetrics();        // Metrics/: /metrics from the stored readings, cached per credential for a few seconds
 
 var app = builder.Build();
 
@@ -39,7 +39,6 @@ if (await app.PrepareDatabaseAsync() is { } schemaTooOld)   // migrate (Developm
 }
 
 app.UseForwardedHeaders();
-app.UseResponseCompression();   // gzip for /metrics (text/plain only)
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseConnectPageHeaders();   // CSP, nosniff, no framing on every /connect and /console page

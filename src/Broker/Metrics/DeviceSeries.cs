@@ -1,109 +1,106 @@
-using Broker.Accounts;
-using Broker.Polling;
-using Prometheus;
-
 namespace Broker.Metrics;
 
-/// <summary>The vehicle families, labelled tenant, account, vin.</summary>
-internal sealed class VehicleSeries(IMetricFactory f)
-{
-    private static readonly string[] Labels = ["tenant", "account", "vin"];
-    private readonly Gauge _info = f.CreateGauge("tesla_vehicle_info", "Static attributes of a vehicle; always 1.", [.. Labels, "display_name", "model", "firmware"]);
-    private readonly Gauge _state = f.CreateGauge("tesla_vehicle_state", "1 for the vehicle's current online state (online, asleep, offline, unknown).", [.. Labels, "state"]);
-    private readonly Gauge _lastSeen = f.CreateGauge("tesla_vehicle_last_seen_timestamp_seconds", "When Tesla last reported the vehicle's state.", Labels);
-    private readonly Gauge _dataAt = f.CreateGauge("tesla_vehicle_data_timestamp_seconds", "When the readings below were taken (vehicle_data).", Labels);
-    private readonly Gauge _battery = f.CreateGauge("tesla_vehicle_battery_level_percent", "State of charge.", Labels);
-    private readonly Gauge _usable = f.CreateGauge("tesla_vehicle_usable_battery_level_percent", "Usable state of charge.", Labels);
-    private readonly Gauge _range = f.CreateGauge("tesla_vehicle_battery_range_meters", "Rated range.", Labels);
-    private readonly Gauge _charging = f.CreateGauge("tesla_vehicle_charging_state", "1 for the current charging state (Charging, Complete, Disconnected, Stopped, ...).", [.. Labels, "state"]);
-    private readonly Gauge _chargerPower = f.CreateGauge("tesla_vehicle_charger_power_watts", "Power drawn by the charger.", Labels);
-    private readonly Gauge _chargeLimit = f.CreateGauge("tesla_vehicle_charge_limit_percent", "Charge limit.", Labels);
-    private readonly Gauge _energyAdded = f.CreateGauge("tesla_vehicle_charge_energy_added_joules", "Energy added in the current or last charging session.", Labels);
-    private readonly Gauge _odometer = f.CreateGauge("tesla_vehicle_odometer_meters", "Odometer.", Labels);
-    private readonly Gauge _inside = f.CreateGauge("tesla_vehicle_inside_temperature_celsius", "Cabin temperature.", Labels);
-    private readonly Gauge _outside = f.CreateGauge("tesla_vehicle_outside_temperature_celsius", "Outside temperature.", Labels);
-    private readonly Gauge _locked = f.CreateGauge("tesla_vehicle_locked", "1 when locked.", Labels);
-    private readonly Gauge _sentry = f.CreateGauge("tesla_vehicle_sentry_mode", "1 when sentry mode is on.", Labels);
-    private readonly Gauge _shift = f.CreateGauge("tesla_vehicle_shift_state", "1 for the current gear (P, D, R, N).", [.. Labels, "state"]);
-    private readonly Gauge _speed = f.CreateGauge("tesla_vehicle_speed_meters_per_second", "Speed.", Labels);
-    private readonly Gauge _latitude = f.CreateGauge("tesla_vehicle_latitude_degrees", "Latitude (only with the vehicle_location scope).", Labels);
-    private readonly Gauge _longitude = f.CreateGauge("tesla_vehicle_longitude_degrees", "Longitude (only with the vehicle_location scope).", Labels);
+/// <summary>One vehicle and its latest reading, only the columns the exposition needs.</summary>
+internal sealed record VehicleRow(
+    Guid TenantId, Guid AccountId, string Vin, string? DisplayName, bool HasReading, string? State,
+    DateTimeOffset? LastSeenAt, DateTimeOffset? DataAt, int? BatteryLevel, int? UsableBatteryLevel, double? BatteryRangeMiles,
+    string? ChargingState, double? ChargerPowerKw, int? ChargeLimitSoc, double? ChargeEnergyAddedKwh, double? OdometerMiles,
+    double? InsideTempC, double? OutsideTempC, bool? Locked, bool? SentryMode, string? ShiftState, double? SpeedMph,
+    double? Latitude, double? Longitude, string? CarType, string? FirmwareVersion);
 
-    public void Add(string tenant, Vehicle v, VehicleReading? r, DateTimeOffset staleBefore)
+/// <summary>One energy site and its latest reading.</summary>
+internal sealed record SiteRow(
+    Guid TenantId, Guid AccountId, long EnergySiteId, string? SiteName, string? ResourceType, DateTimeOffset? DataAt,
+    double? SolarPowerW, double? BatteryPowerW, double? LoadPowerW, double? GridPowerW, double? PercentageCharged, string? GridStatus);
+
+/// <summary>The vehicle families, labelled tenant, account, vin.</summary>
+internal static class VehicleSeries
+{
+    public static void Write(ExpositionWriter w, List<VehicleRow> rows, Func<Guid, string> slug, DateTimeOffset staleBefore)
     {
-        string[] l = [tenant, v.AccountId.ToString("N"), v.Vin];
-        _info.WithLabels([.. l, v.DisplayName ?? "", r?.CarType ?? "", r?.FirmwareVersion ?? ""]).Set(1);
-        if (r is null)
+        var devices = rows.Select(v => (Row: v, Labels: ExpositionWriter.Labels(("tenant", slug(v.TenantId)), ("account", v.AccountId.ToString("N")), ("vin", v.Vin))))
+            .ToList();
+        // Stale readings say nothing rather than repeat an old value as if it were current.
+        var fresh = devices.Where(d => d.Row.HasReading && d.Row.DataAt is { } at && at >= staleBefore).ToList();
+
+        w.Family("tesla_vehicle_info", "Static attributes of a vehicle; always 1.", "gauge");
+        foreach (var (v, _) in devices)
         {
-            return;
+            w.Sample(ExpositionWriter.Labels(("tenant", slug(v.TenantId)), ("account", v.AccountId.ToString("N")), ("vin", v.Vin),
+                ("display_name", v.DisplayName ?? ""), ("model", v.CarType ?? ""), ("firmware", v.FirmwareVersion ?? "")), 1);
         }
-        _state.WithLabels([.. l, r.State]).Set(1);
-        Set(_lastSeen, l, r.LastSeenAt?.ToUnixTimeSeconds());
-        if (r.DataAt is not { } dataAt || dataAt < staleBefore)
+        w.Family("tesla_vehicle_state", "1 for the vehicle's current online state (online, asleep, offline, unknown).", "gauge");
+        foreach (var (v, labels) in devices.Where(d => d.Row.HasReading))
         {
-            return; // stale: say nothing rather than repeat an old value as if it were current
+            w.Sample(labels, "state", v.State, 1);
         }
-        Set(_dataAt, l, dataAt.ToUnixTimeSeconds());
-        Set(_battery, l, r.BatteryLevel);
-        Set(_usable, l, r.UsableBatteryLevel);
-        Set(_range, l, r.BatteryRangeMiles is { } range ? MetricsSnapshot.Meters(range) : null);
-        if (r.ChargingState is { Length: > 0 } charging)
+        Gauges(w, devices.Where(d => d.Row.HasReading), "tesla_vehicle_last_seen_timestamp_seconds", "When Tesla last reported the vehicle's state.", v => v.LastSeenAt?.ToUnixTimeSeconds());
+        Gauges(w, fresh, "tesla_vehicle_data_timestamp_seconds", "When the readings below were taken (vehicle_data).", v => v.DataAt?.ToUnixTimeSeconds());
+        Gauges(w, fresh, "tesla_vehicle_battery_level_percent", "State of charge.", v => v.BatteryLevel);
+        Gauges(w, fresh, "tesla_vehicle_usable_battery_level_percent", "Usable state of charge.", v => v.UsableBatteryLevel);
+        Gauges(w, fresh, "tesla_vehicle_battery_range_meters", "Rated range.", v => v.BatteryRangeMiles is { } range ? MetricsSnapshot.Meters(range) : null);
+        w.Family("tesla_vehicle_charging_state", "1 for the current charging state (Charging, Complete, Disconnected, Stopped, ...).", "gauge");
+        foreach (var (v, labels) in fresh.Where(d => d.Row.ChargingState is { Length: > 0 }))
         {
-            _charging.WithLabels([.. l, charging]).Set(1);
+            w.Sample(labels, "state", v.ChargingState, 1);
         }
-        Set(_chargerPower, l, r.ChargerPowerKw * 1000);
-        Set(_chargeLimit, l, r.ChargeLimitSoc);
-        Set(_energyAdded, l, r.ChargeEnergyAddedKwh * 3_600_000);
-        Set(_odometer, l, r.OdometerMiles is { } odo ? MetricsSnapshot.Meters(odo) : null);
-        Set(_inside, l, r.InsideTempC);
-        Set(_outside, l, r.OutsideTempC);
-        Set(_locked, l, r.Locked is { } locked ? (locked ? 1 : 0) : null);
-        Set(_sentry, l, r.SentryMode is { } sentry ? (sentry ? 1 : 0) : null);
-        _shift.WithLabels([.. l, r.ShiftState ?? "P"]).Set(1);
-        Set(_speed, l, (r.SpeedMph ?? 0) * MetricsSnapshot.Meters(1) / 3600);
-        Set(_latitude, l, r.Latitude);
-        Set(_longitude, l, r.Longitude);
+        Gauges(w, fresh, "tesla_vehicle_charger_power_watts", "Power drawn by the charger.", v => v.ChargerPowerKw * 1000);
+        Gauges(w, fresh, "tesla_vehicle_charge_limit_percent", "Charge limit.", v => v.ChargeLimitSoc);
+        Gauges(w, fresh, "tesla_vehicle_charge_energy_added_joules", "Energy added in the current or last charging session.", v => v.ChargeEnergyAddedKwh * 3_600_000);
+        Gauges(w, fresh, "tesla_vehicle_odometer_meters", "Odometer.", v => v.OdometerMiles is { } odo ? MetricsSnapshot.Meters(odo) : null);
+        Gauges(w, fresh, "tesla_vehicle_inside_temperature_celsius", "Cabin temperature.", v => v.InsideTempC);
+        Gauges(w, fresh, "tesla_vehicle_outside_temperature_celsius", "Outside temperature.", v => v.OutsideTempC);
+        Gauges(w, fresh, "tesla_vehicle_locked", "1 when locked.", v => v.Locked is { } locked ? (locked ? 1 : 0) : null);
+        Gauges(w, fresh, "tesla_vehicle_sentry_mode", "1 when sentry mode is on.", v => v.SentryMode is { } sentry ? (sentry ? 1 : 0) : null);
+        w.Family("tesla_vehicle_shift_state", "1 for the current gear (P, D, R, N).", "gauge");
+        foreach (var (v, labels) in fresh)
+        {
+            w.Sample(labels, "state", v.ShiftState ?? "P", 1);
+        }
+        Gauges(w, fresh, "tesla_vehicle_speed_meters_per_second", "Speed.", v => (v.SpeedMph ?? 0) * MetricsSnapshot.Meters(1) / 3600);
+        Gauges(w, fresh, "tesla_vehicle_latitude_degrees", "Latitude (only with the vehicle_location scope).", v => v.Latitude);
+        Gauges(w, fresh, "tesla_vehicle_longitude_degrees", "Longitude (only with the vehicle_location scope).", v => v.Longitude);
     }
 
-    internal static void Set(Gauge gauge, string[] labels, double? value)
+    /// <summary>A gauge family with one sample per device that has a finite value (nothing for unknown).</summary>
+    internal static void Gauges<TRow>(ExpositionWriter w, IEnumerable<(TRow Row, byte[] Labels)> devices, string name, string help, Func<TRow, double?> value)
     {
-        if (value is { } v && double.IsFinite(v))
+        w.Family(name, help, "gauge");
+        foreach (var (row, labels) in devices)
         {
-            gauge.WithLabels(labels).Set(v);
+            if (value(row) is { } v && double.IsFinite(v))
+            {
+                w.Sample(labels, v);
+            }
         }
     }
 }
 
 /// <summary>The energy-site families, labelled tenant, account, site.</summary>
-internal sealed class EnergySiteSeries(IMetricFactory f)
+internal static class EnergySiteSeries
 {
-    private static readonly string[] Labels = ["tenant", "account", "site"];
-    private readonly Gauge _info = f.CreateGauge("tesla_energy_site_info", "Static attributes of an energy site; always 1.", [.. Labels, "site_name", "resource_type"]);
-    private readonly Gauge _dataAt = f.CreateGauge("tesla_energy_site_data_timestamp_seconds", "When the readings below were taken (live_status).", Labels);
-    private readonly Gauge _solar = f.CreateGauge("tesla_energy_site_solar_power_watts", "Solar production.", Labels);
-    private readonly Gauge _battery = f.CreateGauge("tesla_energy_site_battery_power_watts", "Battery power; positive while discharging.", Labels);
-    private readonly Gauge _load = f.CreateGauge("tesla_energy_site_load_power_watts", "Home consumption.", Labels);
-    private readonly Gauge _grid = f.CreateGauge("tesla_energy_site_grid_power_watts", "Grid power; positive while importing.", Labels);
-    private readonly Gauge _level = f.CreateGauge("tesla_energy_site_battery_level_percent", "Battery state of charge.", Labels);
-    private readonly Gauge _gridStatus = f.CreateGauge("tesla_energy_site_grid_status", "1 for the current grid status (Active, Inactive, ...).", [.. Labels, "status"]);
-
-    public void Add(string tenant, EnergySite s, EnergySiteReading? r, DateTimeOffset staleBefore)
+    public static void Write(ExpositionWriter w, List<SiteRow> rows, Func<Guid, string> slug, DateTimeOffset staleBefore)
     {
-        string[] l = [tenant, s.AccountId.ToString("N"), s.EnergySiteId.ToString()];
-        _info.WithLabels([.. l, s.SiteName ?? "", s.ResourceType ?? ""]).Set(1);
-        if (r?.DataAt is not { } dataAt || dataAt < staleBefore)
+        var sites = rows.Select(s => (Row: s, Labels: ExpositionWriter.Labels(("tenant", slug(s.TenantId)), ("account", s.AccountId.ToString("N")), ("site", s.EnergySiteId.ToString()))))
+            .ToList();
+        var fresh = sites.Where(s => s.Row.DataAt is { } at && at >= staleBefore).ToList();
+
+        w.Family("tesla_energy_site_info", "Static attributes of an energy site; always 1.", "gauge");
+        foreach (var (s, _) in sites)
         {
-            return;
+            w.Sample(ExpositionWriter.Labels(("tenant", slug(s.TenantId)), ("account", s.AccountId.ToString("N")), ("site", s.EnergySiteId.ToString()),
+                ("site_name", s.SiteName ?? ""), ("resource_type", s.ResourceType ?? "")), 1);
         }
-        VehicleSeries.Set(_dataAt, l, dataAt.ToUnixTimeSeconds());
-        VehicleSeries.Set(_solar, l, r.SolarPowerW);
-        VehicleSeries.Set(_battery, l, r.BatteryPowerW);
-        VehicleSeries.Set(_load, l, r.LoadPowerW);
-        VehicleSeries.Set(_grid, l, r.GridPowerW);
-        VehicleSeries.Set(_level, l, r.PercentageCharged);
-        if (r.GridStatus is { Length: > 0 } status)
+        VehicleSeries.Gauges(w, fresh, "tesla_energy_site_data_timestamp_seconds", "When the readings below were taken (live_status).", s => s.DataAt?.ToUnixTimeSeconds());
+        VehicleSeries.Gauges(w, fresh, "tesla_energy_site_solar_power_watts", "Solar production.", s => s.SolarPowerW);
+        VehicleSeries.Gauges(w, fresh, "tesla_energy_site_battery_power_watts", "Battery power; positive while discharging.", s => s.BatteryPowerW);
+        VehicleSeries.Gauges(w, fresh, "tesla_energy_site_load_power_watts", "Home consumption.", s => s.LoadPowerW);
+        VehicleSeries.Gauges(w, fresh, "tesla_energy_site_grid_power_watts", "Grid power; positive while importing.", s => s.GridPowerW);
+        VehicleSeries.Gauges(w, fresh, "tesla_energy_site_battery_level_percent", "Battery state of charge.", s => s.PercentageCharged);
+        w.Family("tesla_energy_site_grid_status", "1 for the current grid status (Active, Inactive, ...).", "gauge");
+        foreach (var (s, labels) in fresh.Where(s => s.Row.GridStatus is { Length: > 0 }))
         {
-            _gridStatus.WithLabels([.. l, status]).Set(1);
+            w.Sample(labels, "status", s.GridStatus, 1);
         }
     }
 }

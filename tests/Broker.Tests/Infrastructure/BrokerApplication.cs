@@ -47,6 +47,8 @@ public sealed class BrokerApplication(string connectionString, SimulatorHost sim
             ["Tesla:AllowHttp"] = "true",
             ["Jobs:Enabled"] = "false", // tests that poll turn the scheduler on
             ["Operator:Token"] = OperatorToken,
+            // Tests change data and scrape again at once (on a frozen clock); Metrics/ScrapeCacheTests turn the cache on.
+            ["Metrics:CacheSeconds"] = "0",
         };
         foreach (var (key, value) in overrides ?? [])
         {
