@@ -37,9 +37,10 @@ public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOpti
         for (var page = 1; page <= 50; page++)
         {
             var body = await SendAsync(account, HttpMethod.Get, $"/api/1/vehicles?page={page}&per_page=100", FleetCategory.Free, null, ct);
+            var more = HasNextPage(body); // before Read, which disposes the body
             var items = Read<List<Product>>(body) ?? [];
             all.AddRange(items);
-            if (items.Count < 100 || !HasNextPage(body))
+            if (items.Count < 100 || !more)
             {
                 break;
             }
