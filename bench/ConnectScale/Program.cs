@@ -9,10 +9,11 @@ using Microsoft.Extensions.DependencyInjection;
 namespace ConnectScale;
 
 /// <summary>
-/// dotnet run -c Release --project bench/ConnectScale -- [--people 100 --rounds 1]
+/// dotnet run -c Release --project bench/ConnectScale -- [--people 100 --rounds 1 --sequential 10]
 /// Debian's nginx (TLS, the repo's broker.conf) → one broker (Quartz on) → the simulator, all on loopback.
 /// One person connects first (warm-up, not counted); then each round, --people people start the whole
-/// flow at the same moment, each with their own cookie jar and their own Tesla account.
+/// flow at the same moment, each with their own cookie jar and their own Tesla account. Then --sequential
+/// more people connect one after another: the same flow without the crowd, to tell queueing from cost.
 /// </summary>
 internal static class ConnectScaleProgram
 {
@@ -20,10 +21,11 @@ internal static class ConnectScaleProgram
     {
         var people = Arg(args, "--people", 100);
         var rounds = Arg(args, "--rounds", 1);
+        var sequential = Arg(args, "--sequential", 10);
         Hosting.PointAtSources();
         var (simPort, brokerPort, httpsPort) = (LocalPostgres.FreePort(), LocalPostgres.FreePort(), LocalPostgres.FreePort());
         var publicUrl = $"https://localhost:{httpsPort}";
-        var accounts = 1 + people * rounds;
+        var accounts = 1 + people * rounds + sequential;
         var seedFile = Path.Combine(Path.GetTempPath(), $"broker-connectscale-seed-{Environment.ProcessId}.json");
         ScaleSeed.Write(seedFile, accounts, accounts * 2, SimulatorApp.ClientId, SimulatorApp.Secret, [$"{publicUrl}/connect/callback"]);
 
@@ -80,6 +82,12 @@ internal static class ConnectScaleProgram
             timings.AddRange((await Task.WhenAll(flows)).OfType<ConnectFlow.Timing>());
         }
         var wallSeconds = wall.Elapsed.TotalSeconds;
+        var alone = new List<ConnectFlow.Timing>();
+        for (var a = 1 + people * rounds; a < accounts; a++)
+        {
+            using var browser = nginx.Browser(publicUrl);
+            alone.Add(await ConnectFlow.RunAsync(browser, tesla, links[a], ScaleSeed.Email(a), ScaleSeed.Password(a), default));
+        }
 
         await using var check = broker.Services.CreateAsyncScope();
         var db = check.ServiceProvider.GetRequiredService<BrokerDbContext>();
@@ -92,7 +100,8 @@ internal static class ConnectScaleProgram
             ConnectScale: {rounds} round(s) of {people} people starting at once through nginx (TLS) → broker → simulator; {wallSeconds:F1} s wall; load average at the end {load}
             | callback request | p50 {ConnectFlow.Percentile(callback, 0.5):F0} ms | p99 {ConnectFlow.Percentile(callback, 0.99):F0} ms | max {(callback.Count > 0 ? callback[^1] : double.NaN):F0} ms |
             | whole flow (connect page → result page) | p50 {ConnectFlow.Percentile(total, 0.5):F0} ms | p99 {ConnectFlow.Percentile(total, 0.99):F0} ms | max {(total.Count > 0 ? total[^1] : double.NaN):F0} ms |
-            | outcome | {timings.Count} connected, {failures.Count} failed; accounts in the database {subjects.Count} (expected {accounts}, distinct Tesla subjects {subjects.Distinct().Count()}: {subjects.Count - subjects.Distinct().Count()} duplicates); vehicles {vins.Count} (expected {accounts * 2}, {vins.Count - vins.Distinct().Count()} duplicates) |
+            | one at a time ({sequential} people after the crowd) | callback p50 {ConnectFlow.Percentile(alone.Select(t => t.Callback.TotalMilliseconds).Order().ToList(), 0.5):F0} ms, max {alone.Select(t => t.Callback.TotalMilliseconds).DefaultIfEmpty(double.NaN).Max():F0} ms | whole flow p50 {ConnectFlow.Percentile(alone.Select(t => t.Total.TotalMilliseconds).Order().ToList(), 0.5):F0} ms, max {alone.Select(t => t.Total.TotalMilliseconds).DefaultIfEmpty(double.NaN).Max():F0} ms |
+            | outcome | {timings.Count} of {people * rounds} connected at once, {failures.Count} failed; accounts in the database {subjects.Count} (expected {accounts}, distinct Tesla subjects {subjects.Distinct().Count()}: {subjects.Count - subjects.Distinct().Count()} duplicates); vehicles {vins.Count} (expected {accounts * 2}, {vins.Count - vins.Distinct().Count()} duplicates) |
             """));
         foreach (var f in failures.Take(10))
         {
