@@ -11,11 +11,14 @@ namespace Broker.Tests.Infrastructure;
 /// </summary>
 public abstract class BrokerTestBase(PostgresServer postgres) : IAsyncLifetime
 {
-    protected SimulatorHost Simulator => _simulator ??= new SimulatorHost { Clock = ShareClockWithSimulator ? Time : null };
+    protected SimulatorHost Simulator => _simulator ??= new SimulatorHost { Clock = ShareClockWithSimulator ? Time : null, SeedFile = SimulatorSeedFile };
     private SimulatorHost? _simulator;
 
     /// <summary>True where the simulated cars must live on the test's clock too (sleep, charging over hours).</summary>
     protected virtual bool ShareClockWithSimulator => false;
+
+    /// <summary>A seed file of the test's own instead of the demo fleet.</summary>
+    protected virtual string? SimulatorSeedFile => null;
     protected BrokerApplication Broker { get; private set; } = null!;
     protected string ApiKey { get; private set; } = "";
     protected string LinkToken { get; private set; } = "";

@@ -39,6 +39,9 @@ public sealed class SimulatorHost(string authBaseUrl = SimulatorHost.AuthBase, s
     /// <summary>More simulator configuration (e.g. <c>Simulator:AccessTokenLifetimeSeconds</c>, <c>Simulator:SeedFile</c>).</summary>
     public Dictionary<string, string?> Overrides { get; init; } = [];
 
+    /// <summary>Another seed file (accounts, cars) than the simulator's demo fleet.</summary>
+    public string? SeedFile { get; init; }
+
     /// <summary>A clock shared with the broker, so cars drive, charge and fall asleep on test time.</summary>
     public TimeProvider? Clock { get; init; }
 
@@ -110,6 +113,10 @@ public sealed class SimulatorHost(string authBaseUrl = SimulatorHost.AuthBase, s
             ["Simulator:Clients:0:ClientId"] = ClientId,
             ["Simulator:Clients:0:ClientSecret"] = ClientSecret,
         };
+        if (SeedFile is not null)
+        {
+            settings["Simulator:SeedFile"] = SeedFile;
+        }
         for (var i = 0; i < RedirectUris.Count; i++)
         {
             settings[$"Simulator:Clients:0:RedirectUris:{i}"] = RedirectUris[i];
