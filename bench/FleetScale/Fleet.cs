@@ -41,12 +41,12 @@ public static class Fleet
             (await control.PostAsJsonAsync($"/_sim/vehicles/{c.Vin}/state", new { state = c.State }, ct)).EnsureSuccessStatusCode());
 
     /// <summary>Plays the events on the shared clock; returns how many were played more than 5 simulated seconds late.</summary>
-    public static async Task<int> PlayAsync(HttpClient control, TimeProvider clock, DateTimeOffset start, DateTimeOffset until, List<Change> events)
+    public static async Task<int> PlayAsync(HttpClient control, ScaledClock clock, DateTimeOffset start, DateTimeOffset until, List<Change> events)
     {
         var late = 0;
         foreach (var e in events.Where(e => start + e.At < until))
         {
-            var wait = (start + e.At - clock.GetUtcNow()) / ((ScaledClock)clock).Speed;
+            var wait = (start + e.At - clock.GetUtcNow()) / clock.Speed;
             if (wait > TimeSpan.Zero)
             {
                 await Task.Delay(wait);

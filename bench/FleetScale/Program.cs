@@ -63,6 +63,12 @@ internal static class FleetScaleProgram
         var random = new Random(61);
         var firstDue = ids.ToDictionary(id => id, _ => start.AddSeconds(random.NextDouble() * 60)); // connected over the minute before
         var scripting = Fleet.PlayAsync(control, clock, start, until, script.Events);
+        // The first polls create every car's reading row once; growth per day is measured after them.
+        var sizeAfterWarmup = Task.Run(async () =>
+        {
+            await Task.Delay((start + warmup - clock.GetUtcNow()) / speed);
+            return (At: clock.GetUtcNow(), Bytes: await DatabaseSizeAsync(cs));
+        });
         await broker.RunPollsAsync(firstDue, until);
         var scriptLate = await scripting;
         var wallSeconds = measured.Elapsed.TotalSeconds;
@@ -72,6 +78,8 @@ internal static class FleetScaleProgram
         var peakRss = Memory.PeakRssBytes(Environment.ProcessId);
         var rssNow = Memory.RssBytes(Environment.ProcessId);
         var sizeAfter = await DatabaseSizeAsync(cs);
+        var warmSize = await sizeAfterWarmup;
+        var grewHours = (until - warmSize.At).TotalHours;
         var ledger = (await control.GetFromJsonAsync<Ledger>("/_sim/calls"))!;
 
         var lags = broker.Lags.Where(l => l.Due >= start + warmup).Select(l => l.LagSeconds).Order().ToList();
@@ -90,7 +98,7 @@ internal static class FleetScaleProgram
             | broker CPU | {cpu:F0} s = {cpu / hours:F0} s per simulated h = {cpu / hours / 3600 * 100:F1} % of one core at 1x; {cpu / wallSeconds * 100:F0} % of one core during the run |
             | simulator CPU (child process) | {simCpu:F0} s = {simCpu / hours:F0} s per simulated h |
             | broker RSS | peak {peakRss / mb:F0} MiB {(peakReset ? "during the polling stretch" : "since start (VmHWM reset not allowed)")}, {rssNow / mb:F0} MiB at the end |
-            | Postgres database | {sizeBefore / mb:F1} MiB → {sizeAfter / mb:F1} MiB: +{(sizeAfter - sizeBefore) / mb:F1} MiB in {hours} h = {(sizeAfter - sizeBefore) / mb / hours * 24:F0} MiB per simulated day |
+            | Postgres database | {sizeBefore / mb:F1} MiB before polling, {warmSize.Bytes / mb:F1} MiB after the first {warmup.TotalMinutes:F0} min (first readings), {sizeAfter / mb:F1} MiB at the end: +{(sizeAfter - warmSize.Bytes) / mb:F1} MiB in {grewHours:F2} h = {(sizeAfter - warmSize.Bytes) / mb / grewHours * 24:F0} MiB per simulated day |
             | billable calls (priced, status < 500) | {priced.Sum(c => c.Count):N0}: vehicle_data {priced.Where(c => c.Category == "data").Sum(c => c.Count):N0}, wakes {priced.Where(c => c.Category == "wake").Sum(c => c.Count):N0}, commands {priced.Where(c => c.Category == "command").Sum(c => c.Count):N0}; ${cost:F2} = ${cost / (decimal)vehicleDays:F3} per vehicle-day |
             | other calls | auth 200 (token refreshes) {ledger.Calls.Where(c => c.Category == "auth" && c.Status == 200).Sum(c => c.Count):N0}; free (list, energy) {ledger.Calls.Where(c => c.Category is "meta" or "energy").Sum(c => c.Count):N0}; statuses other than 200/408: {Others(ledger)} |
             """));
