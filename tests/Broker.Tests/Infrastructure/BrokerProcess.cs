@@ -41,6 +41,7 @@ public sealed class BrokerProcess(Dictionary<string, string> environment) : IAsy
         ["Operator__Token"] = BrokerApplication.OperatorToken,
         ["Logging__LogLevel__Default"] = "Information",
         ["Logging__LogLevel__Broker"] = "Debug",
+        ["Logging__LogLevel__Microsoft.EntityFrameworkCore"] = "Warning", // every SQL command at Information drowns the rest
         ["Logging__Console__FormatterName"] = "simple",
     };
 
@@ -71,7 +72,7 @@ public sealed class BrokerProcess(Dictionary<string, string> environment) : IAsy
         _process.BeginErrorReadLine();
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = DateTime.UtcNow + (readyWithin ?? TimeSpan.FromSeconds(90));
+        var deadline = DateTime.UtcNow + (readyWithin ?? TimeSpan.FromSeconds(180));
         while (true)
         {
             if (_process.HasExited)
@@ -89,7 +90,7 @@ public sealed class BrokerProcess(Dictionary<string, string> environment) : IAsy
             catch (TaskCanceledException) when (!ct.IsCancellationRequested) { }
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"Broker.dll start {run} was not ready within {readyWithin ?? TimeSpan.FromSeconds(90)}:\n{Tail()}");
+                throw new TimeoutException($"Broker.dll start {run} was not ready within {readyWithin ?? TimeSpan.FromSeconds(180)}:\n{Tail()}");
             }
             await Task.Delay(200, ct);
         }

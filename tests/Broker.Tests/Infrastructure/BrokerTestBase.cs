@@ -11,7 +11,10 @@ namespace Broker.Tests.Infrastructure;
 /// </summary>
 public abstract class BrokerTestBase(PostgresServer postgres) : IAsyncLifetime
 {
-    protected SimulatorHost Simulator => _simulator ??= new SimulatorHost { Clock = ShareClockWithSimulator ? Time : null, SeedFile = SimulatorSeedFile };
+    protected SimulatorHost Simulator => _simulator ??= new SimulatorHost
+    {
+        Clock = ShareClockWithSimulator ? Time : null, SeedFile = SimulatorSeedFile, Overrides = SimulatorSettings,
+    };
     private SimulatorHost? _simulator;
 
     /// <summary>True where the simulated cars must live on the test's clock too (sleep, charging over hours).</summary>
@@ -28,6 +31,12 @@ public abstract class BrokerTestBase(PostgresServer postgres) : IAsyncLifetime
     /// <summary>Configuration a test class wants on top of the defaults.</summary>
     protected virtual Dictionary<string, string?> BrokerSettings => [];
 
+    /// <summary>Simulator configuration on top of its defaults (e.g. short-lived access tokens).</summary>
+    protected virtual Dictionary<string, string?> SimulatorSettings => [];
+
+    /// <summary>The test's database; by default a fresh one on the shared server.</summary>
+    protected virtual Task<string> CreateDatabaseAsync() => postgres.CreateDatabaseAsync();
+
     /// <summary>False for tests that run the real Quartz scheduler, which must see time pass.</summary>
     protected virtual bool UseFakeTime => true;
 
@@ -36,7 +45,7 @@ public abstract class BrokerTestBase(PostgresServer postgres) : IAsyncLifetime
 
     public virtual async ValueTask InitializeAsync()
     {
-        Broker = new BrokerApplication(await postgres.CreateDatabaseAsync(), Simulator, BrokerSettings, UseFakeTime ? Time : null);
+        Broker = new BrokerApplication(await CreateDatabaseAsync(), Simulator, BrokerSettings, UseFakeTime ? Time : null);
         (TenantId, ApiKey, LinkToken) = await SeedTenantAsync("household", "The Household");
     }
 

@@ -75,7 +75,7 @@ public sealed class PostgresServer : IAsyncLifetime
         return output.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1].Trim();
     }
 
-    private static async Task<string> RunBrokerShAsync(params string[] args)
+    internal static async Task<string> RunBrokerShAsync(params string[] args)
     {
         var start = new ProcessStartInfo(Path.Combine(RepoRoot(), "broker.sh")) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args)
