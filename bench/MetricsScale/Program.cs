@@ -77,7 +77,8 @@ internal static class MetricsScaleProgram
         return 0;
     }
 
-    private sealed record Sample(Scraper.Result Result, long Allocated);
+    /// <summary>One scrape; Allocated and CpuMs (this process: broker and client, not Postgres) when measured.</summary>
+    private sealed record Sample(Scraper.Result Result, long Allocated, double CpuMs);
 
     /// <summary>3 warm-up requests (JIT, EF's query cache, pools), then <paramref name="count"/> one after another.</summary>
     private static async Task<List<Sample>> SequentialAsync(int count, Func<Task<Scraper.Result>> scrape, bool measureAllocations)
@@ -86,10 +87,12 @@ internal static class MetricsScaleProgram
         for (var i = 0; i < count + 3; i++)
         {
             var allocated = measureAllocations ? GC.GetTotalAllocatedBytes(precise: true) : 0;
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var result = await scrape();
             if (i >= 3)
             {
-                samples.Add(new Sample(result, measureAllocations ? GC.GetTotalAllocatedBytes(precise: true) - allocated : 0));
+                samples.Add(new Sample(result, measureAllocations ? GC.GetTotalAllocatedBytes(precise: true) - allocated : 0,
+                    (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds));
             }
         }
         return samples;
@@ -146,6 +149,7 @@ internal static class MetricsScaleProgram
         Console.WriteLine(string.Create(inv, $"| **ratio broker / nginx** (median; p95) | | text {Median(p) / Median(np):F1}×; {Pct(p, 95) / Pct(np, 95):F1}× | gzip {Median(g) / Median(ng):F1}×; {Pct(g, 95) / Pct(ng, 95):F1}× | |"));
         Console.WriteLine(string.Create(inv, $"| of which building (median, tesla_broker_scrape_duration_seconds) | | {Median(builds):F0} ms | | |"));
         Console.WriteLine(string.Create(inv, $"| allocated per text scrape (mean) | {MiB(plain.Average(s => (double)s.Allocated))} MiB | | | |"));
+        Console.WriteLine(string.Create(inv, $"| CPU per scrape, this process (median; broker + client, not Postgres): text / gzip | | {Median(plain.Select(s => s.CpuMs).Order().ToList()):F0} / {Median(gzip.Select(s => s.CpuMs).Order().ToList()):F0} ms | | |"));
         Console.WriteLine(string.Create(inv, $"| {scrapers} scrapers, each its own tenant key, {seconds} s ({t.Count} scrapes, {t.Count / (double)seconds:F0}/s) | | {Median(t):F0} ms | {Pct(t, 95):F0} ms | {Pct(t, 99):F0} ms |"));
         Console.WriteLine(string.Create(inv, $"| {scrapers} scrapers, one tenant key, {seconds} s ({o.Count} scrapes, {o.Count / (double)seconds:F0}/s) | | {Median(o):F0} ms | {Pct(o, 95):F0} ms | {Pct(o, 99):F0} ms |"));
         Console.WriteLine(string.Create(inv, $"| resident set: before scrapes / peak during them | {MiB(rssBefore)} / {MiB(peakRss)} MiB | | | |"));

@@ -26,8 +26,8 @@ internal static class VehicleSeries
         w.Family("tesla_vehicle_info", "Static attributes of a vehicle; always 1.", "gauge");
         foreach (var (v, _) in devices)
         {
-            w.Sample(ExpositionWriter.Labels(("tenant", slug(v.TenantId)), ("account", v.AccountId.ToString("N")), ("vin", v.Vin),
-                ("display_name", v.DisplayName ?? ""), ("model", v.CarType ?? ""), ("firmware", v.FirmwareVersion ?? "")), 1);
+            w.Sample([("tenant", slug(v.TenantId)), ("account", v.AccountId.ToString("N")), ("vin", v.Vin),
+                ("display_name", v.DisplayName ?? ""), ("model", v.CarType ?? ""), ("firmware", v.FirmwareVersion ?? "")], 1);
         }
         w.Family("tesla_vehicle_state", "1 for the vehicle's current online state (online, asleep, offline, unknown).", "gauge");
         foreach (var (v, labels) in devices.Where(d => d.Row.HasReading))
@@ -88,8 +88,8 @@ internal static class EnergySiteSeries
         w.Family("tesla_energy_site_info", "Static attributes of an energy site; always 1.", "gauge");
         foreach (var (s, _) in sites)
         {
-            w.Sample(ExpositionWriter.Labels(("tenant", slug(s.TenantId)), ("account", s.AccountId.ToString("N")), ("site", s.EnergySiteId.ToString()),
-                ("site_name", s.SiteName ?? ""), ("resource_type", s.ResourceType ?? "")), 1);
+            w.Sample([("tenant", slug(s.TenantId)), ("account", s.AccountId.ToString("N")), ("site", s.EnergySiteId.ToString()),
+                ("site_name", s.SiteName ?? ""), ("resource_type", s.ResourceType ?? "")], 1);
         }
         VehicleSeries.Gauges(w, fresh, "tesla_energy_site_data_timestamp_seconds", "When the readings below were taken (live_status).", s => s.DataAt?.ToUnixTimeSeconds());
         VehicleSeries.Gauges(w, fresh, "tesla_energy_site_solar_power_watts", "Solar production.", s => s.SolarPowerW);

@@ -60,15 +60,54 @@ internal sealed class ExpositionWriter(int capacityHint)
         _buffer.Advance(n);
     }
 
+    /// <summary><c>name{a="x",b="y"} value</c> for a label set used once.</summary>
+    public void Sample(ReadOnlySpan<(string Name, string Value)> labels, double value)
+    {
+        var span = _buffer.GetSpan(_name.Length + MaxLength(labels) + 48);
+        var n = Put(span, _name);
+        span[n++] = (byte)'{';
+        n += WriteLabels(span[n..], labels);
+        span[n++] = (byte)'}';
+        span[n++] = (byte)' ';
+        n += FormatValue(value, span[n..]);
+        span[n++] = (byte)'\n';
+        _buffer.Advance(n);
+    }
+
     /// <summary>A label set (<c>a="x",b="y"</c>) as UTF-8, escaped, to be reused for every family of one device.</summary>
     public static byte[] Labels(params ReadOnlySpan<(string Name, string Value)> labels)
     {
-        var text = new StringBuilder(96);
+        var max = MaxLength(labels);
+        var scratch = max <= 1024 ? stackalloc byte[1024] : new byte[max];
+        return scratch[..WriteLabels(scratch, labels)].ToArray();
+    }
+
+    private static int MaxLength(ReadOnlySpan<(string Name, string Value)> labels)
+    {
+        var length = 0;
         foreach (var (name, value) in labels)
         {
-            text.Append(text.Length > 0 ? "," : "").Append(name).Append("=\"").Append(Escape(value)).Append('"');
+            length += name.Length + 4 + Encoding.UTF8.GetMaxByteCount(value.Length * 2);
         }
-        return Encoding.UTF8.GetBytes(text.ToString());
+        return length;
+    }
+
+    private static int WriteLabels(Span<byte> span, ReadOnlySpan<(string Name, string Value)> labels)
+    {
+        var n = 0;
+        foreach (var (name, value) in labels)
+        {
+            if (n > 0)
+            {
+                span[n++] = (byte)',';
+            }
+            n += Encoding.UTF8.GetBytes(name, span[n..]);
+            span[n++] = (byte)'=';
+            span[n++] = (byte)'"';
+            n += Encoding.UTF8.GetBytes(Escape(value), span[n..]);
+            span[n++] = (byte)'"';
+        }
+        return n;
     }
 
     /// <summary>Label values escape backslash, double quote and line feed.</summary>

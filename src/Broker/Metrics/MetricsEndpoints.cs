@@ -16,6 +16,7 @@ namespace Broker.Metrics;
 /// </summary>
 public static class MetricsEndpoints
 {
+    private const int WriteSlice = 64 * 1024;
     private const string ScrapeDurationHelp = "Time taken to read the database and build this exposition (writing it out is not included).";
 
     public static WebApplicationBuilder AddBrokerMetrics(this WebApplicationBuilder builder)
@@ -50,7 +51,11 @@ public static class MetricsEndpoints
             body = await exposition.GzipAsync().WaitAsync(http.RequestAborted);
         }
         http.Response.ContentLength = body.Length;
-        await http.Response.Body.WriteAsync(body, http.RequestAborted);
+        // In slices, each flushed: one 30 MB write would be copied whole into Kestrel's output buffers.
+        for (var sent = 0; sent < body.Length; sent += WriteSlice)
+        {
+            await http.Response.Body.WriteAsync(body.Slice(sent, Math.Min(WriteSlice, body.Length - sent)), http.RequestAborted);
+        }
     }
 
     private static async Task<Exposition> BuildAsync(IServiceScopeFactory scopes, Guid? tenant, int capacityHint)
@@ -60,7 +65,7 @@ public static class MetricsEndpoints
         var writer = new ExpositionWriter(capacityHint + capacityHint / 8);
         await scope.ServiceProvider.GetRequiredService<MetricsSnapshot>().WriteAsync(tenant, writer, CancellationToken.None);
         writer.Family("tesla_broker_scrape_duration_seconds", ScrapeDurationHelp, "gauge");
-        writer.Sample([], Stopwatch.GetElapsedTime(started).TotalSeconds);
+        writer.Sample(ReadOnlySpan<byte>.Empty, Stopwatch.GetElapsedTime(started).TotalSeconds);
         if (tenant is null)
         {
             using var health = new MemoryStream();

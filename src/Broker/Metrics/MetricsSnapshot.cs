@@ -54,24 +54,24 @@ public sealed class MetricsSnapshot(BrokerDbContext db, TimeProvider time, IOpti
         w.Family("tesla_broker_account_status", "1 for the account's current status (active, needs_reconnect, revoked).", "gauge");
         foreach (var a in accounts)
         {
-            w.Sample(ExpositionWriter.Labels(("tenant", Slug(a.TenantId)), ("account", a.Id.ToString("N")), ("region", a.Region), ("status", AccountStatusLabel(a.Status))), 1);
+            w.Sample([("tenant", Slug(a.TenantId)), ("account", a.Id.ToString("N")), ("region", a.Region), ("status", AccountStatusLabel(a.Status))], 1);
         }
         w.Family("tesla_broker_accounts", "Linked Tesla accounts by status.", "gauge");
         foreach (var g in accounts.GroupBy(a => (a.TenantId, a.Status)))
         {
-            w.Sample(ExpositionWriter.Labels(("tenant", Slug(g.Key.TenantId)), ("status", AccountStatusLabel(g.Key.Status))), g.Count());
+            w.Sample([("tenant", Slug(g.Key.TenantId)), ("status", AccountStatusLabel(g.Key.Status))], g.Count());
         }
 
         w.Family("tesla_broker_api_calls_total", "Fleet API answers by device and billing category; billable=true is what Tesla charges for (status < 500). device is empty for account-wide calls.", "counter");
         foreach (var u in usage)
         {
-            w.Sample(ExpositionWriter.Labels(("tenant", Slug(u.TenantId)), ("account", u.AccountId.ToString("N")), ("device", u.Device), ("category", u.Category),
-                ("billable", u.Billable ? "true" : "false")), u.Calls);
+            w.Sample([("tenant", Slug(u.TenantId)), ("account", u.AccountId.ToString("N")), ("device", u.Device), ("category", u.Category),
+                ("billable", u.Billable ? "true" : "false")], u.Calls);
         }
         w.Family("tesla_broker_api_cost_dollars_total", "Estimated Fleet API cost in US dollars from Tesla's price table.", "counter");
         foreach (var g in usage.GroupBy(u => (u.TenantId, u.Category)))
         {
-            w.Sample(ExpositionWriter.Labels(("tenant", Slug(g.Key.TenantId)), ("category", g.Key.Category)), (double)g.Sum(u => u.CostUsd));
+            w.Sample([("tenant", Slug(g.Key.TenantId)), ("category", g.Key.Category)], (double)g.Sum(u => u.CostUsd));
         }
 
         w.Family("tesla_broker_api_failures_total", "Fleet API attempts that failed, by reason (rate_limited, unauthorized, client_error, server_error, timeout, unreachable, malformed) and HTTP status (0: no answer). 408 asleep is not a failure.", "counter");

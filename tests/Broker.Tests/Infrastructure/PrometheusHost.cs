@@ -68,6 +68,11 @@ public sealed class PrometheusHost(DirectoryInfo dir, int port) : IAsyncDisposab
         }
         using var response = await _http.GetAsync($"{Url}/api/v1/query?query={Uri.EscapeDataString(promql)}", ct);
         var body = await response.Content.ReadAsStringAsync(ct);
+        if (response.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable)
+        {
+            // Still starting (a plain-text "Service Unavailable"): callers wait for it like for a closed port.
+            throw new HttpRequestException($"prometheus is not ready yet: {body}", null, response.StatusCode);
+        }
         using var json = JsonDocument.Parse(body);
         var root = json.RootElement;
         var status = root.GetProperty("status").GetString() ?? "";
