@@ -40,7 +40,7 @@ if (await app.PrepareDatabaseAsync() is { } schemaTooOld)   // migrate (Developm
 
 app.UseForwardedHeaders();
 app.UseExceptionHandler();
-app.UseStatusCodePages();
+app.UseBrokerStatusCodePages();   // empty 4xx/5xx get a body: always problem+json under /api
 app.UseConnectPageHeaders();   // CSP, nosniff, no framing on every /connect and /console page
 app.UseAuthentication();   // also serves /connect/callback for the Tesla scheme
 app.UseAuthorization();

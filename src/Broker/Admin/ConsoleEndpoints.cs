@@ -27,9 +27,7 @@ public static class ConsoleEndpoints
     {
         var open = routes.MapGroup("/console").ExcludeFromDescription();
         open.MapGet("/signin", SignInPage).AllowAnonymous();
-        open.MapGet("/signin/start", (string? returnUrl) => TypedResults.Challenge(
-            new AuthenticationProperties { RedirectUri = LocalOnly(returnUrl) }, [ConsoleAuthentication.OidcScheme]))
-            .RequireRateLimiting(SignInRateLimit);
+        open.MapGet("/signin/start", StartSignInAsync).RequireRateLimiting(SignInRateLimit);
         open.MapGet("/signed-out", () => Page<MessagePage>(new { Title = "Signed out", Message = "You are signed out of the Broker console.", LinkUrl = "/console/signin", LinkText = "Sign in again" }));
         open.MapGet("/denied", () => Page<MessagePage>(new { Title = "Not allowed", Message = "Your account may not do this.", Tone = "error" }, 403));
 
@@ -56,6 +54,23 @@ public static class ConsoleEndpoints
         console.MapPost("/operator/partner/key", PartnerKeyAsync);
         console.MapPost("/operator/partner/registrations", PartnerRegisterAsync);
         return console;
+    }
+
+    /// <summary>
+    /// The provider may refuse the pushed authorization request (a redirect_uri built from a forged Host, a
+    /// misconfigured client): that is a failed sign-in for the person, never a server error.
+    /// </summary>
+    private static async Task StartSignInAsync(string? returnUrl, HttpContext http, ILogger<ConsoleSignIn> logger)
+    {
+        try
+        {
+            await http.ChallengeAsync(ConsoleAuthentication.OidcScheme, new AuthenticationProperties { RedirectUri = LocalOnly(returnUrl) });
+        }
+        catch (Microsoft.IdentityModel.Protocols.OpenIdConnect.OpenIdConnectProtocolException ex)
+        {
+            logger.LogWarning("Console sign-in could not start: {Error}", ex.Message);
+            http.Response.Redirect("/console/signin?failed=1");
+        }
     }
 
     private static IResult SignInPage(string? returnUrl, bool? failed, IOptions<ConsoleOptions> options) => options.Value.Oidc.IsConfigured

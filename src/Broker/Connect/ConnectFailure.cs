@@ -43,6 +43,9 @@ public sealed record ConnectFailure(string Reason, int HttpStatus, string Title,
     {
         ConnectException c => c.Failure,
         TeslaAuthException { Error: "timeout" or "unreachable" or "malformed_response" } or TeslaAuthException { Status: >= 500 } => TeslaUnavailable,
+        // Tesla's 400 to the code exchange: the browser brought a code that is forged, replayed or expired. The
+        // client's request was bad, not our gateway: a 4xx, so hostile callbacks never show up as server errors.
+        TeslaAuthException { Status: 400 } => TeslaRefused with { HttpStatus = 400 },
         TeslaAuthException => TeslaRefused,
         TeslaApiException { Error: "timeout" or "unreachable" or "malformed_response" } or TeslaApiException { Status: >= 500 } => TeslaUnavailable,
         TeslaApiException => TeslaRefused,

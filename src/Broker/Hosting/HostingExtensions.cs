@@ -2,6 +2,7 @@ using System.Net;
 using Broker.Data;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -65,6 +66,27 @@ public static class HostingExtensions
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(builder.Configuration.GetValue("Hosting:ShutdownTimeoutSeconds", 30)));
         return builder;
     }
+
+    /// <summary>
+    /// Bodies for empty error responses (404 of an unknown route, 405, 415, an authentication 401). The default
+    /// honours Accept and falls back to text/plain; the API has no representation but problem+json, so under
+    /// <c>/api</c> that is what every client gets, whatever it accepts.
+    /// </summary>
+    public static IApplicationBuilder UseBrokerStatusCodePages(this IApplicationBuilder app) => app.UseStatusCodePages(async context =>
+    {
+        var http = context.HttpContext;
+        if (http.Request.Path.StartsWithSegments("/api"))
+        {
+            await TypedResults.Problem(statusCode: http.Response.StatusCode).ExecuteAsync(http);
+            return;
+        }
+        var problems = http.RequestServices.GetRequiredService<IProblemDetailsService>();
+        if (!await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = { Status = http.Response.StatusCode } }))
+        {
+            http.Response.ContentType = "text/plain";
+            await http.Response.WriteAsync($"Status Code: {http.Response.StatusCode}; {ReasonPhrases.GetReasonPhrase(http.Response.StatusCode)}");
+        }
+    });
 
     /// <summary><c>/healthz</c>: the process answers (liveness). <c>/readyz</c>: Postgres answers and the schema is current.</summary>
     public static IEndpointRouteBuilder MapBrokerHealth(this IEndpointRouteBuilder routes)

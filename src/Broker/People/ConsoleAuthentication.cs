@@ -49,6 +49,17 @@ public static class ConsoleAuthentication
         o.LoginPath = "/console/signin";
         o.AccessDeniedPath = "/console/denied";
         o.ReturnUrlParameter = "returnUrl";
+        // The handler builds these redirects absolute from the request's Host, which the client chooses:
+        // a forged Host must not turn the sign-in redirect into one to another site.
+        o.Events.OnRedirectToLogin = context => RedirectLocally(context);
+        o.Events.OnRedirectToAccessDenied = context => RedirectLocally(context);
+    }
+
+    private static Task RedirectLocally(Microsoft.AspNetCore.Authentication.RedirectContext<CookieAuthenticationOptions> context)
+    {
+        var target = new Uri(context.RedirectUri, UriKind.RelativeOrAbsolute);
+        context.Response.Redirect(target.IsAbsoluteUri ? target.PathAndQuery : context.RedirectUri);
+        return Task.CompletedTask;
     }
 
     private static void ConfigureOidc(OpenIdConnectOptions o, IOptions<ConsoleOptions> console)

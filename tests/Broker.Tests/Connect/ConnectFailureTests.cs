@@ -97,7 +97,7 @@ public sealed partial class ConnectFailureTests(PostgresServer postgres) : Broke
         var callback = await user.SignInAndConsentAsync(await user.StartAsync(LinkToken), "alice@example.com", "alice-demo");
         var forged = callback.ToString().Replace(Code(callback), "NA_" + new string('0', 48));
 
-        await AssertRefusedAsync(await user.ReturnToBrokerAsync(new Uri(forged)), HttpStatusCode.BadGateway, "tesla_refused");
+        await AssertRefusedAsync(await user.ReturnToBrokerAsync(new Uri(forged)), HttpStatusCode.BadRequest, "tesla_refused");
     }
 
     [Theory]

@@ -1,0 +1,229 @@
+using System.Net;
+using System.Net.Http.Json;
+using Broker.Accounts;
+using Broker.People;
+using Broker.Tenants;
+using Broker.Tests.Infrastructure;
+using Broker.Tests.People;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace Broker.Tests.Security;
+
+/// <summary>
+/// Seeded hostile traffic against connect, callback, console and API, with tenant A (household) as the attacker
+/// and tenant B as the victim. Set BROKER_HOSTILE_SEED to replay a run; the seed is in every failure message.
+/// </summary>
+public sealed class HostileRequestTests(PostgresServer postgres) : BrokerTestBase(postgres)
+{
+    private const int Requests = 1_200;
+    private readonly OidcProviderHost _provider = new();
+
+    protected override Dictionary<string, string?> BrokerSettings => new()
+    {
+        ["Console:Oidc:Authority"] = _provider.Issuer,
+        ["Console:Oidc:ClientId"] = OidcProviderHost.ClientId,
+        ["Console:Oidc:ClientSecret"] = OidcProviderHost.ClientSecret,
+        ["Console:Oidc:RequireHttpsMetadata"] = "false",
+        ["Console:Operators:Groups:0"] = OidcProviderHost.OperatorsGroup,
+        // Rate limits are a defence of their own; here they would hide the handlers behind 429s.
+        ["Console:SignInPerMinute"] = "10000",
+        ["Console:ConnectPerMinute"] = "10000",
+    };
+
+    public override async ValueTask InitializeAsync()
+    {
+        await _provider.StartAsync(Ct);
+        await base.InitializeAsync();
+    }
+
+    [Fact]
+    public async Task HostileRequestsCauseNoServerErrorNoForgedAccountAndNoCrossTenantAccess()
+    {
+        var seed = Environment.GetEnvironmentVariable("BROKER_HOSTILE_SEED") is { Length: > 0 } s ? int.Parse(s) : Random.Shared.Next();
+        var (world, victim, clients) = await PrepareAsync();
+        var before = await SnapshotAsync(victim.TenantId);
+        var generator = new HostileRequests(world, seed);
+
+        var failures = new List<string>();
+        var statuses = new SortedDictionary<int, int>();
+        for (var i = 0; i < Requests && failures.Count < 20; i++)
+        {
+            var request = generator.Next();
+            HttpResponseMessage response;
+            try
+            {
+                response = await clients(request.Caller).SendAsync(request.ToMessage(), Ct);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !Ct.IsCancellationRequested)
+            {
+                failures.Add($"#{i} threw {ex.GetType().Name}: {ex.Message}\n  {request}");
+                continue;
+            }
+            var status = (int)response.StatusCode;
+            statuses[status] = statuses.GetValueOrDefault(status) + 1;
+            var body = await response.Content.ReadAsStringAsync(Ct);
+            foreach (var problem in Check(request, response, body, victim.Markers))
+            {
+                failures.Add($"#{i} {problem}\n  {request}");
+            }
+        }
+
+        var after = await SnapshotAsync(victim.TenantId);
+        var summary = $"seed {seed} (replay: BROKER_HOSTILE_SEED={seed}); statuses {string.Join(", ", statuses.Select(p => $"{p.Key}×{p.Value}"))}";
+        TestContext.Current.TestOutputHelper?.WriteLine(summary);
+        if (!before.VictimRows.SequenceEqual(after.VictimRows))
+        {
+            failures.Add("Tenant B's rows changed:\n" + string.Join('\n', after.VictimRows.Except(before.VictimRows).Concat(before.VictimRows.Except(after.VictimRows).Select(r => "was: " + r))));
+        }
+        if (!before.Accounts.SequenceEqual(after.Accounts))
+        {
+            failures.Add($"Accounts before: {string.Join(", ", before.Accounts)}; after: {string.Join(", ", after.Accounts)}");
+        }
+        if (!after.TokenRows.All(before.TokenRows.Contains))
+        {
+            failures.Add($"A token row appeared from a forged flow: {string.Join(", ", after.TokenRows.Except(before.TokenRows))}");
+        }
+        Assert.True(failures.Count == 0, $"{summary}\n{string.Join('\n', failures)}\nBroker errors:\n{string.Join('\n', Broker.Logs.Lines.Where(l => l.StartsWith("Error") || l.StartsWith("Critical")).Take(5))}");
+        Assert.True(statuses.Values.Sum() >= 1_000, summary);
+    }
+
+    private IEnumerable<string> Check(HostileRequest request, HttpResponseMessage response, string body, IReadOnlyList<string> markers)
+    {
+        var status = (int)response.StatusCode;
+        if (status >= 500)
+        {
+            yield return $"server error {status}: {body[..Math.Min(body.Length, 300)]}";
+        }
+        var headers = response.Headers.Concat(response.Content.Headers).SelectMany(h => h.Value.Select(v => (h.Key, Value: v))).ToList();
+        foreach (var (name, value) in headers.Where(h => h.Value.Contains('\r') || h.Value.Contains('\n')))
+        {
+            yield return $"CR/LF in response header {name}: {value}";
+        }
+        if (response.Headers.Location is { } location && OffSite(location))
+        {
+            yield return $"Location points off-site: {location.OriginalString}";
+        }
+        var path = request.Url.Split('?')[0];
+        if (path.StartsWith("/api/", StringComparison.Ordinal) && status is >= 400 and < 500
+            && response.Content.Headers.ContentType?.MediaType != "application/problem+json")
+        {
+            yield return $"API {status} is not problem+json but {response.Content.Headers.ContentType?.MediaType ?? "empty"}";
+        }
+        if (request.Caller != Caller.Operator)
+        {
+            // Echoing what the caller sent is no leak; anything else of tenant B's is.
+            var sent = Uri.UnescapeDataString(string.Join('\n', request.Url, request.Body is null ? "" : System.Text.Encoding.UTF8.GetString(request.Body),
+                string.Join('\n', request.Headers.Select(h => h.Value))));
+            var shown = string.Join('\n', headers.Select(h => $"{h.Key}: {h.Value}")) + "\n" + body;
+            foreach (var marker in markers.Where(m => !sent.Contains(m, StringComparison.OrdinalIgnoreCase) && shown.Contains(m, StringComparison.OrdinalIgnoreCase)))
+            {
+                yield return $"response {status} shows tenant B's '{marker}'";
+            }
+        }
+    }
+
+    /// <summary>Off-site: an absolute URL to any host but the broker's own, Tesla's sign-in, or the console's OpenID provider; or a scheme-relative one.</summary>
+    private bool OffSite(Uri location)
+    {
+        var raw = location.OriginalString;
+        if (!location.IsAbsoluteUri)
+        {
+            return raw.StartsWith("//") || raw.StartsWith("/\\") || raw.StartsWith("\\");
+        }
+        var allowed = new[] { "http://localhost", SimulatorHost.AuthBase, _provider.Issuer };
+        return !allowed.Any(a => location.Authority.Equals(new Uri(a).Authority, StringComparison.OrdinalIgnoreCase));
+    }
+
+    private sealed record Victim(Guid TenantId, IReadOnlyList<string> Markers);
+
+    /// <summary>Two tenants with accounts, links, members and keys; tenant A's member signed in; one browser holding a live, unfinished Tesla sign-in.</summary>
+    private async Task<(HostileWorld, Victim, Func<Caller, HttpClient>)> PrepareAsync()
+    {
+        var (tenantB, keyB, linkTokenB) = await SeedTenantAsync("zephyr", "Zephyr Logistics");
+        await NewUser().ConnectAsync(linkTokenB, "bob@example.com", "bob-demo");
+        var accountB = Assert.Single(await GetJsonAsync<AccountResponse[]>(keyB, "/api/v1/accounts"));
+        var reconnectB = await (await ApiClient(keyB).PostAsync($"/api/v1/accounts/{accountB.Id}/reconnect-links", null, Ct)).Content.ReadFromJsonAsync<ReconnectLinkResponse>(Ct);
+
+        var alice = NewUser();
+        var used = await alice.SignInAndConsentAsync(await alice.StartAsync(LinkToken), "alice@example.com", "alice-demo");
+        var landed = await alice.ReturnToBrokerAsync(used);
+        alice.Expect(HttpStatusCode.Redirect, landed);
+        var accountA = Assert.Single(await GetJsonAsync<AccountResponse[]>(ApiKey, "/api/v1/accounts"));
+
+        await using (var scope = Broker.Services.CreateAsyncScope())
+        {
+            var provisioning = scope.ServiceProvider.GetRequiredService<TenantProvisioning>();
+            await provisioning.InviteMemberAsync(TenantId, "alice-admin@example.com", TenantRole.Admin, Ct);
+            await provisioning.InviteMemberAsync(tenantB, "bob-admin@example.com", TenantRole.Admin, Ct);
+        }
+        var member = await new ConsolePerson(Broker).SignInAsync(_provider, "alice-admin@example.com", "alice-admin-demo");
+
+        // Browser X pressed "Connect" and signed in at Tesla; its callback (live code, live state) is never delivered as is.
+        var x = NewUser();
+        var xToken = TeslaUser.Hidden(await x.Browser.GetStringAsync($"/connect/{LinkToken}", Ct), "__RequestVerificationToken");
+        var live = await x.SignInAndConsentAsync(await x.StartAsync(LinkToken), "alice@example.com", "alice-demo");
+        var liveState = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(live.Query)["state"].ToString();
+
+        await using var db = Broker.CreateDbContext();
+        var world = new HostileWorld(
+            LinkToken, accountA.Id, landed.Headers.Location!.OriginalString.Split("r=")[1], used.PathAndQuery, live.Query, liveState,
+            accountB.Id, await db.ConnectLinks.Where(l => l.TenantId == tenantB && l.AccountId == null).Select(l => l.Id).FirstAsync(Ct),
+            await db.Memberships.Where(m => m.TenantId == tenantB).Select(m => m.Id).SingleAsync(Ct),
+            await db.TenantApiKeys.Where(k => k.TenantId == tenantB).Select(k => k.Id).SingleAsync(Ct),
+            reconnectB!.Id, ApiKey, "zephyr", await member.FormTokenAsync(), KeyValuePair.Create("__RequestVerificationToken", xToken));
+
+        var prefixB = await db.TenantApiKeys.Where(k => k.TenantId == tenantB).Select(k => k.Prefix).SingleAsync(Ct);
+        string[] markers =
+        [
+            tenantB.ToString(), "Zephyr Logistics", accountB.Id.ToString(), "bob@example.com", "bob-admin@example.com", world.LinkB.ToString(),
+            world.MemberB.ToString(), world.ApiKeyB.ToString(), world.ReconnectLinkB.ToString(), prefixB, keyB, linkTokenB,
+            .. accountB.Vehicles.Select(v => v.Vin), .. accountB.Vehicles.Select(v => v.DisplayName).OfType<string>(),
+            .. accountB.EnergySites.Select(e => e.EnergySiteId.ToString()),
+        ];
+
+        var noCookies = Broker.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = false });
+        var y = NewUser().Browser;
+        return (world, new Victim(tenantB, markers), caller => caller switch
+        {
+            Caller.BrowserX => x.Browser,
+            Caller.BrowserY => y,
+            Caller.MemberA => member.Browser,
+            Caller.Anonymous => Broker.CreateBrowser(),
+            _ => noCookies,
+        });
+    }
+
+    private sealed record Snapshot(List<string> VictimRows, List<Guid> Accounts, List<Guid> TokenRows);
+
+    /// <summary>Every row of tenant B (all tables with a tenant_id, its tenant row, its tokens) as JSON text; all account and token ids.</summary>
+    private async Task<Snapshot> SnapshotAsync(Guid victim)
+    {
+        await using var connection = new NpgsqlConnection(Broker.ConnectionString);
+        await connection.OpenAsync(Ct);
+        var tables = new List<string>();
+        await using (var list = new NpgsqlCommand("SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' AND column_name = 'tenant_id' ORDER BY 1", connection))
+        await using (var reader = await list.ExecuteReaderAsync(Ct))
+        {
+            while (await reader.ReadAsync(Ct)) tables.Add(reader.GetString(0));
+        }
+        Assert.Contains("tesla_accounts", tables);
+        var queries = tables.Select(t => $"SELECT '{t}: ' || row_to_json(x)::text FROM \"{t}\" x WHERE tenant_id = @b")
+            .Append("SELECT 'tenants: ' || row_to_json(x)::text FROM tenants x WHERE id = @b")
+            .Append("SELECT 'tesla_tokens: ' || row_to_json(x)::text FROM tesla_tokens x WHERE account_id IN (SELECT id FROM tesla_accounts WHERE tenant_id = @b)");
+        var rows = new List<string>();
+        foreach (var sql in queries)
+        {
+            await using var command = new NpgsqlCommand(sql, connection);
+            command.Parameters.AddWithValue("b", victim);
+            await using var reader = await command.ExecuteReaderAsync(Ct);
+            while (await reader.ReadAsync(Ct)) rows.Add(reader.GetString(0));
+        }
+        await using var db = Broker.CreateDbContext();
+        return new Snapshot([.. rows.Order(StringComparer.Ordinal)],
+            await db.TeslaAccounts.OrderBy(a => a.Id).Select(a => a.Id).ToListAsync(Ct),
+            await db.TeslaTokens.OrderBy(t => t.AccountId).Select(t => t.AccountId).ToListAsync(Ct));
+    }
+}
