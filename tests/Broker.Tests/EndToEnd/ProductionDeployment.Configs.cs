@@ -20,6 +20,8 @@ public sealed partial class ProductionDeployment
         // the mounted certificate → the test's self-signed one
         ("/etc/nginx/certs/fullchain.pem", Nginx.CertificatePath),
         ("/etc/nginx/certs/privkey.pem", Nginx.KeyPath),
+        // the image's log (stdout) → a file the test reads
+        ("/var/log/nginx/access.log", Nginx.AccessLogPath),
         // compose's network is the proxy's identity there; here nginx speaks from an address no browser uses
         ("location / {", $"location / {{\n        proxy_bind {ProxyAddress};"));
 

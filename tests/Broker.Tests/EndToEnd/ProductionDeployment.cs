@@ -62,6 +62,7 @@ public sealed partial class ProductionDeployment(PostgresServer postgres) : IAsy
         foreach (var name in new[] { "broker-1", "broker-2" })
         {
             var app = new BrokerApplication(database, Simulator, ReplicaSettings);
+            app.Responses.Enabled = true;   // tells which replica served a request (the broker logs no request lines)
             var port = PostgresServer.FreePort();
             app.StartOnRealPort(port);
             Replicas[name] = (app, port);
@@ -107,8 +108,6 @@ public sealed partial class ProductionDeployment(PostgresServer postgres) : IAsy
         ["Polling:ParkedIntervalSeconds"] = "5",
         ["Polling:ListIntervalSeconds"] = "5",
         ["Polling:EnergyIntervalSeconds"] = "10",
-        // "Request starting …" lines tell which replica served a request (appsettings.json keeps ASP.NET Core at Warning).
-        ["Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics"] = "Information",
     };
 
     /// <summary>
@@ -187,16 +186,16 @@ public sealed partial class ProductionDeployment(PostgresServer postgres) : IAsy
         Assert.Fail($"Four requests through nginx never reached {replica}: is the upstream still round-robin over both replicas?");
     }
 
-    /// <summary>The one replica whose "Request starting" log line contains <paramref name="fragment"/>.</summary>
+    /// <summary>The one replica that served a request whose path and query contain <paramref name="fragment"/>.</summary>
     public string ServedBy(string fragment)
     {
-        var served = Replicas.Where(r => r.Value.App.Logs.Lines.Any(l => l.Contains("Request starting") && l.Contains(fragment))).Select(r => r.Key).ToList();
+        var served = Replicas.Where(r => r.Value.App.Responses.Responses.Any(x => x.PathAndQuery.Contains(fragment))).Select(r => r.Key).ToList();
         Assert.True(served.Count == 1, $"Expected exactly one replica to have served {fragment}, found [{string.Join(", ", served)}].");
         return served[0];
     }
 
     private Dictionary<string, int> CallbackCounts() => Replicas.ToDictionary(r => r.Key,
-        r => r.Value.App.Logs.Lines.Count(l => l.Contains("Request starting") && l.Contains("/connect/callback?")));
+        r => r.Value.App.Responses.Responses.Count(x => x.PathAndQuery.StartsWith("/connect/callback?")));
 
     public async Task WaitForAsync(string what, Func<global::Broker.Data.BrokerDbContext, Task<bool>> condition, int seconds = 30)
     {

@@ -41,6 +41,15 @@ public sealed partial class ProductionShapeTests(ProductionDeployment deployment
     }
 
     [Fact]
+    public void NginxLogsTheCallbackWithoutTeslasCode()
+    {
+        var log = File.Exists(deployment.Nginx.AccessLogPath) ? File.ReadAllText(deployment.Nginx.AccessLogPath) : "";
+        Assert.Contains("/connect/callback", log);   // it is logged, so the next lines mean something
+        Assert.DoesNotContain("code=", log);
+        Assert.DoesNotContain("state=", log);
+    }
+
+    [Fact]
     public async Task CallbackLandingOnTheOtherReplicaCompletesTheConnect()
     {
         var alice = deployment.Alice;

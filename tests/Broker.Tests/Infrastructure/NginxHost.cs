@@ -45,6 +45,9 @@ public sealed class NginxHost : IAsyncDisposable
     public string CertificatePath { get; }
     public string KeyPath { get; }
 
+    /// <summary>Where a site configuration should write its access log (the http block's own default goes beside it).</summary>
+    public string AccessLogPath => Path.Combine(_dir.FullName, "site-access.log");
+
     /// <summary>nginx's error log (startup problems, upstream errors) for failure messages.</summary>
     public string ErrorLog => File.Exists(Path.Combine(_dir.FullName, "error.log")) ? File.ReadAllText(Path.Combine(_dir.FullName, "error.log")) : "";
 
