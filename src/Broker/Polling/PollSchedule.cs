@@ -6,8 +6,8 @@ using Quartz;
 namespace Broker.Polling;
 
 /// <summary>
-/// One Quartz job per active account, with a one-shot trigger the job moves to its next due time
-/// after each poll. <see cref="ReconcileAsync"/> (run every minute by <see cref="ScheduleAccountsJob"/>)
+/// One Quartz job per active account, with a one-shot trigger the job parks a minute ahead when it
+/// starts and moves to its next due time after each poll. <see cref="ReconcileAsync"/> (run every minute by <see cref="ScheduleAccountsJob"/>)
 /// is the single place schedules are declared: it adds jobs for new accounts, restores a trigger
 /// a crash may have consumed, and deletes the jobs of accounts that are no longer active.
 /// </summary>
@@ -96,16 +96,39 @@ public sealed class ScheduleAccountsJob(PollSchedule schedule) : IJob
 
 /// <summary>Polls one account, then moves its trigger to when something is next due (or removes the job).</summary>
 [DisallowConcurrentExecution]
-public sealed class PollAccountJob(AccountPoller poller) : IJob
+public sealed class PollAccountJob(AccountPoller poller, ILogger<PollAccountJob> logger) : IJob
 {
     public const string AccountIdKey = "accountId";
+
+    /// <summary>Where the trigger waits while the poll runs, in case the poll cannot move it afterwards.</summary>
+    public static readonly TimeSpan ParkedFor = TimeSpan.FromMinutes(1);
 
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
         var accountId = Guid.Parse(context.MergedJobDataMap.GetString(AccountIdKey)!);
+        var pollTrigger = PollSchedule.TriggerKeyOf(accountId); // a recovery run fires another trigger; this one is the account's
+        // Firing uses up the one-shot trigger. Park a new one a minute ahead first: a poll that fails, or
+        // that finishes on a stopping node (whose scheduler refuses every change), leaves the account
+        // with a trigger that any node picks up, instead of none until a reconcile notices.
+        if (!context.Recovering)
+        {
+            await context.Scheduler.RescheduleJob(pollTrigger, PollSchedule.TriggerAt(accountId, context.FireTimeUtc + ParkedFor), cancellationToken);
+        }
         var next = await poller.PollAsync(accountId, context.ScheduledFireTimeUtc, cancellationToken);
-        _ = next is null
-            ? await context.Scheduler.DeleteJob(context.JobDetail.Key, cancellationToken)
-            : await context.Scheduler.RescheduleJob(context.Trigger.Key, PollSchedule.TriggerAt(accountId, next.Value), cancellationToken) is not null;
+        if (await context.Scheduler.GetStatus(cancellationToken) is SchedulerStatus.ShuttingDown or SchedulerStatus.Shutdown)
+        {
+            logger.LogInformation("Account {AccountId} polled while this node stops; its next poll runs from the parked trigger", accountId);
+            return;
+        }
+        if (next is null)
+        {
+            await context.Scheduler.DeleteJob(context.JobDetail.Key, cancellationToken);
+            return;
+        }
+        var trigger = PollSchedule.TriggerAt(accountId, next.Value);
+        if (await context.Scheduler.RescheduleJob(pollTrigger, trigger, cancellationToken) is null)
+        {
+            await context.Scheduler.ScheduleJob(trigger, new ScheduleJobOptions(), cancellationToken);
+        }
     }
 }

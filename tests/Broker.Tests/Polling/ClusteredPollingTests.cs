@@ -96,6 +96,13 @@ public sealed class ClusteredPollingTests(PostgresServer postgres) : BrokerTestB
         await using var db = Broker.CreateDbContext();
         Assert.Equal(2, await db.VehicleReadings.CountAsync(r => r.DataAt != null, Ct));
         Assert.DoesNotContain(Broker.Logs.Lines, l => l.Contains("TaskCanceledException") || l.Contains("OperationCanceledException"));
+        // The poll that finished on a stopping node could not move its trigger; the account must still have one,
+        // or nothing polls it until a reconcile somewhere notices.
+        await using var check = new NpgsqlConnection(Broker.ConnectionString);
+        await check.OpenAsync(Ct);
+        await using var triggers = new NpgsqlCommand("SELECT count(*) FROM qrtz_triggers WHERE job_name LIKE 'poll-%'", check);
+        Assert.True((long)(await triggers.ExecuteScalarAsync(Ct))! == 1,
+            "the account has no poll trigger after the graceful stop:\n" + string.Join('\n', Broker.Logs.Lines.Where(l => l.StartsWith("Error") || l.StartsWith("Warning"))));
     }
 
     private async Task WaitForAsync(Func<global::Broker.Data.BrokerDbContext, Task<bool>> condition)
