@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 
 namespace Broker.Hosting;
 
@@ -35,6 +36,8 @@ public static class HostingExtensions
         // Microsoft.AspNetCore up to Debug; warnings and errors of that category still pass.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
         builder.Services.AddProblemDetails();
+        // After the default writer, which declines when Accept names no JSON: the API still answers problem+json.
+        builder.Services.AddSingleton<IProblemDetailsWriter, ApiProblemDetailsWriter>();
         builder.Services.AddValidation();
         builder.Services.AddRazorComponents(); // server-rendered connect and console pages
         var proxies = builder.Configuration.GetSection(ProxyOptions.SectionName).Get<ProxyOptions>() ?? new();
@@ -152,5 +155,24 @@ internal sealed class SchemaHealthCheck(BrokerDbContext db) : IHealthCheck
         {
             return HealthCheckResult.Unhealthy("Database not reachable.", ex);
         }
+    }
+}
+
+/// <summary>
+/// Problem details under <c>/api</c> for a client whose Accept names no JSON (a browser's text/html): the API
+/// has no other representation, so validation and other problems are problem+json for every client.
+/// </summary>
+internal sealed class ApiProblemDetailsWriter(IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, IOptions<ProblemDetailsOptions> options)
+    : IProblemDetailsWriter
+{
+    public bool CanWrite(ProblemDetailsContext context) => context.HttpContext.Request.Path.StartsWithSegments("/api");
+
+    public ValueTask WriteAsync(ProblemDetailsContext context)
+    {
+        var problem = context.ProblemDetails;
+        problem.Status ??= context.HttpContext.Response.StatusCode; // what the default writer fills in too
+        problem.Title ??= ReasonPhrases.GetReasonPhrase(problem.Status.Value);
+        options.Value.CustomizeProblemDetails?.Invoke(context);
+        return new(context.HttpContext.Response.WriteAsJsonAsync(problem, problem.GetType(), json.Value.SerializerOptions, "application/problem+json"));
     }
 }

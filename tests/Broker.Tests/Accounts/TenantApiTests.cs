@@ -30,6 +30,22 @@ public sealed class TenantApiTests(PostgresServer postgres) : BrokerTestBase(pos
         Assert.Equal(401, problem.GetProperty("status").GetInt32());
     }
 
+    /// <summary>The API has no HTML: a browser (Accept: text/html) that sends an invalid body still gets problem+json.</summary>
+    [Fact]
+    public async Task InvalidBodyIsAProblemWhateverTheClientAccepts()
+    {
+        var client = ApiClient(ApiKey);
+        client.DefaultRequestHeaders.Accept.ParseAdd("text/html");
+
+        var response = await client.PostAsJsonAsync("/api/v1/connect-links", new { label = new string('x', 201) }, Ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>(Ct);
+        Assert.Equal(400, problem.GetProperty("status").GetInt32());
+        Assert.True(problem.TryGetProperty("errors", out _), problem.ToString());
+    }
+
     [Fact]
     public async Task TenantCannotSeeAnotherTenantsAccounts()
     {
