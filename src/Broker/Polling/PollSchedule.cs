@@ -112,7 +112,15 @@ public sealed class PollAccountJob(AccountPoller poller, ILogger<PollAccountJob>
         // with a trigger that any node picks up, instead of none until a reconcile notices.
         if (!context.Recovering)
         {
-            await context.Scheduler.RescheduleJob(pollTrigger, PollSchedule.TriggerAt(accountId, context.FireTimeUtc + ParkedFor), cancellationToken);
+            try
+            {
+                await context.Scheduler.RescheduleJob(pollTrigger, PollSchedule.TriggerAt(accountId, context.FireTimeUtc + ParkedFor), cancellationToken);
+            }
+            catch (SchedulerException) when (context.Scheduler.Status is SchedulerStatus.ShuttingDown or SchedulerStatus.Shutdown)
+            {
+                // Fired the moment this node began to stop: poll anyway; a reconcile (any node, every minute) restores the trigger.
+                logger.LogInformation("Account {AccountId} polled as this node stops; its trigger is restored by the next reconcile", accountId);
+            }
         }
         var next = await poller.PollAsync(accountId, context.ScheduledFireTimeUtc, cancellationToken);
         if (await context.Scheduler.GetStatus(cancellationToken) is SchedulerStatus.ShuttingDown or SchedulerStatus.Shutdown)
