@@ -72,7 +72,7 @@ internal sealed class StaticNginx : IAsyncDisposable
     {
         if (!_process.HasExited)
         {
-            _process.Kill();
+            _process.Kill(entireProcessTree: true); // the workers too: killed alone, the master leaves them running
             await _process.WaitForExitAsync();
         }
         _process.Dispose();
