@@ -52,6 +52,16 @@ public sealed partial class OidcProviderHost : IAsyncLifetime
     public int Port { get; private set; }
     public string Issuer => _process is null ? throw new InvalidOperationException("The provider has not started.") : $"http://127.0.0.1:{Port}";
 
+    /// <summary>The broker's console settings for this provider: its default client over plain http, operators by group.</summary>
+    public Dictionary<string, string?> BrokerConsoleSettings() => new()
+    {
+        ["Console:Oidc:Authority"] = Issuer,
+        ["Console:Oidc:ClientId"] = ClientId,
+        ["Console:Oidc:ClientSecret"] = ClientSecret,
+        ["Console:Oidc:RequireHttpsMetadata"] = "false",
+        ["Console:Operators:Groups:0"] = OperatorsGroup,
+    };
+
     /// <summary>What the node process printed so far (stdout and stderr), for failure messages.</summary>
     public string Output { get { lock (_output) return _output.ToString(); } }
 

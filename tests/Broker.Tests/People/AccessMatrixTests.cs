@@ -18,14 +18,7 @@ public sealed class AccessMatrixTests(PostgresServer postgres) : BrokerTestBase(
 {
     private readonly OidcProviderHost _provider = new();
 
-    protected override Dictionary<string, string?> BrokerSettings => new()
-    {
-        ["Console:Oidc:Authority"] = _provider.Issuer,
-        ["Console:Oidc:ClientId"] = OidcProviderHost.ClientId,
-        ["Console:Oidc:ClientSecret"] = OidcProviderHost.ClientSecret,
-        ["Console:Oidc:RequireHttpsMetadata"] = "false",
-        ["Console:Operators:Groups:0"] = OidcProviderHost.OperatorsGroup,
-    };
+    protected override Dictionary<string, string?> BrokerSettings => _provider.BrokerConsoleSettings();
 
     public override async ValueTask InitializeAsync()
     {

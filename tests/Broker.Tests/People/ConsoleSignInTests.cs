@@ -10,13 +10,8 @@ public sealed class ConsoleSignInTests(PostgresServer postgres) : BrokerTestBase
 {
     private readonly OidcProviderHost _provider = new();
 
-    protected override Dictionary<string, string?> BrokerSettings => new()
+    protected override Dictionary<string, string?> BrokerSettings => new(_provider.BrokerConsoleSettings())
     {
-        ["Console:Oidc:Authority"] = _provider.Issuer,
-        ["Console:Oidc:ClientId"] = OidcProviderHost.ClientId,
-        ["Console:Oidc:ClientSecret"] = OidcProviderHost.ClientSecret,
-        ["Console:Oidc:RequireHttpsMetadata"] = "false",
-        ["Console:Operators:Groups:0"] = OidcProviderHost.OperatorsGroup,
         ["Console:SignInPerMinute"] = "5",
     };
 

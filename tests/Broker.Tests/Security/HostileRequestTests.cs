@@ -21,13 +21,8 @@ public sealed class HostileRequestTests(PostgresServer postgres) : BrokerTestBas
     private const int Requests = 1_200;
     private readonly OidcProviderHost _provider = new();
 
-    protected override Dictionary<string, string?> BrokerSettings => new()
+    protected override Dictionary<string, string?> BrokerSettings => new(_provider.BrokerConsoleSettings())
     {
-        ["Console:Oidc:Authority"] = _provider.Issuer,
-        ["Console:Oidc:ClientId"] = OidcProviderHost.ClientId,
-        ["Console:Oidc:ClientSecret"] = OidcProviderHost.ClientSecret,
-        ["Console:Oidc:RequireHttpsMetadata"] = "false",
-        ["Console:Operators:Groups:0"] = OidcProviderHost.OperatorsGroup,
         // Rate limits are a defence of their own; here they would hide the handlers behind 429s.
         ["Console:SignInPerMinute"] = "10000",
         ["Console:ConnectPerMinute"] = "10000",
