@@ -122,7 +122,7 @@ public sealed class KillNineTests(PostgresServer postgres)
         Assert.True(lost.Count == 0, $"Stored refresh tokens Tesla no longer accepts {context}:\n{string.Join('\n', lost)}");
 
 
-        var dump = await PgDumpAsync(database);
+        var dump = await PostgresServer.PlainDumpAsync(database, Ct);
         Assert.True(plaintext.Count == 2 * accounts && !plaintext.Any(dump.Contains) && !ChaosFleet.PlaintextToken().IsMatch(dump),
             $"A plaintext token is in pg_dump {context}: {ChaosFleet.PlaintextToken().Match(dump).Value[..Math.Min(12, ChaosFleet.PlaintextToken().Match(dump).Length)]}…");
         var output = broker.Output;
@@ -202,24 +202,5 @@ public sealed class KillNineTests(PostgresServer postgres)
             rows.Add((reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2)));
         }
         return rows;
-    }
-
-    /// <summary>A plain-text <c>pg_dump</c> of the whole database, as an attacker with a backup would read it.</summary>
-    public static async Task<string> PgDumpAsync(string connectionString)
-    {
-        var cs = new NpgsqlConnectionStringBuilder(connectionString);
-        var start = new ProcessStartInfo("pg_dump") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { "-h", cs.Host!, "-p", cs.Port.ToString(), "-U", cs.Username ?? "postgres", "-d", cs.Database! })
-        {
-            start.ArgumentList.Add(arg);
-        }
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync(Ct);
-        var stderr = process.StandardError.ReadToEndAsync(Ct);
-        await process.WaitForExitAsync(Ct);
-        Assert.True(process.ExitCode == 0, $"pg_dump failed: {await stderr}");
-        var dump = await stdout;
-        Assert.Contains("COPY public.tesla_tokens", dump); // it did dump the tokens table
-        return dump;
     }
 }

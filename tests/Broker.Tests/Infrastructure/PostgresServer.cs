@@ -51,6 +51,27 @@ public sealed class PostgresServer : IAsyncLifetime
 
     public string ConnectionString(string database) => $"{ServerConnectionString};Database={database};Include Error Detail=true";
 
+    /// <summary>
+    /// What an operator's backup (or an attacker holding one) reads: a plain-text <c>pg_dump</c> of the database
+    /// (bytea columns as base64 text). Fails unless it ran and dumped the token table.
+    /// </summary>
+    public static async Task<string> PlainDumpAsync(string connectionString, CancellationToken ct)
+    {
+        var cs = new NpgsqlConnectionStringBuilder(connectionString);
+        var start = new ProcessStartInfo("pg_dump", ["--format=plain", "--no-owner", "-h", cs.Host!, "-p", cs.Port.ToString(), "-U", cs.Username ?? "postgres", cs.Database!])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync(ct);
+        var stderr = process.StandardError.ReadToEndAsync(ct);
+        await process.WaitForExitAsync(ct);
+        Assert.True(process.ExitCode == 0, $"pg_dump failed: {await stderr}");
+        var dump = await stdout;
+        Assert.Contains("COPY public.tesla_tokens", dump); // it did dump the tokens table
+        return dump;
+    }
+
     public static BrokerDbContext CreateDbContext(string connectionString)
     {
         var options = new DbContextOptionsBuilder<BrokerDbContext>();

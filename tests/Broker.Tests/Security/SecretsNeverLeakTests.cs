@@ -23,13 +23,8 @@ public sealed class SecretsNeverLeakTests(PostgresServer postgres) : BrokerTestB
 {
     private readonly OidcProviderHost _provider = new();
 
-    protected override Dictionary<string, string?> BrokerSettings => new()
+    protected override Dictionary<string, string?> BrokerSettings => new(_provider.BrokerConsoleSettings())
     {
-        ["Console:Oidc:Authority"] = _provider.Issuer,
-        ["Console:Oidc:ClientId"] = OidcProviderHost.ClientId,
-        ["Console:Oidc:ClientSecret"] = OidcProviderHost.ClientSecret,
-        ["Console:Oidc:RequireHttpsMetadata"] = "false",
-        ["Console:Operators:Groups:0"] = OidcProviderHost.OperatorsGroup,
         ["Partner:Domain"] = "broker.test",
         // The most an operator would turn on to troubleshoot, framework categories included. Not Trace: .NET documents
         // that level as one that may contain sensitive data, never for production (the OIDC handler traces the callback query there).
@@ -73,7 +68,7 @@ public sealed class SecretsNeverLeakTests(PostgresServer postgres) : BrokerTestB
 
         var places = new List<(string Where, string Text)> { ("broker logs", Broker.Logs.All) };
         places.AddRange(Broker.Responses.Responses.Select(r => ($"response {r.Status} to {r.Method} {r.PathAndQuery}", r.Headers + "\n" + r.Body)));
-        places.Add(("pg_dump", await PlainDumpAsync()));
+        places.Add(("pg_dump", await PostgresServer.PlainDumpAsync(Broker.ConnectionString, Ct)));
         Assert.Contains(Broker.Responses.Responses, r => r.PathAndQuery == "/metrics" && r.Body.Contains("tesla_vehicle_battery_level_percent"));
         Assert.Contains(Broker.Responses.Responses, r => r.ContentType?.StartsWith("application/problem+json") == true);
         Assert.Contains(Broker.Responses.Responses, r => r.ContentType?.StartsWith("text/html") == true && r.PathAndQuery.StartsWith("/connect/result"));
@@ -196,24 +191,6 @@ public sealed class SecretsNeverLeakTests(PostgresServer postgres) : BrokerTestB
 
     private static string PemBody(string pem) =>
         string.Concat(pem.Split('\n').Where(l => !l.StartsWith("-----")).Select(l => l.Trim()));
-
-    /// <summary>What an operator's backup holds: <c>pg_dump</c> in plain text format. The base64 of bytea columns is searched too.</summary>
-    private async Task<string> PlainDumpAsync()
-    {
-        var cs = new NpgsqlConnectionStringBuilder(Broker.ConnectionString);
-        var start = new ProcessStartInfo("pg_dump", ["--format=plain", "--no-owner", "-h", cs.Host!, "-p", cs.Port.ToString(), "-U", cs.Username!, cs.Database!])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true,
-        };
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync(Ct);
-        var stderr = process.StandardError.ReadToEndAsync(Ct);
-        await process.WaitForExitAsync(Ct);
-        Assert.True(process.ExitCode == 0, $"pg_dump failed: {await stderr}");
-        var dump = await stdout;
-        Assert.Contains("COPY public.tesla_tokens", dump);
-        return dump;
-    }
 
     private void AssertStatus(HttpStatusCode expected, HttpResponseMessage response) =>
         Assert.True(response.StatusCode == expected,
