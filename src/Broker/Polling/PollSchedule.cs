@@ -116,14 +116,14 @@ public sealed class PollAccountJob(AccountPoller poller, ILogger<PollAccountJob>
             {
                 await context.Scheduler.RescheduleJob(pollTrigger, PollSchedule.TriggerAt(accountId, context.FireTimeUtc + ParkedFor), cancellationToken);
             }
-            catch (SchedulerException) when (context.Scheduler.Status is SchedulerStatus.ShuttingDown or SchedulerStatus.Shutdown)
+            catch (SchedulerException) when (Stopping(context.Scheduler))
             {
                 // Fired the moment this node began to stop: poll anyway; a reconcile (any node, every minute) restores the trigger.
                 logger.LogInformation("Account {AccountId} polled as this node stops; its trigger is restored by the next reconcile", accountId);
             }
         }
         var next = await poller.PollAsync(accountId, context.ScheduledFireTimeUtc, cancellationToken);
-        if (await context.Scheduler.GetStatus(cancellationToken) is SchedulerStatus.ShuttingDown or SchedulerStatus.Shutdown)
+        if (Stopping(context.Scheduler))
         {
             logger.LogInformation("Account {AccountId} polled while this node stops; its next poll runs from the parked trigger", accountId);
             return;
@@ -139,4 +139,7 @@ public sealed class PollAccountJob(AccountPoller poller, ILogger<PollAccountJob>
             await context.Scheduler.ScheduleJob(trigger, new ScheduleJobOptions(), cancellationToken);
         }
     }
+
+    /// <summary>The node is stopping: its scheduler refuses every change (a local scheduler answers at no cost).</summary>
+    private static bool Stopping(IScheduler scheduler) => scheduler.Status is SchedulerStatus.ShuttingDown or SchedulerStatus.Shutdown;
 }
