@@ -34,6 +34,12 @@ public sealed class HostileRequestTests(PostgresServer postgres) : BrokerTestBas
         await base.InitializeAsync();
     }
 
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await _provider.DisposeAsync(); // its node process would outlive the test run
+    }
+
     [Fact]
     public async Task HostileRequestsCauseNoServerErrorNoForgedAccountAndNoCrossTenantAccess()
     {

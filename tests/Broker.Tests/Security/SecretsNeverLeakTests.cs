@@ -43,6 +43,12 @@ public sealed class SecretsNeverLeakTests(PostgresServer postgres) : BrokerTestB
         Simulator.PartnerWeb = () => Broker.Server.CreateHandler();
     }
 
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await _provider.DisposeAsync(); // its node process would outlive the test run
+    }
+
     [Fact]
     public async Task NoSecretAppearsInLogsResponsesMetricsOrADatabaseDump()
     {
