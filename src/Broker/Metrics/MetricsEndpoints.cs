@@ -3,6 +3,8 @@ using System.Security.Cryptography;
 using System.Text;
 using Broker.Admin;
 using Broker.Tenants;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.Net.Http.Headers;
 
 namespace Broker.Metrics;
@@ -13,6 +15,9 @@ namespace Broker.Metrics;
 /// concurrent and repeated scrapes of the same credential for <see cref="MetricsOptions.CacheSeconds"/>.
 /// The operator's token gets every tenant plus this replica's own health (polls, refreshes, lag) from
 /// the default registry. gzip when the scraper asks (Prometheus does): ~10× fewer bytes.
+/// The endpoint applies the metrics policy itself, and only when the very credential presented has no
+/// exposition built (or building) for it: a repeat within the cache time is served from memory without
+/// a database round trip, so a revoked key can read what it read a moment ago for at most that long.
 /// </summary>
 public static class MetricsEndpoints
 {
@@ -30,16 +35,26 @@ public static class MetricsEndpoints
     }
 
     public static RouteHandlerBuilder MapBrokerMetrics(this IEndpointRouteBuilder routes) =>
-        routes.MapGet("/metrics", ScrapeAsync).RequireAuthorization(TenancyExtensions.MetricsPolicy).ExcludeFromDescription();
+        routes.MapGet("/metrics", ScrapeAsync).ExcludeFromDescription();
 
-    internal static async Task ScrapeAsync(HttpContext http, ScrapeCache cache, IServiceScopeFactory scopes)
+    internal static async Task ScrapeAsync(HttpContext http, ScrapeCache cache, IServiceScopeFactory scopes,
+        IAuthorizationPolicyProvider policies, IPolicyEvaluator evaluator, IAuthorizationMiddlewareResultHandler refusal)
     {
-        var isOperator = http.User.HasClaim(c => c.Type == OperatorTokenHandler.OperatorClaim);
-        Guid? tenant = isOperator ? null : http.User.TenantId();
-        // The policy has authenticated this very header; its hash names the credential.
+        // The credential, as sent, names its cache entry; an entry exists only once the credential has passed the policy.
         var credential = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(http.Request.Headers.Authorization.ToString())));
-        var exposition = await cache.GetAsync($"{tenant?.ToString() ?? "operator"}:{credential}", hint => BuildAsync(scopes, tenant, hint))
-            .WaitAsync(http.RequestAborted);
+        if (cache.Served(credential) is not { } built)
+        {
+            var policy = await policies.GetPolicyAsync(TenancyExtensions.MetricsPolicy) ?? throw new InvalidOperationException("No metrics policy.");
+            var authorized = await evaluator.AuthorizeAsync(policy, await evaluator.AuthenticateAsync(policy, http), http, resource: null);
+            if (!authorized.Succeeded)
+            {
+                await refusal.HandleAsync(_ => Task.CompletedTask, http, policy, authorized); // 401 or 403, as the middleware answers
+                return;
+            }
+            Guid? tenant = http.User.HasClaim(c => c.Type == OperatorTokenHandler.OperatorClaim) ? null : http.User.TenantId();
+            built = cache.GetAsync(credential, hint => BuildAsync(scopes, tenant, hint));
+        }
+        var exposition = await built.WaitAsync(http.RequestAborted);
 
         http.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
         http.Response.Headers.CacheControl = "no-store";

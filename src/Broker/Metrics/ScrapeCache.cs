@@ -39,8 +39,10 @@ internal sealed class Exposition(ReadOnlyMemory<byte> text)
 
 /// <summary>
 /// Per-credential cache with single flight. The key is the credential itself (a hash of the bearer
-/// token) plus the tenant it reads, so a body built for one credential is never served to another,
-/// even of the same tenant; authentication still runs on every request, so a revoked key gets nothing.
+/// token), so a body built for one credential is never served to another, even of the same tenant.
+/// Only a request that passed the metrics policy starts a build; a repeat of that credential is served
+/// the build while it runs and for <see cref="MetricsOptions.CacheSeconds"/> after it started, without
+/// authenticating again (so a revoked key reads what it just read for at most that long).
 /// Builds run in their own scope, unbound from the request that started them: one scraper giving up
 /// must not cancel what the others are waiting for.
 /// </summary>
@@ -52,6 +54,17 @@ internal sealed class ScrapeCache(TimeProvider time, IOptions<MetricsOptions> op
     private readonly Dictionary<string, int> _sizes = []; // the last body size per key, to size the next buffer
     private readonly Lock _gate = new();
 
+    /// <summary>The build for this credential, if one is running or finished less than the cache time ago.</summary>
+    public Task<Exposition>? Served(string key)
+    {
+        var now = time.GetUtcNow();
+        lock (_gate)
+        {
+            return _entries.TryGetValue(key, out var entry) && Usable(entry, now, TimeSpan.FromSeconds(options.Value.CacheSeconds)) ? entry.Build : null;
+        }
+    }
+
+    /// <summary>The usable build for this credential, or a new one; only for a credential that has just passed the policy.</summary>
     /// <param name="build">Builds the exposition; gets a capacity hint (the last size for this key).</param>
     public Task<Exposition> GetAsync(string key, Func<int, Task<Exposition>> build)
     {

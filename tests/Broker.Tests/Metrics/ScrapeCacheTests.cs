@@ -93,6 +93,29 @@ public sealed partial class ScrapeCacheTests(PostgresServer postgres) : BrokerTe
     }
 
     [Fact]
+    public async Task ARepeatWithinCacheSecondsSkipsTheKeyLookupAndARevokedKeyIsRefusedOnceTheyPass()
+    {
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        await PollAccountsAsync();
+        var first = (await ScrapeAsync(ApiKey)).Text;
+
+        // Revoke the key, and hold its table: a scrape that looked the key up would wait here.
+        await using var blocker = new NpgsqlConnection(Broker.ConnectionString);
+        await blocker.OpenAsync(Ct);
+        await using var tx = await blocker.BeginTransactionAsync(Ct);
+        await new NpgsqlCommand("UPDATE tenant_api_keys SET revoked_at = now(); LOCK TABLE tenant_api_keys IN ACCESS EXCLUSIVE MODE", blocker, tx).ExecuteNonQueryAsync(Ct);
+        var again = await ScrapeAsync(ApiKey).WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await tx.CommitAsync(Ct);
+        Assert.Equal(first, again.Text); // the build made for this very credential, from memory
+
+        Time.Advance(TimeSpan.FromSeconds(5));
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics") { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", ApiKey) } };
+        using var refused = await Broker.CreateClient().SendAsync(request, Ct);
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Equal("Bearer", refused.Headers.WwwAuthenticate.ToString());
+    }
+
+    [Fact]
     public async Task GzipIsServedWhenAskedForAndDecodesToTheSameText()
     {
         await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
