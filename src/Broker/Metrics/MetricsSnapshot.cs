@@ -18,35 +18,10 @@ public sealed class MetricsSnapshot(BrokerDbContext db, TimeProvider time, IOpti
 
     internal async Task WriteAsync(Guid? tenantId, ExpositionWriter w, CancellationToken ct)
     {
-        var tenants = await db.Tenants.AsNoTracking().Where(t => tenantId == null || t.Id == tenantId)
-            .ToDictionaryAsync(t => t.Id, t => t.Slug, ct);
-        var accounts = await db.TeslaAccounts.AsNoTracking().Where(a => tenantId == null || a.TenantId == tenantId)
-            .Select(a => new { a.Id, a.TenantId, a.Status, a.Region }).ToListAsync(ct);
-        var vehicles = await (from v in db.Vehicles.AsNoTracking()
-                              where tenantId == null || v.TenantId == tenantId
-                              where !db.TeslaAccounts.Any(a => a.Id == v.AccountId && a.Status == AccountStatus.Revoked)
-                              join r in db.VehicleReadings.AsNoTracking() on v.Id equals r.VehicleId into rs
-                              from r in rs.DefaultIfEmpty()
-                              select new VehicleRow(v.TenantId, v.AccountId, v.Vin, v.DisplayName, r != null, r!.State,
-                                  r.LastSeenAt, r.DataAt, r.BatteryLevel, r.UsableBatteryLevel, r.BatteryRangeMiles,
-                                  r.ChargingState, r.ChargerPowerKw, r.ChargeLimitSoc, r.ChargeEnergyAddedKwh, r.OdometerMiles,
-                                  r.InsideTempC, r.OutsideTempC, r.Locked, r.SentryMode, r.ShiftState, r.SpeedMph,
-                                  r.Latitude, r.Longitude, r.CarType, r.FirmwareVersion)).ToListAsync(ct);
-        var sites = await (from s in db.EnergySites.AsNoTracking()
-                           where tenantId == null || s.TenantId == tenantId
-                           where !db.TeslaAccounts.Any(a => a.Id == s.AccountId && a.Status == AccountStatus.Revoked)
-                           join r in db.EnergySiteReadings.AsNoTracking() on s.Id equals r.EnergySiteId into rs
-                           from r in rs.DefaultIfEmpty()
-                           select new SiteRow(s.TenantId, s.AccountId, s.EnergySiteId, s.SiteName, s.ResourceType, r!.DataAt,
-                               r.SolarPowerW, r.BatteryPowerW, r.LoadPowerW, r.GridPowerW, r.PercentageCharged, r.GridStatus)).ToListAsync(ct);
-        var usage = await db.ApiUsage.AsNoTracking().Where(u => tenantId == null || u.TenantId == tenantId)
-            .Select(u => new { u.TenantId, u.AccountId, u.Device, u.Category, u.Billable, u.Calls, u.CostUsd }).ToListAsync(ct);
-        var failures = await db.ApiFailures.AsNoTracking().Where(u => tenantId == null || u.TenantId == tenantId)
-            .Select(u => new { u.TenantId, u.AccountId, u.Reason, u.Status, u.Calls }).ToListAsync(ct);
-        var tokens = await (from t in db.TeslaTokens.AsNoTracking()
-                            join a in db.TeslaAccounts.AsNoTracking() on t.AccountId equals a.Id
-                            where (tenantId == null || a.TenantId == tenantId) && a.Status == AccountStatus.Active
-                            select new { a.TenantId, t.AccountId, t.AccessTokenExpiresAt, HasRefresh = t.RefreshTokenCipher != null }).ToListAsync(ct);
+        // Read everything as one retried unit: inside it EF streams each result into its list instead of
+        // buffering every row first (what it does for a query retried on its own), which halves the garbage.
+        var (tenants, accounts, vehicles, sites, usage, failures, tokens) =
+            await db.Database.CreateExecutionStrategy().ExecuteAsync(() => ReadAsync(tenantId, ct));
 
         var staleBefore = time.GetUtcNow().AddMinutes(-options.Value.StaleAfterMinutes);
         string Slug(Guid id) => tenants.GetValueOrDefault(id, "unknown");
@@ -95,6 +70,46 @@ public sealed class MetricsSnapshot(BrokerDbContext db, TimeProvider time, IOpti
 
         VehicleSeries.Write(w, vehicles, Slug, staleBefore);
         EnergySiteSeries.Write(w, sites, Slug, staleBefore);
+    }
+
+    private sealed record AccountRow(Guid Id, Guid TenantId, AccountStatus Status, string Region);
+    private sealed record UsageRow(Guid TenantId, Guid AccountId, string Device, string Category, bool Billable, long Calls, decimal CostUsd);
+    private sealed record FailureRow(Guid TenantId, Guid AccountId, string Reason, int Status, long Calls);
+    private sealed record TokenRow(Guid TenantId, Guid AccountId, DateTimeOffset AccessTokenExpiresAt, bool HasRefresh);
+
+    private async Task<(Dictionary<Guid, string>, List<AccountRow>, List<VehicleRow>, List<SiteRow>, List<UsageRow>, List<FailureRow>, List<TokenRow>)> ReadAsync(
+        Guid? tenantId, CancellationToken ct)
+    {
+        var tenants = await db.Tenants.AsNoTracking().Where(t => tenantId == null || t.Id == tenantId)
+            .ToDictionaryAsync(t => t.Id, t => t.Slug, ct);
+        var accounts = await db.TeslaAccounts.AsNoTracking().Where(a => tenantId == null || a.TenantId == tenantId)
+            .Select(a => new AccountRow(a.Id, a.TenantId, a.Status, a.Region)).ToListAsync(ct);
+        var vehicles = await (from v in db.Vehicles.AsNoTracking()
+                              where tenantId == null || v.TenantId == tenantId
+                              where !db.TeslaAccounts.Any(a => a.Id == v.AccountId && a.Status == AccountStatus.Revoked)
+                              join r in db.VehicleReadings.AsNoTracking() on v.Id equals r.VehicleId into rs
+                              from r in rs.DefaultIfEmpty()
+                              select new VehicleRow(v.TenantId, v.AccountId, v.Vin, v.DisplayName, r != null, r!.State,
+                                  r.LastSeenAt, r.DataAt, r.BatteryLevel, r.UsableBatteryLevel, r.BatteryRangeMiles,
+                                  r.ChargingState, r.ChargerPowerKw, r.ChargeLimitSoc, r.ChargeEnergyAddedKwh, r.OdometerMiles,
+                                  r.InsideTempC, r.OutsideTempC, r.Locked, r.SentryMode, r.ShiftState, r.SpeedMph,
+                                  r.Latitude, r.Longitude, r.CarType, r.FirmwareVersion)).ToListAsync(ct);
+        var sites = await (from s in db.EnergySites.AsNoTracking()
+                           where tenantId == null || s.TenantId == tenantId
+                           where !db.TeslaAccounts.Any(a => a.Id == s.AccountId && a.Status == AccountStatus.Revoked)
+                           join r in db.EnergySiteReadings.AsNoTracking() on s.Id equals r.EnergySiteId into rs
+                           from r in rs.DefaultIfEmpty()
+                           select new SiteRow(s.TenantId, s.AccountId, s.EnergySiteId, s.SiteName, s.ResourceType, r!.DataAt,
+                               r.SolarPowerW, r.BatteryPowerW, r.LoadPowerW, r.GridPowerW, r.PercentageCharged, r.GridStatus)).ToListAsync(ct);
+        var usage = await db.ApiUsage.AsNoTracking().Where(u => tenantId == null || u.TenantId == tenantId)
+            .Select(u => new UsageRow(u.TenantId, u.AccountId, u.Device, u.Category, u.Billable, u.Calls, u.CostUsd)).ToListAsync(ct);
+        var failures = await db.ApiFailures.AsNoTracking().Where(u => tenantId == null || u.TenantId == tenantId)
+            .Select(u => new FailureRow(u.TenantId, u.AccountId, u.Reason, u.Status, u.Calls)).ToListAsync(ct);
+        var tokens = await (from t in db.TeslaTokens.AsNoTracking()
+                            join a in db.TeslaAccounts.AsNoTracking() on t.AccountId equals a.Id
+                            where (tenantId == null || a.TenantId == tenantId) && a.Status == AccountStatus.Active
+                            select new TokenRow(a.TenantId, t.AccountId, t.AccessTokenExpiresAt, t.RefreshTokenCipher != null)).ToListAsync(ct);
+        return (tenants, accounts, vehicles, sites, usage, failures, tokens);
     }
 
     private static string AccountStatusLabel(AccountStatus status) => status switch
