@@ -8,7 +8,7 @@ namespace MetricsScale;
 
 /// <summary>
 /// Fetches a URL over loopback HTTP and times it to the last byte. The body is read through a 64 KB
-/// buffer and dropped (the bench shares its process with the broker, whose working set it reports),
+/// buffer and dropped,
 /// watching only for the <c>tesla_broker_scrape_duration_seconds</c> line.
 /// </summary>
 internal sealed class Scraper(string baseUrl)

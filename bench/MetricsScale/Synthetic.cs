@@ -70,6 +70,22 @@ public static class Synthetic
         }
     }
 
+    /// <summary>One API key for each of the first <paramref name="count"/> tenants (stored hashed, as the broker stores them).</summary>
+    public static async Task<List<string>> TenantKeysAsync(string connectionString, int count)
+    {
+        var options = new DbContextOptionsBuilder<BrokerDbContext>().UseNpgsql(connectionString).UseSnakeCaseNamingConvention().Options;
+        await using var db = new BrokerDbContext(options);
+        var keys = new List<string>();
+        foreach (var tenant in await db.Tenants.OrderBy(t => t.Slug).Select(t => t.Id).Take(count).ToListAsync())
+        {
+            var key = SecretToken.NewApiKey();
+            db.TenantApiKeys.Add(new TenantApiKey { TenantId = tenant, KeyHash = SecretToken.Hash(key), Prefix = key[..10], Label = "bench", CreatedAt = DateTimeOffset.UtcNow });
+            keys.Add(key);
+        }
+        await db.SaveChangesAsync();
+        return keys;
+    }
+
     private static VehicleReading Reading(Vehicle v, Random random, DateTimeOffset now) => new()
     {
         VehicleId = v.Id, AccountId = v.AccountId, TenantId = v.TenantId, State = "online", StateSince = now, LastSeenAt = now, DataAt = now,
