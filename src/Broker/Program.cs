@@ -29,13 +29,10 @@ builder.AddBrokerMetrics();        // Metrics/: /metrics from the stored reading
 
 var app = builder.Build();
 
-if (await app.RunCommandAsync(args) is { } exitCode)   // migrate | vault rekey | tenant create
+// A command (migrate | vault rekey | tenant create) runs and exits; otherwise migrate (Development) or refuse an older schema.
+if ((await app.RunCommandAsync(args) ?? await app.PrepareDatabaseAsync()) is { } exitCode)
 {
     return exitCode;
-}
-if (await app.PrepareDatabaseAsync() is { } schemaTooOld)   // migrate (Development) or refuse an older schema
-{
-    return schemaTooOld;
 }
 
 app.UseForwardedHeaders();
