@@ -149,7 +149,7 @@ public sealed class ScaleBroker(string connectionString, SimulatorProcess simula
                     }
                     catch (Exception ex)
                     {
-                        // The job failed: its one-shot trigger is gone, and ScheduleAccountsJob restores it within a minute.
+                        // The job failed: the account's trigger, which repeats every minute, fires again within a minute.
                         if (Interlocked.Increment(ref Errors) <= 5)
                         {
                             Console.Error.WriteLine($"poll of {id} failed: {ex.GetType().Name}: {ex.Message}");

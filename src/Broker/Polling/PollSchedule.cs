@@ -2,26 +2,41 @@ using Broker.Accounts;
 using Broker.Data;
 using Microsoft.EntityFrameworkCore;
 using Quartz;
+using Quartz.Impl.Triggers;
 
 namespace Broker.Polling;
 
 /// <summary>
-/// One Quartz job per active account, with a one-shot trigger the job parks a minute ahead when it
-/// starts and moves to its next due time after each poll. <see cref="ReconcileAsync"/> (run every minute by <see cref="ScheduleAccountsJob"/>)
-/// is the single place schedules are declared: it adds jobs for new accounts, restores a trigger
-/// a crash may have consumed, and deletes the jobs of accounts that are no longer active.
+/// One Quartz job per active account, with one trigger that repeats every <see cref="SafetyInterval"/> from the
+/// moment the account is next due. Firing it moves it an interval ahead in the same store transaction, and the job
+/// then moves it to when something is next due; a poll that cannot (a crash, a node that stops, an exception) leaves
+/// it to fire again within a minute, on any node. <see cref="ReconcileAsync"/> (every minute, by
+/// <see cref="ScheduleAccountsJob"/>) adds jobs for new accounts, restores a missing trigger, and deletes the jobs of
+/// accounts that are no longer active.
 /// </summary>
 public sealed class PollSchedule(ISchedulerFactory schedulers, BrokerDbContext db, TimeProvider time, ILogger<PollSchedule> logger)
 {
     public const string Group = "accounts";
 
+    /// <summary>How soon an account's trigger fires again by itself when its poll did not move it.</summary>
+    public static readonly TimeSpan SafetyInterval = TimeSpan.FromMinutes(1);
+
     public static JobKey JobKeyOf(Guid accountId) => new($"poll-{accountId:N}", Group);
     public static TriggerKey TriggerKeyOf(Guid accountId) => new($"poll-{accountId:N}", Group);
 
+    /// <summary>The account's trigger, due at <paramref name="at"/>; every schedule of an account is built here.</summary>
+    /// <remarks>
+    /// Missed by more than the store's misfire threshold (Quartz's default of a minute; AddJobs leaves it), for instance
+    /// while every node was down, it fires at once: NowWithExistingCount moves the start to now and keeps repeating.
+    /// The smart policy would not: for a trigger that repeats forever it means NextWithRemainingCount, which waits for
+    /// the next interval after now (SimpleTriggerImpl.UpdateAfterMisfire).
+    /// </remarks>
     public static ITrigger TriggerAt(Guid accountId, DateTimeOffset at) => TriggerBuilder.Create()
         .WithIdentity(TriggerKeyOf(accountId))
         .ForJob(JobKeyOf(accountId))
         .StartAt(at)
+        .WithSimpleSchedule(s => s.WithInterval(SafetyInterval).RepeatForever()
+            .WithMisfireInstruction(SimpleTriggerMisfireInstruction.NowWithExistingCount))
         .Build();
 
     /// <summary>Polls the account as soon as a node is free (after a connect or reconnect).</summary>
@@ -70,16 +85,22 @@ public sealed class PollSchedule(ISchedulerFactory schedulers, BrokerDbContext d
             await scheduler.ScheduleJob(job, TriggerAt(accountId, at), new ScheduleJobOptions(), ct);
             return true;
         }
-        if (replaceTrigger || await scheduler.GetTrigger(TriggerKeyOf(accountId), ct) is null)
+        var existing = replaceTrigger ? null : await scheduler.GetTrigger(TriggerKeyOf(accountId), ct);
+        if (existing is ISimpleTrigger { RepeatCount: SimpleTriggerImpl.RepeatIndefinitely } current && current.RepeatInterval == SafetyInterval
+            && current.MisfireInstructionCode == (int)SimpleTriggerMisfireInstruction.NowWithExistingCount)
         {
-            var trigger = TriggerAt(accountId, at);
-            if (await scheduler.RescheduleJob(trigger.Key, trigger, ct) is null)
-            {
-                await scheduler.ScheduleJob(trigger, new ScheduleJobOptions(), ct);
-            }
-            return !replaceTrigger;
+            return false;
         }
-        return false;
+        // Missing, or a one-shot stored by a version whose triggers did not repeat (a database from before, or an old
+        // node in a rolling update): replaced by the repeating shape at the time it had, rather than left until its
+        // next poll, which could not have moved it had its node been stopping. If that poll is running right now, its
+        // own reschedule races this one, and losing costs the account one extra poll.
+        var trigger = TriggerAt(accountId, existing?.NextFireTimeUtc ?? at);
+        if (await scheduler.RescheduleJob(trigger.Key, trigger, ct) is null)
+        {
+            await scheduler.ScheduleJob(trigger, new ScheduleJobOptions(), ct);
+        }
+        return !replaceTrigger;
     }
 
     private static Guid AccountIdOf(JobKey key) =>
@@ -95,37 +116,24 @@ public sealed class ScheduleAccountsJob(PollSchedule schedule) : IJob
 }
 
 /// <summary>Polls one account, then moves its trigger to when something is next due (or removes the job).</summary>
+/// <remarks>
+/// No preparation before the poll: when Quartz fired the trigger it also moved it one
+/// <see cref="PollSchedule.SafetyInterval"/> ahead, so a poll that never gets to the reschedule is tried again.
+/// [DisallowConcurrentExecution] keeps that firing <c>BLOCKED</c>, not lost, while a long poll runs; Quartz releases
+/// it when the poll ends, and one whose time passed meanwhile fires at once.
+/// </remarks>
 [DisallowConcurrentExecution]
 public sealed class PollAccountJob(AccountPoller poller, ILogger<PollAccountJob> logger) : IJob
 {
     public const string AccountIdKey = "accountId";
 
-    /// <summary>Where the trigger waits while the poll runs, in case the poll cannot move it afterwards.</summary>
-    public static readonly TimeSpan ParkedFor = TimeSpan.FromMinutes(1);
-
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
         var accountId = Guid.Parse(context.MergedJobDataMap.GetString(AccountIdKey)!);
-        var pollTrigger = PollSchedule.TriggerKeyOf(accountId); // a recovery run fires another trigger; this one is the account's
-        // Firing uses up the one-shot trigger. Park a new one a minute ahead first: a poll that fails, or
-        // that finishes on a stopping node (whose scheduler refuses every change), leaves the account
-        // with a trigger that any node picks up, instead of none until a reconcile notices.
-        if (!context.Recovering)
-        {
-            try
-            {
-                await context.Scheduler.RescheduleJob(pollTrigger, PollSchedule.TriggerAt(accountId, context.FireTimeUtc + ParkedFor), cancellationToken);
-            }
-            catch (SchedulerException) when (Stopping(context.Scheduler))
-            {
-                // Fired the moment this node began to stop: poll anyway; a reconcile (any node, every minute) restores the trigger.
-                logger.LogInformation("Account {AccountId} polled as this node stops; its trigger is restored by the next reconcile", accountId);
-            }
-        }
         var next = await poller.PollAsync(accountId, context.ScheduledFireTimeUtc, cancellationToken);
         if (Stopping(context.Scheduler))
         {
-            logger.LogInformation("Account {AccountId} polled while this node stops; its next poll runs from the parked trigger", accountId);
+            logger.LogInformation("Account {AccountId} polled while this node stops; its trigger fires again within a minute on another node", accountId);
             return;
         }
         if (next is null)
@@ -133,8 +141,10 @@ public sealed class PollAccountJob(AccountPoller poller, ILogger<PollAccountJob>
             await context.Scheduler.DeleteJob(context.JobDetail.Key, cancellationToken);
             return;
         }
+        // The account's own trigger by key, not context.Trigger: a recovery run (context.Recovering) fires Quartz's
+        // one-shot recovery trigger, and the account's trigger, left repeating, is the one to move.
         var trigger = PollSchedule.TriggerAt(accountId, next.Value);
-        if (await context.Scheduler.RescheduleJob(pollTrigger, trigger, cancellationToken) is null)
+        if (await context.Scheduler.RescheduleJob(trigger.Key, trigger, cancellationToken) is null)
         {
             await context.Scheduler.ScheduleJob(trigger, new ScheduleJobOptions(), cancellationToken);
         }

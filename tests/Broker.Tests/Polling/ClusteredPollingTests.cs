@@ -1,6 +1,9 @@
+using Broker.Polling;
 using Broker.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using Quartz;
 
 namespace Broker.Tests.Polling;
 
@@ -16,6 +19,9 @@ public sealed class ClusteredPollingTests(PostgresServer postgres) : BrokerTestB
         ["Jobs:Enabled"] = "true",
         ["Jobs:IdleWaitSeconds"] = "1",
         ["Jobs:ClusterCheckinSeconds"] = "2",
+        // The reconcile runs once, as a node starts (before any account exists), and not again within a test:
+        // what these tests see is what the accounts' own triggers do, with nothing restoring them behind their back.
+        ["Jobs:ReconcileIntervalSeconds"] = "3600",
     };
 
     [Fact]
@@ -103,6 +109,107 @@ public sealed class ClusteredPollingTests(PostgresServer postgres) : BrokerTestB
         await using var triggers = new NpgsqlCommand("SELECT count(*) FROM qrtz_triggers WHERE job_name LIKE 'poll-%'", check);
         Assert.True((long)(await triggers.ExecuteScalarAsync(Ct))! == 1,
             "the account has no poll trigger after the graceful stop:\n" + string.Join('\n', Broker.Logs.Lines.Where(l => l.StartsWith("Error") || l.StartsWith("Warning"))));
+    }
+
+    [Fact]
+    public async Task PollFiredAsItsNodeStopsLeavesATriggerAnotherNodeFires()
+    {
+        var hold = new HoldUntilStopping();
+        var scheduler = await Broker.Services.GetRequiredService<ISchedulerFactory>().GetScheduler(Ct);
+        scheduler.ListenerManager.AddJobListener(hold, GroupMatcher<JobKey>.GroupEquals(PollSchedule.Group));
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        await hold.Fired.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        var fired = DateTime.UtcNow;
+
+        await Broker.DisposeAsync(); // graceful: the held poll runs now, on a scheduler that refuses every change
+        Assert.True(hold.RanWhileStopping, "the poll did not run on the stopping node");
+        Assert.True(await PollTriggersAsync() == 1, "the account has no poll trigger after its poll ran on a stopping node:\n"
+            + string.Join('\n', Broker.Logs.Lines.Where(l => l.StartsWith("Error") || l.StartsWith("Warning"))));
+
+        // Another node, whose reconcile does not run within the test, picks the account up from that trigger alone.
+        await using var nodeB = new BrokerApplication(Broker.ConnectionString, Simulator, Settings);
+        var polls = new PollRecorder();
+        await polls.AttachAsync("b", nodeB.Services, Ct);
+        var deadline = fired.AddSeconds(80); // the trigger repeats every minute; 20 s for the idle wait and a busy machine
+        while (polls.Runs.Count == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "node B did not poll the account within about a minute");
+            await Task.Delay(250, Ct);
+        }
+        Assert.DoesNotContain(nodeB.Logs.Lines, l => l.Contains("Poll schedule reconciled"));
+    }
+
+    [Fact]
+    public async Task ReconcileGivesAOneShotTriggerFromAnOlderVersionTheRepeatingShape()
+    {
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        await WaitForAsync(async db => await db.VehicleReadings.CountAsync(r => r.DataAt != null, Ct) == 2);
+        var scheduler = await Broker.Services.GetRequiredService<ISchedulerFactory>().GetScheduler(Ct);
+        await scheduler.Standby(Ct); // fires nothing more; the first poll may still be finishing
+        await using (var connection = new NpgsqlConnection(Broker.ConnectionString))
+        {
+            await connection.OpenAsync(Ct);
+            await using var running = new NpgsqlCommand("SELECT count(*) FROM qrtz_fired_triggers", connection);
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while ((long)(await running.ExecuteScalarAsync(Ct))! > 0)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the first poll did not finish");
+                await Task.Delay(100, Ct);
+            }
+        }
+        await using var db = Broker.CreateDbContext();
+        var accountId = (await db.TeslaAccounts.SingleAsync(Ct)).Id;
+        var due = DateTimeOffset.UtcNow.AddMinutes(10);
+        var oneShot = TriggerBuilder.Create().WithIdentity(PollSchedule.TriggerKeyOf(accountId)).ForJob(PollSchedule.JobKeyOf(accountId)).StartAt(due).Build();
+        await scheduler.RescheduleJob(oneShot.Key, oneShot, Ct);
+
+        await using (var scope = Broker.Services.CreateAsyncScope())
+        {
+            Assert.Equal((1, 0), await scope.ServiceProvider.GetRequiredService<PollSchedule>().ReconcileAsync(Ct));
+            Assert.Equal((0, 0), await scope.ServiceProvider.GetRequiredService<PollSchedule>().ReconcileAsync(Ct));
+        }
+
+        var trigger = Assert.IsAssignableFrom<ISimpleTrigger>(await scheduler.GetTrigger(PollSchedule.TriggerKeyOf(accountId), Ct));
+        Assert.Equal(-1, trigger.RepeatCount);
+        Assert.Equal(PollSchedule.SafetyInterval, trigger.RepeatInterval);
+        Assert.Equal(due, trigger.NextFireTimeUtc!.Value, TimeSpan.FromMilliseconds(1));
+    }
+
+    private async Task<long> PollTriggersAsync()
+    {
+        await using var connection = new NpgsqlConnection(Broker.ConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var triggers = new NpgsqlCommand("SELECT count(*) FROM qrtz_triggers WHERE trigger_group = 'accounts'", connection);
+        return (long)(await triggers.ExecuteScalarAsync(Ct))!;
+    }
+
+    /// <summary>
+    /// Holds a poll back from the moment it fires until its node has begun to stop: the poll then runs on a
+    /// scheduler that refuses every change, as one does that fires the moment its node is told to stop.
+    /// </summary>
+    private sealed class HoldUntilStopping : IJobListener
+    {
+        private readonly TaskCompletionSource _fired = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public string Name => "hold-until-stopping";
+        public Task Fired => _fired.Task;
+        public bool RanWhileStopping { get; private set; }
+
+        public async ValueTask JobToBeExecuted(IJobExecutionContext context, CancellationToken ct = default)
+        {
+            _fired.TrySetResult();
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (!Stopping(context.Scheduler) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20, CancellationToken.None);
+            }
+            RanWhileStopping = Stopping(context.Scheduler);
+        }
+
+        public ValueTask JobWasExecuted(IJobExecutionContext context, JobExecutionException? jobException, CancellationToken ct = default) =>
+            ValueTask.CompletedTask;
+
+        private static bool Stopping(IScheduler scheduler) => scheduler.Status is SchedulerStatus.ShuttingDown or SchedulerStatus.Shutdown;
     }
 
     private async Task WaitForAsync(Func<global::Broker.Data.BrokerDbContext, Task<bool>> condition)
