@@ -10,12 +10,15 @@ namespace Broker.Metrics;
 /// scrape, which made a child object per series (~250,000 at 10,000 vehicles) only to serialise it.
 /// Values are formatted as prometheus-net does ("g", invariant culture).
 /// </summary>
-internal sealed class ExpositionWriter(int capacityHint)
+internal sealed class ExpositionWriter(byte[]? buffer, int capacityHint)
 {
-    private readonly ArrayBufferWriter<byte> _buffer = new(Math.Max(capacityHint, 16 * 1024));
+    private readonly GrowingBuffer _buffer = new(buffer, Math.Max(capacityHint, 16 * 1024));
     private byte[] _name = [];
 
-    public ReadOnlyMemory<byte> Written => _buffer.WrittenMemory;
+    /// <summary>The array written into (it may have grown past the one given); the text is its first <see cref="Length"/> bytes.</summary>
+    public byte[] Buffer => _buffer.Array;
+
+    public int Length => _buffer.WrittenCount;
 
     public void Family(string name, string help, string type)
     {
@@ -25,7 +28,11 @@ internal sealed class ExpositionWriter(int capacityHint)
 
     public void Raw(string text) => Encoding.UTF8.GetBytes(text, _buffer);
 
-    public void Raw(ReadOnlySpan<byte> bytes) => _buffer.Write(bytes);
+    public void Raw(ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(_buffer.GetSpan(bytes.Length));
+        _buffer.Advance(bytes.Length);
+    }
 
     /// <summary><c>name{labels} value</c>; <paramref name="labels"/> comes from <see cref="Labels"/>.</summary>
     public void Sample(ReadOnlySpan<byte> labels, double value) => Sample(labels, null, null, value);
@@ -128,4 +135,29 @@ internal sealed class ExpositionWriter(int capacityHint)
         _ => value.TryFormat(destination, out var written, "g", CultureInfo.InvariantCulture) ? written
             : throw new InvalidOperationException("A double did not fit 48 bytes."),
     };
+
+    /// <summary>Like <see cref="ArrayBufferWriter{T}"/>, but it can start from an array left by an earlier build (its old bytes are overwritten, never read).</summary>
+    private sealed class GrowingBuffer(byte[]? given, int capacity) : IBufferWriter<byte>
+    {
+        public byte[] Array { get; private set; } = given is { } g && g.Length >= capacity ? g : new byte[capacity];
+        public int WrittenCount { get; private set; }
+
+        public void Advance(int count) => WrittenCount += count;
+
+        public Memory<byte> GetMemory(int sizeHint = 0) => Ensure(sizeHint).AsMemory(WrittenCount);
+
+        public Span<byte> GetSpan(int sizeHint = 0) => Ensure(sizeHint).AsSpan(WrittenCount);
+
+        /// <summary>The array, grown first if fewer than <paramref name="sizeHint"/> bytes are left.</summary>
+        private byte[] Ensure(int sizeHint)
+        {
+            if (Array.Length - WrittenCount < Math.Max(sizeHint, 1))
+            {
+                var grown = new byte[Math.Max(Array.Length * 2, WrittenCount + sizeHint)];
+                Array.AsSpan(0, WrittenCount).CopyTo(grown);
+                Array = grown;
+            }
+            return Array;
+        }
+    }
 }

@@ -42,28 +42,21 @@ public static class MetricsEndpoints
     {
         // The credential, as sent, names its cache entry; an entry exists only once the credential has passed the policy.
         var credential = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(http.Request.Headers.Authorization.ToString())));
-        if (cache.Served(credential) is not { } built)
+        using var lease = cache.Served(credential) ?? await AuthorizedBuildAsync(http, cache, credential, scopes, policies, evaluator, refusal);
+        if (lease is null)
         {
-            var policy = await policies.GetPolicyAsync(TenancyExtensions.MetricsPolicy) ?? throw new InvalidOperationException("No metrics policy.");
-            var authorized = await evaluator.AuthorizeAsync(policy, await evaluator.AuthenticateAsync(policy, http), http, resource: null);
-            if (!authorized.Succeeded)
-            {
-                await refusal.HandleAsync(_ => Task.CompletedTask, http, policy, authorized); // 401 or 403, as the middleware answers
-                return;
-            }
-            Guid? tenant = http.User.HasClaim(c => c.Type == OperatorTokenHandler.OperatorClaim) ? null : http.User.TenantId();
-            built = cache.GetAsync(credential, hint => BuildAsync(scopes, tenant, hint));
+            return; // refused: 401 or 403, as the authorization middleware answers
         }
-        var exposition = await built.WaitAsync(http.RequestAborted);
+        var exposition = await lease.Build.WaitAsync(http.RequestAborted);
 
         http.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
         http.Response.Headers.CacheControl = "no-store";
         http.Response.Headers.Vary = HeaderNames.AcceptEncoding;
-        ReadOnlyMemory<byte> body = exposition.Text;
+        var body = exposition.Text;
         if (AcceptsGzip(http.Request))
         {
             http.Response.Headers.ContentEncoding = "gzip";
-            body = await exposition.GzipAsync().WaitAsync(http.RequestAborted);
+            body = await exposition.GzipAsync(); // not abandoned half-way: the lease must outlive the compression reading the text
         }
         http.Response.ContentLength = body.Length;
         // In slices, each flushed: one 30 MB write would be copied whole into Kestrel's output buffers.
@@ -73,11 +66,26 @@ public static class MetricsEndpoints
         }
     }
 
-    private static async Task<Exposition> BuildAsync(IServiceScopeFactory scopes, Guid? tenant, int capacityHint)
+    /// <summary>Applies the metrics policy; on success, a hold on this credential's build (a new one unless one is running).</summary>
+    private static async Task<ScrapeCache.Lease?> AuthorizedBuildAsync(HttpContext http, ScrapeCache cache, string credential, IServiceScopeFactory scopes,
+        IAuthorizationPolicyProvider policies, IPolicyEvaluator evaluator, IAuthorizationMiddlewareResultHandler refusal)
+    {
+        var policy = await policies.GetPolicyAsync(TenancyExtensions.MetricsPolicy) ?? throw new InvalidOperationException("No metrics policy.");
+        var authorized = await evaluator.AuthorizeAsync(policy, await evaluator.AuthenticateAsync(policy, http), http, resource: null);
+        if (!authorized.Succeeded)
+        {
+            await refusal.HandleAsync(_ => Task.CompletedTask, http, policy, authorized);
+            return null;
+        }
+        Guid? tenant = http.User.HasClaim(c => c.Type == OperatorTokenHandler.OperatorClaim) ? null : http.User.TenantId();
+        return cache.GetAsync(credential, (buffer, textLength, gzipLength) => BuildAsync(scopes, tenant, buffer, textLength, gzipLength));
+    }
+
+    private static async Task<Exposition> BuildAsync(IServiceScopeFactory scopes, Guid? tenant, byte[]? buffer, int lastLength, int gzipLength)
     {
         var started = Stopwatch.GetTimestamp();
         await using var scope = scopes.CreateAsyncScope();
-        var writer = new ExpositionWriter(capacityHint + capacityHint / 8);
+        var writer = new ExpositionWriter(buffer, lastLength + lastLength / 16);
         await scope.ServiceProvider.GetRequiredService<MetricsSnapshot>().WriteAsync(tenant, writer, CancellationToken.None);
         writer.Family("tesla_broker_scrape_duration_seconds", ScrapeDurationHelp, "gauge");
         writer.Sample(ReadOnlySpan<byte>.Empty, Stopwatch.GetElapsedTime(started).TotalSeconds);
@@ -87,7 +95,7 @@ public static class MetricsEndpoints
             await Prometheus.Metrics.DefaultRegistry.CollectAndExportAsTextAsync(health);
             writer.Raw(health.GetBuffer().AsSpan(0, (int)health.Length));
         }
-        return new Exposition(writer.Written);
+        return new Exposition(writer.Buffer, writer.Length, gzipLength);
     }
 
     /// <summary>gzip listed with a quality above 0 (or * with gzip not refused), as RFC 9110 §12.5.3 reads.</summary>

@@ -17,23 +17,31 @@ public sealed class MetricsOptions
     [Range(0, 300)] public int CacheSeconds { get; set; } = 5;
 }
 
-/// <summary>An exposition as built once: the text, and gzip made on first demand.</summary>
-internal sealed class Exposition(ReadOnlyMemory<byte> text)
+/// <summary>
+/// An exposition as built once: the text (the start of <see cref="Buffer"/>), and gzip made on first demand.
+/// The buffer goes back to <see cref="ScrapeCache"/> for the next build of the same credential once nobody reads it.
+/// </summary>
+internal sealed class Exposition(byte[] buffer, int length, int gzipHint)
 {
-    private readonly Lazy<Task<byte[]>> _gzip = new(() => Task.Run(() => Compress(text)));
+    private readonly Lazy<Task<ReadOnlyMemory<byte>>> _gzip = new(() => Task.Run(() => Compress(buffer.AsMemory(0, length), gzipHint)));
 
-    public ReadOnlyMemory<byte> Text => text;
+    public byte[] Buffer => buffer;
 
-    public Task<byte[]> GzipAsync() => _gzip.Value;
+    public ReadOnlyMemory<byte> Text => buffer.AsMemory(0, length);
 
-    private static byte[] Compress(ReadOnlyMemory<byte> text)
+    /// <summary>Made once, by the first reader that asks; the others wait for it.</summary>
+    public Task<ReadOnlyMemory<byte>> GzipAsync() => _gzip.Value;
+
+    public int GzipLength => _gzip.IsValueCreated && _gzip.Value.IsCompletedSuccessfully ? _gzip.Value.Result.Length : 0;
+
+    private static ReadOnlyMemory<byte> Compress(ReadOnlyMemory<byte> text, int hint)
     {
-        using var output = new MemoryStream(text.Length / 8 + 1024);
+        using var output = new MemoryStream(Math.Max(hint + hint / 8, text.Length / 8 + 1024)); // sized from the last one: no regrowth
         using (var gzip = new GZipStream(output, CompressionLevel.Fastest, leaveOpen: true))
         {
             gzip.Write(text.Span);
         }
-        return output.ToArray();
+        return output.GetBuffer().AsMemory(0, (int)output.Length);
     }
 }
 
@@ -45,28 +53,69 @@ internal sealed class Exposition(ReadOnlyMemory<byte> text)
 /// authenticating again (so a revoked key reads what it just read for at most that long).
 /// Builds run in their own scope, unbound from the request that started them: one scraper giving up
 /// must not cancel what the others are waiting for.
+/// <para>
+/// Memory: a 10,000-vehicle body is ~31 MB, far past the large-object threshold, and a fresh one per build piles
+/// up until a full collection. So each request holds a <see cref="Lease"/> on the build it reads, and a body
+/// nobody holds and the cache no longer serves becomes the buffer of that same credential's next build (never
+/// another credential's, whatever happens). One spare per credential, dropped after <see cref="SpareKept"/> unused.
+/// </para>
 /// </summary>
 internal sealed class ScrapeCache(TimeProvider time, IOptions<MetricsOptions> options)
 {
-    private sealed record Entry(Task<Exposition> Build, DateTimeOffset Started);
+    private static readonly TimeSpan SpareKept = TimeSpan.FromMinutes(10);
+
+    /// <summary>A request's hold on one build; dispose it once the response is written.</summary>
+    public sealed class Lease(ScrapeCache cache, Entry entry) : IDisposable
+    {
+        private int _disposed;
+
+        public Task<Exposition> Build => entry.Build;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                cache.Release(entry);
+            }
+        }
+    }
+
+    public sealed class Entry(string key, DateTimeOffset started, Task<Exposition> build)
+    {
+        public string Key => key;
+        public DateTimeOffset Started => started;
+        public Task<Exposition> Build => build;
+        public int Holders { get; set; }
+        public bool Served { get; set; } = true;
+        public bool Recycled { get; set; }
+    }
+
+    /// <summary>What a credential's builds leave for the next: the sizes to expect, and a buffer nobody reads any more.</summary>
+    private sealed class Spare
+    {
+        public byte[]? Buffer { get; set; }
+        public int TextLength { get; set; }
+        public int GzipLength { get; set; }
+        public DateTimeOffset UsedAt { get; set; }
+    }
 
     private readonly Dictionary<string, Entry> _entries = [];
-    private readonly Dictionary<string, int> _sizes = []; // the last body size per key, to size the next buffer
+    private readonly Dictionary<string, Spare> _spares = [];
     private readonly Lock _gate = new();
 
-    /// <summary>The build for this credential, if one is running or finished less than the cache time ago.</summary>
-    public Task<Exposition>? Served(string key)
+    /// <summary>A hold on the build for this credential, if one is running or finished less than the cache time ago.</summary>
+    public Lease? Served(string key)
     {
         var now = time.GetUtcNow();
         lock (_gate)
         {
-            return _entries.TryGetValue(key, out var entry) && Usable(entry, now, TimeSpan.FromSeconds(options.Value.CacheSeconds)) ? entry.Build : null;
+            return _entries.TryGetValue(key, out var entry) && Usable(entry, now, TimeSpan.FromSeconds(options.Value.CacheSeconds)) ? Hold(entry) : null;
         }
     }
 
-    /// <summary>The usable build for this credential, or a new one; only for a credential that has just passed the policy.</summary>
-    /// <param name="build">Builds the exposition; gets a capacity hint (the last size for this key).</param>
-    public Task<Exposition> GetAsync(string key, Func<int, Task<Exposition>> build)
+    /// <summary>A hold on the usable build for this credential, or on a new one; only for a credential that has just passed the policy.</summary>
+    /// <param name="build">Builds into the given buffer (null: a new one), told the text and gzip sizes of the last build.</param>
+    public Lease GetAsync(string key, Func<byte[]?, int, int, Task<Exposition>> build)
     {
         var now = time.GetUtcNow();
         var ttl = TimeSpan.FromSeconds(options.Value.CacheSeconds);
@@ -74,14 +123,32 @@ internal sealed class ScrapeCache(TimeProvider time, IOptions<MetricsOptions> op
         {
             if (_entries.TryGetValue(key, out var entry) && Usable(entry, now, ttl))
             {
-                return entry.Build;
+                return Hold(entry);
             }
             Sweep(now, ttl);
-            var hint = _sizes.GetValueOrDefault(key);
-            var task = Task.Run(() => build(hint));
-            _entries[key] = new Entry(task, now);
-            _ = task.ContinueWith(t => Finished(key, t), TaskScheduler.Default);
-            return task;
+            var spare = _spares.TryGetValue(key, out var s) ? s : _spares[key] = new Spare();
+            var (buffer, textLength, gzipLength) = (spare.Buffer, spare.TextLength, spare.GzipLength);
+            spare.Buffer = null; // this build's now
+            spare.UsedAt = now;
+            var fresh = new Entry(key, now, Task.Run(() => build(buffer, textLength, gzipLength)));
+            _entries[key] = fresh;
+            _ = fresh.Build.ContinueWith(_ => Finished(fresh), TaskScheduler.Default);
+            return Hold(fresh);
+        }
+    }
+
+    private Lease Hold(Entry entry)
+    {
+        entry.Holders++;
+        return new Lease(this, entry);
+    }
+
+    private void Release(Entry entry)
+    {
+        lock (_gate)
+        {
+            entry.Holders--;
+            Recycle(entry);
         }
     }
 
@@ -89,31 +156,58 @@ internal sealed class ScrapeCache(TimeProvider time, IOptions<MetricsOptions> op
     private static bool Usable(Entry entry, DateTimeOffset now, TimeSpan ttl) =>
         !entry.Build.IsCompleted || (entry.Build.IsCompletedSuccessfully && now - entry.Started < ttl);
 
-    private void Finished(string key, Task<Exposition> build)
+    private void Finished(Entry entry)
     {
         lock (_gate)
         {
-            if (build.IsCompletedSuccessfully)
+            if (entry.Build.IsCompletedSuccessfully && _spares.TryGetValue(entry.Key, out var spare))
             {
-                _sizes[key] = build.Result.Text.Length;
+                spare.TextLength = entry.Build.Result.Text.Length;
             }
             // Nothing to keep without a cache time, or after a failure (the next scrape tries again).
-            if ((options.Value.CacheSeconds == 0 || !build.IsCompletedSuccessfully)
-                && _entries.TryGetValue(key, out var entry) && entry.Build == build)
+            if (options.Value.CacheSeconds == 0 || !entry.Build.IsCompletedSuccessfully)
             {
-                _entries.Remove(key);
+                StopServing(entry);
             }
         }
     }
 
-    /// <summary>Drops finished builds past their time; the last one per credential lives until the next scrape of any.</summary>
+    /// <summary>The cache stops handing out this build; those who hold it still read it.</summary>
+    private void StopServing(Entry entry)
+    {
+        if (_entries.TryGetValue(entry.Key, out var current) && current == entry)
+        {
+            _entries.Remove(entry.Key);
+        }
+        entry.Served = false;
+        Recycle(entry);
+    }
+
+    /// <summary>A finished build that the cache no longer serves and nobody holds gives its buffer to the credential's next build, once.</summary>
+    private void Recycle(Entry entry)
+    {
+        if (entry.Recycled || entry.Served || entry.Holders > 0 || !entry.Build.IsCompletedSuccessfully
+            || !_spares.TryGetValue(entry.Key, out var spare))
+        {
+            return;
+        }
+        entry.Recycled = true;
+        spare.Buffer = entry.Build.Result.Buffer;
+        spare.GzipLength = Math.Max(spare.GzipLength, entry.Build.Result.GzipLength);
+    }
+
+    /// <summary>Stops serving builds past their time, and drops the spares of credentials unseen for <see cref="SpareKept"/>.</summary>
     private void Sweep(DateTimeOffset now, TimeSpan ttl)
     {
-        foreach (var (key, entry) in _entries)
+        foreach (var entry in _entries.Values.Where(e => e.Build.IsCompleted && !Usable(e, now, ttl)).ToList())
         {
-            if (entry.Build.IsCompleted && !Usable(entry, now, ttl))
+            StopServing(entry);
+        }
+        foreach (var (key, spare) in _spares)
+        {
+            if (now - spare.UsedAt > SpareKept && !_entries.ContainsKey(key))
             {
-                _entries.Remove(key);
+                _spares.Remove(key);
             }
         }
     }
