@@ -31,7 +31,16 @@ internal static class MetricsScaleProgram
 
         await using var broker = await BrokerDll.StartAsync(BrokerEnvironment(cs, cacheSeconds));
         var scraper = new Scraper(broker.BaseUrl);
-        await scraper.GetAsync("/metrics", tenantKeys[0]);
+        try
+        {
+            await scraper.GetAsync("/metrics", tenantKeys[0]);
+        }
+        catch (HttpRequestException)
+        {
+            await Task.Delay(1000); // its log of the failure
+            Console.Error.WriteLine(broker.Output);
+            throw;
+        }
         var rssBefore = broker.Status("VmRSS");
         broker.ResetPeakResidentSet();
 
