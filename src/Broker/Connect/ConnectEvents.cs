@@ -24,6 +24,12 @@ public sealed class ConnectEvents(
 {
     private readonly TeslaOptions _tesla = options.Value;
 
+    /// <summary>
+    /// Tesla documents no length; its examples and the simulator's codes are a region prefix and a few dozen characters.
+    /// Generous on purpose, so a longer format from Tesla (a signed code, say) would still pass.
+    /// </summary>
+    internal const int MaxCodeLength = 2_048;
+
     public override Task RedirectToIdentityProvider(RedirectContext context)
     {
         context.Properties.Items[TeslaConnect.IssuedItem] = time.GetUtcNow().ToUnixTimeSeconds().ToString();
@@ -56,6 +62,13 @@ public sealed class ConnectEvents(
     public override async Task AuthorizationCodeReceived(AuthorizationCodeReceivedContext context)
     {
         var code = context.ProtocolMessage.Code ?? "";
+        // Tesla's codes are a region prefix and a few dozen characters (TESLA.md §1.3). One far longer is not Tesla's:
+        // refuse it here instead of spending a timed token-endpoint call (its rate limit is shared by every tenant's refreshes).
+        if (code.Length > MaxCodeLength)
+        {
+            context.Fail(new ConnectException(ConnectFailure.CodeInvalid, "The authorization code is too long to be Tesla's."));
+            return;
+        }
         // Fleet auth codes carry the user's region as a prefix (NA_…, EU_…); the exchange must name
         // that region's Fleet API as `audience` (TESLA.md §1.3-1.4).
         var region = code.IndexOf('_') is > 0 and var i ? code[..i].ToLowerInvariant() : "na";

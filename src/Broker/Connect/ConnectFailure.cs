@@ -21,6 +21,14 @@ public sealed record ConnectFailure(string Reason, int HttpStatus, string Title,
     public static readonly ConnectFailure TeslaRefused = new("tesla_refused", 502,
         "Tesla did not accept the sign-in",
         "Tesla refused to complete the sign-in (the code may have expired). Nothing was saved.");
+    // Tesla sent the browser back with an OAuth error other than deny/cancel. The browser brought that answer to us, and
+    // only the browser that started the attempt gets past the state check: a 4xx, never our "Tesla failed" 502.
+    public static readonly ConnectFailure SignInError = new("tesla_sign_in_error", 400,
+        "Tesla did not complete the sign-in",
+        "Tesla sent you back with an error instead of a finished sign-in, so nothing was linked and nothing was saved. Please try again.");
+    public static readonly ConnectFailure CodeInvalid = new("code_invalid", 400,
+        "This sign-in answer can't be used",
+        "The answer from Tesla carried a sign-in code that cannot be Tesla's, so it was not sent on. Nothing was saved.");
     public static readonly ConnectFailure TeslaUnavailable = new("tesla_unavailable", 504,
         "Tesla is not answering properly",
         "Tesla's service timed out or answered something we could not read. Nothing was saved.");
@@ -51,6 +59,8 @@ public sealed record ConnectFailure(string Reason, int HttpStatus, string Title,
         TeslaApiException => TeslaRefused,
         _ when failure?.Data["error"] is "access_denied" => Denied,
         _ when failure?.Data["error"] is "login_cancelled" => Cancelled,
+        // The handler turns any other `error` of the authorization response into this exception.
+        Microsoft.IdentityModel.Protocols.OpenIdConnect.OpenIdConnectProtocolException when failure.Data["error"] is string { Length: > 0 } => SignInError,
         // The handler reports a missing, tampered, foreign or replayed state / correlation cookie.
         AuthenticationFailureException => StateInvalid,
         _ when failure?.Message.Contains("access was denied", StringComparison.OrdinalIgnoreCase) == true => Denied,
@@ -60,14 +70,21 @@ public sealed record ConnectFailure(string Reason, int HttpStatus, string Title,
         _ => Internal,
     };
 
-    /// <summary>What goes in the log: exception type and Tesla's error code, never a token or a code.</summary>
+    /// <summary>
+    /// What goes in the log: exception type and Tesla's error code, never a token or a code. The callback's own
+    /// <c>error</c> parameter is whatever the browser sent (40 kB, CR/LF): only a short OAuth-like value is logged as is.
+    /// </summary>
     public string LogDetail(Exception? failure) => failure switch
     {
         TeslaAuthException a => $"token endpoint: {a.Error} {a.Status}",
         TeslaApiException f => $"fleet api: {f.Status} {f.Error}",
         null => "none",
-        _ => $"{failure.GetType().Name}: {failure.Data["error"] ?? failure.Message}",
+        _ when failure.Data["error"] is string error => $"{failure.GetType().Name}: error={(IsOAuthErrorCode(error) ? error : $"<{error.Length} chars, not an OAuth error code>")}",
+        _ => $"{failure.GetType().Name}: {failure.Message}",
     };
+
+    private static bool IsOAuthErrorCode(string error) =>
+        error.Length is > 0 and <= 64 && error.All(c => c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '_' or '-' or '.');
 }
 
 /// <summary>A connect failure we detected ourselves (expired state, revoked link).</summary>

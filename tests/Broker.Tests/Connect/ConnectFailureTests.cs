@@ -101,6 +101,39 @@ public sealed partial class ConnectFailureTests(PostgresServer postgres) : Broke
     }
 
     [Theory]
+    [InlineData("login_required")]
+    [InlineData("server_error")]
+    [InlineData(null)]
+    public async Task CallbackWithAnotherErrorFromTeslaIsABadRequest(string? error)
+    {
+        // Found by the hostile-request test: the browser that started the attempt came back with its live state, a
+        // 21,602-character code and a junk `error`, and got the 502 meant for "Tesla failed". Null replays that request.
+        var user = NewUser();
+        var callback = await user.SignInAndConsentAsync(await user.StartAsync(LinkToken), "alice@example.com", "alice-demo");
+        var query = error is null
+            ? callback.ToString().Replace(Code(callback), new string('A', 21_602)) + "&error=" + new string('A', 9_000) + "&error_description=%0d%0aSet-Cookie"
+            : $"{callback}&error={error}&error_description=Something%20went%20wrong";
+
+        await AssertRefusedAsync(await user.ReturnToBrokerAsync(new Uri(query)), HttpStatusCode.BadRequest, "tesla_sign_in_error", code: Code(callback));
+        // Our own line names the reason, not whatever the browser put in `error` (the framework's Information line, off in
+        // production's "Microsoft.AspNetCore": "Warning", does repeat it).
+        Assert.DoesNotContain(Broker.Logs.Lines, l => l.Contains("Connect callback failed") && l.Contains(new string('A', 100)));
+    }
+
+    [Fact]
+    public async Task CodeTooLongToBeTeslasIsRefusedWithoutAskingTesla()
+    {
+        var user = NewUser();
+        var callback = await user.SignInAndConsentAsync(await user.StartAsync(LinkToken), "alice@example.com", "alice-demo");
+        await ResetSimCallsAsync();
+
+        var response = await user.ReturnToBrokerAsync(new Uri(callback.ToString().Replace(Code(callback), "NA_" + new string('A', 21_599))));
+
+        await AssertRefusedAsync(response, HttpStatusCode.BadRequest, "code_invalid", code: Code(callback));
+        Assert.DoesNotContain(await SimCallsAsync(), c => c.Category == "auth");
+    }
+
+    [Theory]
     [InlineData(null, 4000, null)]             // Tesla takes longer than the broker waits
     [InlineData(200, null, "malformed")]       // 200 with a body that is not JSON
     [InlineData(200, null, "{\"hello\":1}")]   // 200 JSON without a token
