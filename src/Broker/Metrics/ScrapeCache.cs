@@ -12,7 +12,7 @@ public sealed class MetricsOptions
     /// How long one credential is served the exposition built for it before it is built again. Concurrent
     /// scrapes always share one build (single flight); this also lets repeats within the window share it
     /// (Prometheus HA pairs, retries, several scrapers of one key). Keep it well under the scrape interval
-    /// (30 s in deploy/prometheus): readings change at most every 30 s anyway. 0 = share in-flight builds only.
+    /// (30 s in deploy/prometheus): by default a car is read at most every 45 s anyway (driving). 0 = share in-flight builds only.
     /// </summary>
     [Range(0, 300)] public int CacheSeconds { get; set; } = 5;
 }
