@@ -49,7 +49,7 @@ public sealed class ClusteredPollingTests(PostgresServer postgres) : BrokerTestB
         await WaitForAsync(async db => await db.VehicleReadings.CountAsync(r => r.DataAt != null, Ct) == 2);
         await Task.Delay(TimeSpan.FromSeconds(6), Ct); // several idle-wait rounds of both nodes
 
-        // Driving is read every 30 s and charging every 60 s: within these seconds each car is
+        // Driving is read every 45 s and charging every 60 s: within these seconds each car is
         // read exactly once, whichever node ran the account's job.
         var data = (await SimCallsAsync()).Where(c => c.Category == "data").ToList();
         Assert.Equal(2, data.Select(c => c.Device).Distinct().Count());
