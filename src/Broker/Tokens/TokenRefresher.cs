@@ -95,8 +95,7 @@ public sealed class TokenRefresher(
             else
             {
                 // Kept, but sealed again: key_id below names the key of both envelopes, which `vault rekey` relies on.
-                var kept = vault.Decrypt(token.RefreshTokenCipher, TokenContext.Refresh(accountId));
-                token.RefreshTokenCipher = vault.Encrypt(kept, TokenContext.Refresh(accountId));
+                token.RefreshTokenCipher = vault.Reseal(token.RefreshTokenCipher, TokenContext.Refresh(accountId));
             }
             token.AccessTokenExpiresAt = now.AddSeconds(answer.ExpiresIn);
             token.KeyId = vault.CurrentKeyId;

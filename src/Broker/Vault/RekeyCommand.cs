@@ -37,8 +37,8 @@ public static class RekeyCommand
                     .ToListAsync(ct);
                 foreach (var token in batch)
                 {
-                    token.AccessTokenCipher = Reseal(vault, token.AccessTokenCipher, TokenContext.Access(token.AccountId));
-                    token.RefreshTokenCipher = token.RefreshTokenCipher is { } refresh ? Reseal(vault, refresh, TokenContext.Refresh(token.AccountId)) : null;
+                    token.AccessTokenCipher = vault.Reseal(token.AccessTokenCipher, TokenContext.Access(token.AccountId));
+                    token.RefreshTokenCipher = token.RefreshTokenCipher is { } refresh ? vault.Reseal(refresh, TokenContext.Refresh(token.AccountId)) : null;
                     token.KeyId = vault.CurrentKeyId;
                     token.UpdatedAt = time.GetUtcNow();
                 }
@@ -67,14 +67,11 @@ public static class RekeyCommand
                 .ToListAsync(ct);
             foreach (var key in keys)
             {
-                key.PrivateKeyCipher = Reseal(vault, key.PrivateKeyCipher, Partner.PartnerKeys.Context(key.Id));
+                key.PrivateKeyCipher = vault.Reseal(key.PrivateKeyCipher, Partner.PartnerKeys.Context(key.Id));
                 key.VaultKeyId = vault.CurrentKeyId;
             }
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);
             return keys.Count;
         });
-
-    private static byte[] Reseal(TokenVault vault, byte[] envelope, string context) =>
-        vault.Encrypt(vault.Decrypt(envelope, context), context);
 }

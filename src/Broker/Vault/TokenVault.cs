@@ -47,6 +47,9 @@ public sealed class TokenVault
         return envelope;
     }
 
+    /// <summary>The same secret sealed again under the current key (what <c>vault rekey</c> does to every envelope).</summary>
+    public byte[] Reseal(byte[] envelope, string context) => Encrypt(Decrypt(envelope, context), context);
+
     public string Decrypt(byte[] envelope, string context)
     {
         var keyId = KeyIdOf(envelope);
