@@ -95,12 +95,18 @@ public sealed class PollSchedule(ISchedulerFactory schedulers, BrokerDbContext d
         // node in a rolling update): replaced by the repeating shape at the time it had, rather than left until its
         // next poll, which could not have moved it had its node been stopping. If that poll is running right now, its
         // own reschedule races this one, and losing costs the account one extra poll.
-        var trigger = TriggerAt(accountId, existing?.NextFireTimeUtc ?? at);
+        await MoveAsync(scheduler, accountId, existing?.NextFireTimeUtc ?? at, ct);
+        return !replaceTrigger;
+    }
+
+    /// <summary>The account's own trigger (by key) to <paramref name="at"/>, in the repeating shape; made if it is missing.</summary>
+    public static async Task MoveAsync(IScheduler scheduler, Guid accountId, DateTimeOffset at, CancellationToken ct)
+    {
+        var trigger = TriggerAt(accountId, at);
         if (await scheduler.RescheduleJob(trigger.Key, trigger, ct) is null)
         {
             await scheduler.ScheduleJob(trigger, new ScheduleJobOptions(), ct);
         }
-        return !replaceTrigger;
     }
 
     private static Guid AccountIdOf(JobKey key) =>
@@ -143,11 +149,7 @@ public sealed class PollAccountJob(AccountPoller poller, ILogger<PollAccountJob>
         }
         // The account's own trigger by key, not context.Trigger: a recovery run (context.Recovering) fires Quartz's
         // one-shot recovery trigger, and the account's trigger, left repeating, is the one to move.
-        var trigger = PollSchedule.TriggerAt(accountId, next.Value);
-        if (await context.Scheduler.RescheduleJob(trigger.Key, trigger, cancellationToken) is null)
-        {
-            await context.Scheduler.ScheduleJob(trigger, new ScheduleJobOptions(), cancellationToken);
-        }
+        await PollSchedule.MoveAsync(context.Scheduler, accountId, next.Value, cancellationToken);
     }
 
     /// <summary>The node is stopping: its scheduler refuses every change (a local scheduler answers at no cost).</summary>
