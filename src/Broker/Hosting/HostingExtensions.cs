@@ -75,21 +75,13 @@ public static class HostingExtensions
     /// honours Accept and falls back to text/plain; the API has no representation but problem+json, so under
     /// <c>/api</c> that is what every client gets, whatever it accepts.
     /// </summary>
-    public static IApplicationBuilder UseBrokerStatusCodePages(this IApplicationBuilder app) => app.UseStatusCodePages(async context =>
+    public static IApplicationBuilder UseBrokerStatusCodePages(this IApplicationBuilder app)
     {
-        var http = context.HttpContext;
-        if (http.Request.Path.StartsWithSegments("/api"))
-        {
-            await TypedResults.Problem(statusCode: http.Response.StatusCode).ExecuteAsync(http);
-            return;
-        }
-        var problems = http.RequestServices.GetRequiredService<IProblemDetailsService>();
-        if (!await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = { Status = http.Response.StatusCode } }))
-        {
-            http.Response.ContentType = "text/plain";
-            await http.Response.WriteAsync($"Status Code: {http.Response.StatusCode}; {ReasonPhrases.GetReasonPhrase(http.Response.StatusCode)}");
-        }
-    });
+        var framework = new StatusCodePagesOptions().HandleAsync; // problem details when a writer takes it, else text/plain
+        return app.UseStatusCodePages(context => context.HttpContext.Request.Path.StartsWithSegments("/api")
+            ? TypedResults.Problem(statusCode: context.HttpContext.Response.StatusCode).ExecuteAsync(context.HttpContext)
+            : framework(context));
+    }
 
     /// <summary><c>/healthz</c>: the process answers (liveness). <c>/readyz</c>: Postgres answers and the schema is current.</summary>
     public static IEndpointRouteBuilder MapBrokerHealth(this IEndpointRouteBuilder routes)
