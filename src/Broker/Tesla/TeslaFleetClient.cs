@@ -89,9 +89,12 @@ public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOpti
         (await SendAsync(PartnerCaller(baseUrl, partnerToken), HttpMethod.Post, "/api/1/partner_accounts", FleetCategory.Free, null, ct, new { domain })).Dispose();
 
     /// <summary>The public key Tesla holds for <paramref name="domain"/> in that region, as uncompressed hex (TESLA.md §4.3).</summary>
-    public async Task<string?> GetPartnerPublicKeyAsync(string baseUrl, string partnerToken, string domain, CancellationToken ct) =>
-        Read<PartnerPublicKey>(PartnerCaller(baseUrl, partnerToken), await SendAsync(PartnerCaller(baseUrl, partnerToken), HttpMethod.Get,
+    public async Task<string?> GetPartnerPublicKeyAsync(string baseUrl, string partnerToken, string domain, CancellationToken ct)
+    {
+        var partner = PartnerCaller(baseUrl, partnerToken);
+        return Read<PartnerPublicKey>(partner, await SendAsync(partner, HttpMethod.Get,
             $"/api/1/partner_accounts/public_key?domain={Uri.EscapeDataString(domain)}", FleetCategory.Free, null, ct))?.PublicKey;
+    }
 
     /// <summary>Partner calls are made for no account: <see cref="Guid.Empty"/> keeps them out of the per-account usage.</summary>
     private static FleetAccount PartnerCaller(string baseUrl, string partnerToken) => new(Guid.Empty, Guid.Empty, baseUrl, partnerToken);
