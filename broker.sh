@@ -375,9 +375,10 @@ demo_secrets() {
   # Added after the first releases of the demo: older secrets files get it appended.
   grep -q '^DEMO_OPERATOR_TOKEN=' "$f" || echo "DEMO_OPERATOR_TOKEN='op_$(random_urlsafe 32)'" >>"$f"
   grep -q '^DEMO_CONSOLE_SECRET=' "$f" || echo "DEMO_CONSOLE_SECRET='$(random_urlsafe 32)'" >>"$f"
+  grep -q '^DEMO_METRICS_TOKEN=' "$f" || echo "DEMO_METRICS_TOKEN='mt_$(random_urlsafe 32)'" >>"$f"
   # shellcheck disable=SC1090
   source "$f"
-  [[ -n ${DEMO_VAULT_KEY:-} && -n ${DEMO_API_KEY:-} && -n ${DEMO_CONNECT_TOKEN:-} && -n ${DEMO_OPERATOR_TOKEN:-} && -n ${DEMO_CONSOLE_SECRET:-} ]] \
+  [[ -n ${DEMO_VAULT_KEY:-} && -n ${DEMO_API_KEY:-} && -n ${DEMO_CONNECT_TOKEN:-} && -n ${DEMO_OPERATOR_TOKEN:-} && -n ${DEMO_CONSOLE_SECRET:-} && -n ${DEMO_METRICS_TOKEN:-} ]] \
     || die "$f is incomplete; delete it (and .demo/pg, whose tokens it encrypts) and run again"
 }
 
@@ -454,6 +455,7 @@ cmd_demo() {
       Demo__ApiKey="$DEMO_API_KEY" \
       Demo__ConnectToken="$DEMO_CONNECT_TOKEN" \
       Operator__Token="$DEMO_OPERATOR_TOKEN" \
+      Metrics__Token="$DEMO_METRICS_TOKEN" \
       Demo__AdminEmail=alice-admin@example.com \
       Console__Oidc__Authority="http://127.0.0.1:$SIM_AUTH_PORT/dev-idp" \
       Console__Oidc__ClientId="$DEMO_CONSOLE_CLIENT_ID" \
@@ -482,8 +484,11 @@ cmd_demo() {
       curl -H "Authorization: Bearer $DEMO_API_KEY" $base/api/v1/accounts
       curl -H "Authorization: Bearer $DEMO_API_KEY" $base/metrics      (this tenant's series)
 
-  Operator token (every tenant, plus the broker's own health):
-      curl -H "Authorization: Bearer $DEMO_OPERATOR_TOKEN" $base/metrics
+  Prometheus scrape token (reads /metrics of every tenant plus the broker's own health, nothing else):
+      curl -H "Authorization: Bearer $DEMO_METRICS_TOKEN" $base/metrics
+
+  Operator token (the whole operator API: tenants, keys, audit; keep it away from scrapers):
+      curl -H "Authorization: Bearer $DEMO_OPERATOR_TOKEN" $base/api/v1/tenants
 
   Database:
       $db_cs

@@ -310,6 +310,12 @@ namespace Broker.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("revoked_at");
 
+                    b.Property<string>("Scope")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("scope");
+
                     b.HasKey("Id")
                         .HasName("pk_operator_api_keys");
 
@@ -474,6 +480,51 @@ namespace Broker.Migrations
                     b.ToTable("partner_registrations", (string)null);
                 });
 
+            modelBuilder.Entity("Broker.People.ConsoleSession", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTimeOffset>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("expires_at");
+
+                    b.Property<byte[]>("KeyHash")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("key_hash");
+
+                    b.Property<Guid?>("PersonId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("person_id");
+
+                    b.Property<byte[]>("Ticket")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("ticket");
+
+                    b.HasKey("Id")
+                        .HasName("pk_console_sessions");
+
+                    b.HasIndex("ExpiresAt")
+                        .HasDatabaseName("ix_console_sessions_expires_at");
+
+                    b.HasIndex("KeyHash")
+                        .IsUnique()
+                        .HasDatabaseName("ix_console_sessions_key_hash");
+
+                    b.HasIndex("PersonId")
+                        .HasDatabaseName("ix_console_sessions_person_id");
+
+                    b.ToTable("console_sessions", (string)null);
+                });
+
             modelBuilder.Entity("Broker.People.Membership", b =>
                 {
                     b.Property<Guid>("Id")
@@ -542,6 +593,10 @@ namespace Broker.Migrations
                         .HasMaxLength(320)
                         .HasColumnType("character varying(320)")
                         .HasColumnName("email");
+
+                    b.Property<bool>("EmailVerified")
+                        .HasColumnType("boolean")
+                        .HasColumnName("email_verified");
 
                     b.Property<string>("Issuer")
                         .IsRequired()
@@ -974,6 +1029,12 @@ namespace Broker.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("revoked_at");
 
+                    b.Property<string>("Scope")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("scope");
+
                     b.Property<Guid>("TenantId")
                         .HasColumnType("uuid")
                         .HasColumnName("tenant_id");
@@ -1108,6 +1169,15 @@ namespace Broker.Migrations
                         .HasConstraintName("fk_connect_links_tenants_tenant_id");
 
                     b.Navigation("Tenant");
+                });
+
+            modelBuilder.Entity("Broker.People.ConsoleSession", b =>
+                {
+                    b.HasOne("Broker.People.Person", null)
+                        .WithMany()
+                        .HasForeignKey("PersonId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .HasConstraintName("fk_console_sessions_people_person_id");
                 });
 
             modelBuilder.Entity("Broker.People.Membership", b =>

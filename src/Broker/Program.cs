@@ -35,8 +35,8 @@ if ((await app.RunCommandAsync(args) ?? await app.PrepareDatabaseAsync()) is { }
     return exitCode;
 }
 
-app.UseForwardedHeaders();
 app.UseExceptionHandler();
+app.UseBrokerFrontDoor();         // trusted proxies' forwarded headers; control characters in the URL are a 400
 app.UseBrokerStatusCodePages();   // empty 4xx/5xx get a body: always problem+json under /api
 app.UseConnectPageHeaders();   // CSP, nosniff, no framing on every /connect and /console page
 app.UseAuthentication();   // also serves /connect/callback for the Tesla scheme

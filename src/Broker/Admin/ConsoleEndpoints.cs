@@ -2,6 +2,7 @@ using Broker.Accounts;
 using Broker.Admin.Pages;
 using Broker.Connect;
 using Broker.Data;
+using Broker.Hosting;
 using Broker.People;
 using Broker.Tenants;
 using Broker.Tesla;
@@ -25,13 +26,15 @@ public static class ConsoleEndpoints
 
     public static RouteGroupBuilder MapConsole(this IEndpointRouteBuilder routes)
     {
-        var open = routes.MapGroup("/console").ExcludeFromDescription();
+        // Every state-changing console request carries the page's form token, fields or not (sign-out, revoke, remove…).
+        var root = routes.MapGroup("/console").ExcludeFromDescription().RequireAntiforgeryOnEveryPost();
+        var open = root.MapGroup("");
         open.MapGet("/signin", SignInPage).AllowAnonymous();
         open.MapGet("/signin/start", StartSignInAsync).RequireRateLimiting(SignInRateLimit);
         open.MapGet("/signed-out", () => Page<MessagePage>(new { Title = "Signed out", Message = "You are signed out of the Broker console.", LinkUrl = "/console/signin", LinkText = "Sign in again" }));
         open.MapGet("/denied", () => Page<MessagePage>(new { Title = "Not allowed", Message = "Your account may not do this.", Tone = "error" }, 403));
 
-        var console = routes.MapGroup("/console").ExcludeFromDescription().RequireAuthorization(ConsoleAuthentication.ConsolePolicy);
+        var console = root.MapGroup("").RequireAuthorization(ConsoleAuthentication.ConsolePolicy);
         console.MapPost("/signout", () => TypedResults.SignOut(new AuthenticationProperties { RedirectUri = "/console/signed-out" },
             [ConsoleAuthentication.CookieScheme, ConsoleAuthentication.OidcScheme]));
         console.MapGet("/", HomeAsync);
@@ -73,12 +76,12 @@ public static class ConsoleEndpoints
         }
     }
 
-    private static IResult SignInPage(string? returnUrl, bool? failed, IOptions<ConsoleOptions> options) => options.Value.Oidc.IsConfigured
+    private static IResult SignInPage(string? returnUrl, string? failed, IOptions<ConsoleOptions> options) => options.Value.Oidc.IsConfigured
         ? Page<MessagePage>(new
         {
             Title = "Sign in",
-            Message = failed == true ? "Sign-in did not complete. Try again." : "Sign in with your organisation's account.",
-            Tone = failed == true ? "error" : "",
+            Message = failed is not null ? "Sign-in did not complete. Try again." : "Sign in with your organisation's account.",
+            Tone = failed is not null ? "error" : "",
             LinkUrl = $"/console/signin/start?returnUrl={Uri.EscapeDataString(LocalOnly(returnUrl))}",
             LinkText = "Sign in",
         })
@@ -95,7 +98,7 @@ public static class ConsoleEndpoints
         return Page<HomePage>(new { Frame = Frame(http, af), Tenants = rows });
     }
 
-    private static async Task<IResult> CreateTenantAsync([FromForm] string slug, [FromForm] string name, HttpContext http, TenantProvisioning provisioning)
+    private static async Task<IResult> CreateTenantAsync([FromForm, SingleLine] string slug, [FromForm, SingleLine] string name, HttpContext http, TenantProvisioning provisioning)
     {
         if (!http.User.IsOperator())
         {
@@ -126,10 +129,10 @@ public static class ConsoleEndpoints
         var members = await (from m in db.Memberships.AsNoTracking()
                              where m.TenantId == tenant.Id
                              orderby m.Email
-                             select new MemberResponse(m.Id, m.Email, m.Role == TenantRole.Admin ? "admin" : "member", m.PersonId != null, null, m.CreatedAt, m.CreatedBy)).ToListAsync(ct);
+                             select new MemberResponse(m.Id, m.Email, m.Role.Name(), m.PersonId != null, null, m.CreatedAt, m.CreatedBy)).ToListAsync(ct);
         var admin = role == TenantRole.Admin;
         var keys = admin ? await db.TenantApiKeys.AsNoTracking().Where(k => k.TenantId == tenant.Id).OrderBy(k => k.CreatedAt)
-            .Select(k => new ApiKeyResponse(k.Id, k.Prefix, k.Label, k.CreatedAt, k.RevokedAt, null)).ToListAsync(ct) : [];
+            .Select(k => new ApiKeyResponse(k.Id, k.Prefix, k.Label, k.Scope.Name(), k.CreatedAt, k.RevokedAt, null)).ToListAsync(ct) : [];
         var audit = admin ? await AuditEndpoints.Page(db.AuditEvents.Where(e => e.TenantId == tenant.Id), null).Take(50).ToListAsync(ct) : [];
         return Page<TenantPage>(new
         {
@@ -188,7 +191,7 @@ public static class ConsoleEndpoints
         return await AccountAsync(slug, id, http, access, db, af, tesla, console, ConnectLinksEndpoints.UrlFor(http.Request, token));
     }
 
-    private static async Task<IResult> CreateConnectLinkAsync(string slug, [FromForm] string? label, HttpContext http, TenantAccess access, TenantProvisioning provisioning, AuditLog audit, IAntiforgery af)
+    private static async Task<IResult> CreateConnectLinkAsync(string slug, [FromForm, SingleLine] string? label, HttpContext http, TenantAccess access, TenantProvisioning provisioning, AuditLog audit, IAntiforgery af)
     {
         if (await ResolveAsync(http, access, slug, TenantRole.Member) is not { } r)
         {
@@ -217,7 +220,8 @@ public static class ConsoleEndpoints
         return TypedResults.LocalRedirect($"/console/tenants/{slug}");
     }
 
-    private static async Task<IResult> InviteAsync(string slug, [FromForm] string email, [FromForm] TenantRole role, HttpContext http, TenantAccess access, TenantProvisioning provisioning)
+    private static async Task<IResult> InviteAsync(
+        string slug, [FromForm, SingleLine] string email, [FromForm, SingleLine] string? role, HttpContext http, TenantAccess access, TenantProvisioning provisioning)
     {
         if (await ResolveAsync(http, access, slug, TenantRole.Admin) is not { } r)
         {
@@ -227,7 +231,11 @@ public static class ConsoleEndpoints
         {
             return Page<MessagePage>(new { Title = "Not invited", Message = "That is not an email address.", Tone = "error", LinkUrl = $"/console/tenants/{slug}", LinkText = "Back" }, 400);
         }
-        await provisioning.InviteMemberAsync(r.Tenant!.Id, email, role, http.RequestAborted);
+        if (!TenantRoles.TryParse(role ?? "member", out var tenantRole))
+        {
+            return Page<MessagePage>(new { Title = "Not invited", Message = "A role is member or admin.", Tone = "error", LinkUrl = $"/console/tenants/{slug}", LinkText = "Back" }, 400);
+        }
+        await provisioning.InviteMemberAsync(r.Tenant!.Id, email, tenantRole, http.RequestAborted);
         return TypedResults.LocalRedirect($"/console/tenants/{slug}");
     }
 
@@ -241,14 +249,21 @@ public static class ConsoleEndpoints
         return TypedResults.LocalRedirect($"/console/tenants/{slug}");
     }
 
-    private static async Task<IResult> CreateApiKeyAsync(string slug, [FromForm] string? label, HttpContext http, TenantAccess access, TenantProvisioning provisioning, IAntiforgery af)
+    private static async Task<IResult> CreateApiKeyAsync(
+        string slug, [FromForm, SingleLine] string? label, [FromForm, SingleLine] string? scope, HttpContext http, TenantAccess access, TenantProvisioning provisioning, IAntiforgery af)
     {
         if (await ResolveAsync(http, access, slug, TenantRole.Admin) is not { } r)
         {
             return Denied(http);
         }
-        var key = await provisioning.CreateApiKeyAsync(r.Tenant!.Id, string.IsNullOrWhiteSpace(label) ? null : label.Trim(), http.RequestAborted);
-        return Secret(http, af, "New API key", $"A bearer key for {r.Tenant.Name}'s API and /metrics.", key, $"/console/tenants/{slug}");
+        if (!KeyScopes.TryParse(scope ?? "admin", out TenantKeyScope keyScope))
+        {
+            return Page<MessagePage>(new { Title = "No key made", Message = "A key's scope is admin, member or metrics.", Tone = "error", LinkUrl = $"/console/tenants/{slug}", LinkText = "Back" }, 400);
+        }
+        var key = await provisioning.CreateApiKeyAsync(r.Tenant!.Id, string.IsNullOrWhiteSpace(label) ? null : label.Trim(), keyScope, http.RequestAborted);
+        return Secret(http, af, "New API key", keyScope == TenantKeyScope.Metrics
+            ? $"A bearer key that reads {r.Tenant.Name}'s /metrics and nothing else."
+            : $"A bearer key for {r.Tenant.Name}'s API (as a tenant {keyScope.Name()}) and /metrics.", key, $"/console/tenants/{slug}");
     }
 
     private static async Task<IResult> RevokeApiKeyAsync(string slug, Guid id, HttpContext http, TenantAccess access, TenantProvisioning provisioning)
@@ -272,16 +287,16 @@ public static class ConsoleEndpoints
             return Page<MessagePage>(new { Title = "Not allowed", Message = "This page is for operators.", Tone = "error", Frame = Frame(http, af) }, 403);
         }
         var keys = await db.OperatorApiKeys.AsNoTracking().OrderBy(k => k.CreatedAt)
-            .Select(k => new OperatorKeyResponse(k.Id, k.DisplayPrefix, k.Label, k.CreatedBy, k.CreatedAt, k.RevokedAt, null)).ToListAsync(http.RequestAborted);
+            .Select(k => new OperatorKeyResponse(k.Id, k.DisplayPrefix, k.Label, k.Scope.Name(), k.CreatedBy, k.CreatedAt, k.RevokedAt, null)).ToListAsync(http.RequestAborted);
         return Page<OperatorPage>(new { Frame = Frame(http, af) with { Notice = notice }, Keys = keys, Partner = await partner.GetStatusAsync(http.RequestAborted) });
     }
 
-    private static async Task<IResult> PartnerKeyAsync([FromForm] string? privateKeyPem, HttpContext http, BrokerDbContext db, IAntiforgery af, Partner.PartnerSetup partner) =>
+    private static async Task<IResult> PartnerKeyAsync([FromForm, MultiLine] string? privateKeyPem, HttpContext http, BrokerDbContext db, IAntiforgery af, Partner.PartnerSetup partner) =>
         await PartnerActAsync(http, db, af, partner, async () => privateKeyPem is { Length: > 0 } pem
             ? $"Imported key {(await partner.ImportKeyAsync(pem, http.RequestAborted)).PublicKeyHex[..18]}…"
             : $"Generated key {(await partner.GenerateKeyAsync(http.RequestAborted)).PublicKeyHex[..18]}…");
 
-    private static async Task<IResult> PartnerRegisterAsync([FromForm] string? region, HttpContext http, BrokerDbContext db, IAntiforgery af, Partner.PartnerSetup partner) =>
+    private static async Task<IResult> PartnerRegisterAsync([FromForm, SingleLine] string? region, HttpContext http, BrokerDbContext db, IAntiforgery af, Partner.PartnerSetup partner) =>
         await PartnerActAsync(http, db, af, partner, async () =>
         {
             var rows = await partner.RegisterAsync(string.IsNullOrEmpty(region) ? null : region, http.RequestAborted);
@@ -304,14 +319,21 @@ public static class ConsoleEndpoints
         }
     }
 
-    private static async Task<IResult> CreateOperatorKeyAsync([FromForm] string? label, HttpContext http, OperatorKeys keys, IAntiforgery af)
+    private static async Task<IResult> CreateOperatorKeyAsync(
+        [FromForm, SingleLine] string? label, [FromForm, SingleLine] string? scope, HttpContext http, OperatorKeys keys, IAntiforgery af)
     {
         if (!http.User.IsOperator())
         {
             return Page<MessagePage>(new { Title = "Not allowed", Message = "This is for operators.", Tone = "error" }, 403);
         }
-        var (_, key) = await keys.CreateAsync(string.IsNullOrWhiteSpace(label) ? null : label.Trim(), http.RequestAborted);
-        return Secret(http, af, "New operator key", "A bearer key for the operator API: it can act on every tenant.", key, "/console/operator");
+        if (!KeyScopes.TryParse(scope ?? "operator", out OperatorKeyScope keyScope))
+        {
+            return Page<MessagePage>(new { Title = "No key made", Message = "A key's scope is operator or metrics.", Tone = "error", LinkUrl = "/console/operator", LinkText = "Back" }, 400);
+        }
+        var (_, key) = await keys.CreateAsync(string.IsNullOrWhiteSpace(label) ? null : label.Trim(), keyScope, http.RequestAborted);
+        return Secret(http, af, "New operator key", keyScope == OperatorKeyScope.Metrics
+            ? "A bearer key that reads every tenant's /metrics and nothing else: give it to Prometheus."
+            : "A bearer key for the operator API: it can act on every tenant.", key, "/console/operator");
     }
 
     private static async Task<IResult> RevokeOperatorKeyAsync(Guid id, HttpContext http, OperatorKeys keys)
@@ -356,6 +378,10 @@ public static class ConsoleEndpoints
     private static RazorComponentResult<TPage> Page<TPage>(object parameters, int status = 200) where TPage : Microsoft.AspNetCore.Components.IComponent =>
         new(parameters) { StatusCode = status };
 
-    private static string LocalOnly(string? returnUrl) =>
-        returnUrl is { Length: > 1 } u && u.StartsWith('/') && !u.StartsWith("//") && !u.StartsWith("/\\") ? u : "/console";
+    /// <summary>
+    /// A path on this site by the framework's rule, else the console. The rule refuses control characters, which is what
+    /// matters: browsers drop tabs and line breaks, so "/\t/evil.example" arrives as "//evil.example", another site.
+    /// </summary>
+    internal static string LocalOnly(string? returnUrl) =>
+        returnUrl is ['/', _, ..] && RedirectHttpResult.IsLocalUrl(returnUrl) ? returnUrl : "/console";
 }

@@ -12,6 +12,8 @@ public sealed class OperatorApiKey
     public required byte[] KeyHash { get; set; }
     public required string DisplayPrefix { get; set; }
     public string? Label { get; set; }
+    /// <summary>Operator (every route, the default) or Metrics (reads every tenant's /metrics, nothing else: Prometheus' key).</summary>
+    public Tenants.OperatorKeyScope Scope { get; set; }
     public required string CreatedBy { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset? RevokedAt { get; set; }

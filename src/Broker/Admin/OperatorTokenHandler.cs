@@ -18,18 +18,29 @@ public sealed class OperatorOptions
     public string? Token { get; set; }
     public string? TokenFile { get; set; }
 
-    internal string? Resolve() =>
-        TokenFile is { Length: > 0 } file && File.Exists(file) ? File.ReadAllText(file).Trim() : Token is { Length: > 0 } t ? t : null;
+    internal string? Resolve() => ConfiguredToken.Read(Token, TokenFile);
+}
+
+internal static class ConfiguredToken
+{
+    /// <summary>The file's content when a file is named and exists (a Docker secret), else the value; empty is none.</summary>
+    public static string? Read(string? value, string? file) =>
+        file is { Length: > 0 } && File.Exists(file) ? File.ReadAllText(file).Trim() is { Length: > 0 } t ? t : null
+        : value is { Length: > 0 } ? value : null;
+
+    public static bool Matches(string presented, string? expected) =>
+        expected is not null && CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
 }
 
 /// <summary>
-/// Authenticates operators on the HTTP API: a named operator API key (<c>brko_…</c>, looked up by
-/// its SHA-256 hash, revocable) or the bootstrap token from configuration (compared in constant
-/// time), which Prometheus and first set-up use. Without either, nobody is an operator on the API.
+/// Authenticates operator-level credentials on the HTTP API, each with its scope (<see cref="KeyScopes"/>): a named
+/// operator API key (<c>brko_…</c>, looked up by its SHA-256 hash, revocable, operator or metrics scope), the
+/// bootstrap operator token from configuration (first set-up), or the metrics token from configuration (Prometheus).
+/// Configured tokens are compared in constant time. Without any, nobody is an operator on the API.
 /// </summary>
 internal sealed class OperatorTokenHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
-    IOptions<OperatorOptions> operatorOptions, BrokerDbContext db)
+    IOptions<OperatorOptions> operatorOptions, IOptions<Metrics.MetricsOptions> metricsOptions, BrokerDbContext db)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "OperatorToken";
@@ -44,27 +55,31 @@ internal sealed class OperatorTokenHandler(
         }
         var token = header["Bearer ".Length..].Trim();
         string actor;
+        OperatorKeyScope scope;
         if (token.StartsWith(OperatorApiKey.Prefix, StringComparison.Ordinal))
         {
             var hash = SecretToken.Hash(token);
-            var prefix = await db.OperatorApiKeys.Where(k => k.KeyHash == hash && k.RevokedAt == null)
-                .Select(k => k.DisplayPrefix).SingleOrDefaultAsync(Context.RequestAborted);
-            if (prefix is null)
+            var key = await db.OperatorApiKeys.Where(k => k.KeyHash == hash && k.RevokedAt == null)
+                .Select(k => new { k.DisplayPrefix, k.Scope }).SingleOrDefaultAsync(Context.RequestAborted);
+            if (key is null)
             {
                 return AuthenticateResult.Fail("Unknown or revoked operator key.");
             }
-            actor = $"operator-key:{prefix}";
+            (actor, scope) = ($"operator-key:{key.DisplayPrefix}", key.Scope);
         }
-        else if (operatorOptions.Value.Resolve() is { } expected
-            && CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(token)), SHA256.HashData(Encoding.UTF8.GetBytes(expected))))
+        else if (ConfiguredToken.Matches(token, operatorOptions.Value.Resolve()))
         {
-            actor = "operator-token";
+            (actor, scope) = ("operator-token", OperatorKeyScope.Operator);
+        }
+        else if (ConfiguredToken.Matches(token, metricsOptions.Value.ResolveToken()))
+        {
+            (actor, scope) = ("metrics-token", OperatorKeyScope.Metrics);
         }
         else
         {
             return AuthenticateResult.NoResult(); // may still be a tenant key
         }
-        var identity = new ClaimsIdentity([new Claim(OperatorClaim, "true"), new Claim(ConsoleClaims.ActorClaim, actor)], SchemeName);
+        var identity = new ClaimsIdentity([.. KeyScopes.ForOperatorKey(scope), new Claim(ConsoleClaims.ActorClaim, actor)], SchemeName);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
     }
 

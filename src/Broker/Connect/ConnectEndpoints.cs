@@ -1,5 +1,6 @@
 using Broker.Connect.Pages;
 using Broker.Data;
+using Broker.Hosting;
 using Broker.Tenants;
 using Broker.Tesla;
 using Microsoft.AspNetCore.Antiforgery;
@@ -19,7 +20,7 @@ public static class ConnectEndpoints
 {
     public static RouteGroupBuilder MapConnect(this IEndpointRouteBuilder routes)
     {
-        var group = routes.MapGroup("/connect").WithTags("Connect").ExcludeFromDescription();
+        var group = routes.MapGroup("/connect").WithTags("Connect").ExcludeFromDescription().RequireAntiforgeryOnEveryPost();
         group.MapGet("/result", ShowResultAsync);
         group.MapGet("/{token}", ShowConnectPageAsync);
         group.MapPost("/{token}/start", StartAsync).RequireRateLimiting(Admin.AdminExtensions.ConnectRateLimit);

@@ -83,9 +83,9 @@ public sealed class ConnectEvents(
     {
         var (tokens, audience) = ((TeslaTokenResponse, string))context.HttpContext.Items[typeof(TeslaTokenResponse)]!;
         var props = context.Properties!;
-        var subject = context.Principal?.FindFirst("sub")?.Value
+        var subject = Hosting.TextInput.Clean(context.Principal?.FindFirst("sub")?.Value)
             ?? throw new ConnectException(ConnectFailure.TeslaRefused, "Tesla's id_token has no subject.");
-        var email = context.Principal?.FindFirst("email")?.Value;
+        var email = Hosting.TextInput.Clean(context.Principal?.FindFirst("email")?.Value);
         var linkId = Guid.Parse(props.Items[TeslaConnect.LinkItem]!);
         var linkToken = props.Items[TeslaConnect.LinkTokenItem]!;
 

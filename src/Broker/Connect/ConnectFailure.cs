@@ -36,6 +36,10 @@ public sealed record ConnectFailure(string Reason, int HttpStatus, string Title,
         "This connect link is no longer valid",
         "The link was revoked by its owner. Ask them for a new one. Nothing was saved.");
 
+    public static readonly ConnectFailure LinkUsed = new("link_used", 409,
+        "This reconnect link has been used",
+        "A reconnect link works once, and it has just been used to reconnect this account. Nothing more was changed.");
+
     public static readonly ConnectFailure LinkExpired = new("link_expired", 410,
         "This reconnect link has expired",
         "Reconnect links work for a limited time. Ask for a new one. Nothing was changed.");

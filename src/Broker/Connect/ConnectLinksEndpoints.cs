@@ -1,13 +1,14 @@
 using System.ComponentModel.DataAnnotations;
 using Broker.Admin;
 using Broker.Data;
+using Broker.Hosting;
 using Broker.Tenants;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
 namespace Broker.Connect;
 
-public sealed record CreateConnectLinkRequest([property: MaxLength(200)] string? Label);
+public sealed record CreateConnectLinkRequest([property: MaxLength(200), SingleLine] string? Label);
 
 /// <summary>The URL is only ever returned by the create call: afterwards only its hash exists.</summary>
 public sealed record ConnectLinkResponse(

@@ -69,10 +69,19 @@ public sealed class ConnectService(
             audit.Add(isNew ? "account.connected" : "account.reconnected", link.TenantId, saved.Id,
                 $"region={region}; scopes={string.Join(' ', scopes)}; vehicles={saved.Vehicles.Count}; energy_sites={saved.EnergySites.Count}",
                 actor: $"{(link.AccountId is null ? "connect-link" : "reconnect-link")}:{link.Id}");
+            // The link is spent (a reconnect link) or marked used in this transaction, and only while still usable: the row
+            // lock makes a second callback of the same link wait here and then find it spent, so it fails and writes nothing.
             var now = time.GetUtcNow();
-            await db.ConnectLinks.Where(l => l.Id == link.Id).ExecuteUpdateAsync(s => s
-                .SetProperty(l => l.LastUsedAt, now)
-                .SetProperty(l => l.RevokedAt, l => l.AccountId == null ? l.RevokedAt : now), ct); // a reconnect link is spent by its use
+            var usable = await db.ConnectLinks
+                .Where(l => l.Id == link.Id && l.RevokedAt == null && (l.ExpiresAt == null || l.ExpiresAt > now))
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(l => l.LastUsedAt, now)
+                    .SetProperty(l => l.RevokedAt, l => l.AccountId == null ? l.RevokedAt : now), ct);
+            if (usable == 0)
+            {
+                throw new ConnectException(link.AccountId is null ? ConnectFailure.LinkRevoked : ConnectFailure.LinkUsed,
+                    "The connect link was revoked or spent by another sign-in while this one was finishing.");
+            }
             await db.SaveChangesAsync(ct);
             await usage.FlushAsync(db, ct);
             await tx.CommitAsync(ct);

@@ -34,6 +34,7 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
     public DbSet<ApiFailure> ApiFailures => Set<ApiFailure>();
     public DbSet<Person> People => Set<Person>();
     public DbSet<Membership> Memberships => Set<Membership>();
+    public DbSet<ConsoleSession> ConsoleSessions => Set<ConsoleSession>();
     public DbSet<OperatorApiKey> OperatorApiKeys => Set<OperatorApiKey>();
     public DbSet<PartnerKey> PartnerKeys => Set<PartnerKey>();
     public DbSet<PartnerRegistration> PartnerRegistrations => Set<PartnerRegistration>();
@@ -74,9 +75,16 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
         membership.Property(m => m.Role).HasConversion<string>().HasMaxLength(16);
         membership.Property(m => m.CreatedBy).HasMaxLength(400);
 
+        var session = modelBuilder.Entity<ConsoleSession>();
+        session.HasIndex(s => s.KeyHash).IsUnique();
+        session.HasIndex(s => s.PersonId);
+        session.HasIndex(s => s.ExpiresAt);
+        session.HasOne<Person>().WithMany().HasForeignKey(s => s.PersonId).OnDelete(DeleteBehavior.Cascade);
+
         var key = modelBuilder.Entity<OperatorApiKey>();
         key.HasIndex(k => k.KeyHash).IsUnique();
         key.Property(k => k.DisplayPrefix).HasMaxLength(16);
+        key.Property(k => k.Scope).HasConversion<string>().HasMaxLength(16);
         key.Property(k => k.Label).HasMaxLength(200);
         key.Property(k => k.CreatedBy).HasMaxLength(400);
     }
@@ -139,6 +147,7 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
         key.HasIndex(k => k.KeyHash).IsUnique();
         key.Property(k => k.Prefix).HasMaxLength(16);
         key.Property(k => k.Label).HasMaxLength(200);
+        key.Property(k => k.Scope).HasConversion<string>().HasMaxLength(16);
     }
 
     private static void DefineConnectLink(EntityTypeBuilder<ConnectLink> link)

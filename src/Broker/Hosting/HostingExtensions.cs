@@ -39,6 +39,9 @@ public static class HostingExtensions
         // After the default writer, which declines when Accept names no JSON: the API still answers problem+json.
         builder.Services.AddSingleton<IProblemDetailsWriter, ApiProblemDetailsWriter>();
         builder.Services.AddValidation();
+        // Development's default throws on a request that cannot be bound (malformed JSON, a missing form token), and the
+        // developer page answers 500. The demo is where people try Broker first: 400 there too, as in Production.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = false);
         builder.Services.AddRazorComponents(); // server-rendered connect and console pages
         var proxies = builder.Configuration.GetSection(ProxyOptions.SectionName).Get<ProxyOptions>() ?? new();
         builder.Services.Configure<ForwardedHeadersOptions>(o =>
@@ -68,6 +71,27 @@ public static class HostingExtensions
         // Running polls get this long to finish (Quartz waits for them) before the process stops.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(builder.Configuration.GetValue("Hosting:ShutdownTimeoutSeconds", 30)));
         return builder;
+    }
+
+    /// <summary>
+    /// What every request meets first: the trusted proxy's forwarded headers, then the refusal of control characters
+    /// anywhere in the path or the query (after decoding). No route takes one, Postgres cannot compare a NUL, and a
+    /// CR/LF that reaches a Location header or a log line splits it (<see cref="TextInput"/>). The two OAuth callbacks
+    /// are the exception: their query is written by Tesla or the identity provider (an <c>error_description</c> may hold
+    /// anything), nothing of it is stored, and their handlers answer a failure with a page the person can act on.
+    /// </summary>
+    public static IApplicationBuilder UseBrokerFrontDoor(this IApplicationBuilder app)
+    {
+        app.UseForwardedHeaders();
+        return app.Use((context, next) =>
+        {
+            var request = context.Request;
+            var callback = request.Path.Equals(Connect.TeslaConnect.CallbackPath) || request.Path.Equals(People.ConsoleAuthentication.CallbackPath);
+            return TextInput.HasControl(request.Path.Value)
+                || (!callback && request.Query.Any(q => TextInput.HasControl(q.Key) || q.Value.Any(v => TextInput.HasControl(v))))
+                ? TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, detail: "The address contains control characters.").ExecuteAsync(context)
+                : next(context);
+        });
     }
 
     /// <summary>

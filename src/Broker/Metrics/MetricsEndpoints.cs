@@ -77,7 +77,7 @@ public static class MetricsEndpoints
             await refusal.HandleAsync(_ => Task.CompletedTask, http, policy, authorized);
             return null;
         }
-        Guid? tenant = http.User.HasClaim(c => c.Type == OperatorTokenHandler.OperatorClaim) ? null : http.User.TenantId();
+        var tenant = http.User.MetricsTenant();
         return cache.GetAsync(credential, (buffer, textLength, gzipLength) => BuildAsync(scopes, tenant, buffer, textLength, gzipLength));
     }
 

@@ -15,6 +15,16 @@ public sealed class MetricsOptions
     /// (30 s in deploy/prometheus): by default a car is read at most every 45 s anyway (driving). 0 = share in-flight builds only.
     /// </summary>
     [Range(0, 300)] public int CacheSeconds { get; set; } = 5;
+
+    /// <summary>
+    /// Prometheus' bearer token (or a file holding it, a Docker secret): it reads every tenant's series and the node's
+    /// health, and gets 403 everywhere else. Apart from the operator token, so what a scraper (its config file, its host)
+    /// holds cannot create tenants or mint keys. Metrics-scoped operator keys do the same and can be revoked.
+    /// </summary>
+    public string? Token { get; set; }
+    public string? TokenFile { get; set; }
+
+    internal string? ResolveToken() => Admin.ConfiguredToken.Read(Token, TokenFile);
 }
 
 /// <summary>

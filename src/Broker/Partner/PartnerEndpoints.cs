@@ -1,13 +1,14 @@
 using System.ComponentModel.DataAnnotations;
 using Broker.Admin;
+using Broker.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Broker.Partner;
 
 /// <summary>Body of <c>POST /api/v1/partner/key</c>: empty to generate, a PEM private key to import.</summary>
-public sealed record PartnerKeyRequest([property: MaxLength(16_384)] string? PrivateKeyPem);
+public sealed record PartnerKeyRequest([property: MaxLength(16_384), MultiLine] string? PrivateKeyPem);
 
-public sealed record PartnerRegistrationRequest([property: MaxLength(8)] string? Region);
+public sealed record PartnerRegistrationRequest([property: MaxLength(8), SingleLine] string? Region);
 
 /// <summary>The public key where Tesla fetches it, and the operator's partner set-up API (<c>/api/v1/partner</c>).</summary>
 public static class PartnerEndpoints

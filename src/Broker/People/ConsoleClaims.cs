@@ -9,6 +9,10 @@ public static class ConsoleClaims
     public const string ActorClaim = "broker_actor";
     public const string OperatorClaim = "operator";
     public const string PersonClaim = "broker_person";
+    /// <summary>The provider vouched for the session's email (or configuration trusts its emails).</summary>
+    public const string EmailVerifiedClaim = "broker_email_verified";
+    /// <summary>A group the provider put the person in at sign-in (operators may be named by group).</summary>
+    public const string GroupClaim = "broker_group";
 
     public static bool IsOperator(this ClaimsPrincipal user) => user.HasClaim(OperatorClaim, "true");
 

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Broker.Admin;
 using Broker.Data;
+using Broker.Hosting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
 using Microsoft.EntityFrameworkCore;
@@ -22,12 +23,14 @@ public sealed class ConsoleSignIn(BrokerDbContext db, AuditLog audit, IOptions<C
     public override async Task TokenValidated(TokenValidatedContext context)
     {
         var provided = context.Principal!;
-        var issuer = context.SecurityToken.Issuer;
-        var subject = provided.FindFirstValue("sub") ?? throw new InvalidOperationException("The provider's id_token has no subject.");
-        var email = provided.FindFirstValue("email")?.Trim().ToLowerInvariant();
+        // What the provider sends is cleaned of control characters: a NUL cannot be stored, a CR/LF would split the audit line.
+        var issuer = TextInput.Clean(context.SecurityToken.Issuer)!;
+        var subject = TextInput.Clean(provided.FindFirstValue("sub")) ?? throw new InvalidOperationException("The provider's id_token has no subject.");
+        var email = TextInput.Clean(provided.FindFirstValue("email"))?.Trim().ToLowerInvariant();
         var emailTrusted = email is not null && (_console.Oidc.TrustUnverifiedEmail || provided.HasClaim("email_verified", "true"));
-        var name = provided.FindFirstValue("name") ?? email ?? subject;
-        var isOperator = IsOperator(provided, subject, emailTrusted ? email : null);
+        var name = TextInput.Clean(provided.FindFirstValue("name")) ?? email ?? subject;
+        var groups = provided.FindAll(_console.Operators.GroupClaim).Select(c => TextInput.Clean(c.Value)!).Distinct().ToList();
+        var isOperator = NamesOperator(_console.Operators, subject, emailTrusted ? email : null, groups);
 
         var now = time.GetUtcNow();
         var person = await db.People.SingleOrDefaultAsync(p => p.Issuer == issuer && p.Subject == subject, context.HttpContext.RequestAborted);
@@ -37,6 +40,7 @@ public sealed class ConsoleSignIn(BrokerDbContext db, AuditLog audit, IOptions<C
             db.People.Add(person);
         }
         person.Email = email;
+        person.EmailVerified = emailTrusted;
         person.Name = name;
         person.LastSignInAt = now;
         if (emailTrusted)
@@ -45,12 +49,13 @@ public sealed class ConsoleSignIn(BrokerDbContext db, AuditLog audit, IOptions<C
             foreach (var invitation in invitations)
             {
                 invitation.PersonId = person.Id;
-                audit.Add("membership.accepted", invitation.TenantId, detail: $"email={email}; role={invitation.Role}", actor: Actor(email, subject));
+                audit.Add("membership.accepted", invitation.TenantId, detail: $"email={email}; role={invitation.Role.Name()}", actor: Actor(email, subject));
             }
         }
         audit.Add("person.signed_in", detail: isOperator ? "operator" : null, actor: Actor(email, subject));
         await db.SaveChangesAsync(context.HttpContext.RequestAborted);
 
+        // The facts operator status rests on travel in the (server-side) session, so it is re-checked at every request.
         var claims = new List<Claim>
         {
             new("sub", subject), new("name", name), new(ConsoleClaims.PersonClaim, person.Id.ToString()),
@@ -60,6 +65,11 @@ public sealed class ConsoleSignIn(BrokerDbContext db, AuditLog audit, IOptions<C
         {
             claims.Add(new Claim("email", email));
         }
+        if (emailTrusted)
+        {
+            claims.Add(new Claim(ConsoleClaims.EmailVerifiedClaim, "true"));
+        }
+        claims.AddRange(groups.Select(g => new Claim(ConsoleClaims.GroupClaim, g)));
         if (isOperator)
         {
             claims.Add(new Claim(ConsoleClaims.OperatorClaim, "true"));
@@ -90,14 +100,16 @@ public sealed class ConsoleSignIn(BrokerDbContext db, AuditLog audit, IOptions<C
         return Task.CompletedTask;
     }
 
-    private bool IsOperator(ClaimsPrincipal provided, string subject, string? trustedEmail)
-    {
-        var names = _console.Operators;
-        var groups = provided.FindAll(names.GroupClaim).Select(c => c.Value);
-        return names.Subjects.Contains(subject, StringComparer.Ordinal)
-            || (trustedEmail is not null && names.Emails.Contains(trustedEmail, StringComparer.OrdinalIgnoreCase))
-            || groups.Intersect(names.Groups, StringComparer.Ordinal).Any();
-    }
+    /// <summary>Whether configuration names this person an operator: by subject, by a verified email, or by a group.</summary>
+    public static bool NamesOperator(OperatorNames names, string subject, string? trustedEmail, IEnumerable<string> groups) =>
+        names.Subjects.Contains(subject, StringComparer.Ordinal)
+        || (trustedEmail is not null && names.Emails.Contains(trustedEmail, StringComparer.OrdinalIgnoreCase))
+        || groups.Intersect(names.Groups, StringComparer.Ordinal).Any();
+
+    /// <summary>The same question for a signed-in console principal, from the facts its session kept.</summary>
+    public static bool NamesOperator(OperatorNames names, ClaimsPrincipal user) =>
+        NamesOperator(names, user.FindFirstValue("sub") ?? "", user.HasClaim(ConsoleClaims.EmailVerifiedClaim, "true") ? user.FindFirstValue("email") : null,
+            user.FindAll(ConsoleClaims.GroupClaim).Select(c => c.Value));
 
     private static string Actor(string? email, string subject) => $"person:{email ?? subject}";
 }

@@ -1,12 +1,13 @@
 using System.ComponentModel.DataAnnotations;
 using Broker.Data;
+using Broker.Hosting;
 using Broker.Tenants;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
 namespace Broker.People;
 
-public sealed record InviteMemberRequest([property: Required, EmailAddress, MaxLength(320)] string Email, TenantRole Role = TenantRole.Member);
+public sealed record InviteMemberRequest([property: Required, EmailAddress, MaxLength(320), SingleLine] string Email, TenantRole Role = TenantRole.Member);
 
 /// <summary>Joined is false until the invited person first signs in with that (verified) email.</summary>
 public sealed record MemberResponse(Guid Id, string Email, string Role, bool Joined, string? Name, DateTimeOffset CreatedAt, string CreatedBy);
@@ -26,14 +27,14 @@ public static class MembersEndpoints
                                           join p in db.People on m.PersonId equals p.Id into ps
                                           from p in ps.DefaultIfEmpty()
                                           orderby m.Email
-                                          select new MemberResponse(m.Id, m.Email, m.Role == TenantRole.Admin ? "admin" : "member", m.PersonId != null, p.Name, m.CreatedAt, m.CreatedBy))
+                                          select new MemberResponse(m.Id, m.Email, m.Role.Name(), m.PersonId != null, p.Name, m.CreatedAt, m.CreatedBy))
                 .ToListAsync(http.RequestAborted));
         });
 
         group.MapPost("/", async Task<Ok<MemberResponse>> (InviteMemberRequest request, HttpContext http, TenantProvisioning provisioning) =>
         {
             var m = await provisioning.InviteMemberAsync(http.TenantId(), request.Email, request.Role, http.RequestAborted);
-            return TypedResults.Ok(new MemberResponse(m.Id, m.Email, m.Role == TenantRole.Admin ? "admin" : "member", m.PersonId != null, null, m.CreatedAt, m.CreatedBy));
+            return TypedResults.Ok(new MemberResponse(m.Id, m.Email, m.Role.Name(), m.PersonId != null, null, m.CreatedAt, m.CreatedBy));
         }).RequireTenantRole(TenantRole.Admin);
 
         group.MapDelete("/{id:guid}", async Task<Results<NoContent, NotFound>> (Guid id, HttpContext http, TenantProvisioning provisioning) =>

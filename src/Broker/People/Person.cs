@@ -12,6 +12,11 @@ public sealed class Person
     public required string Issuer { get; set; }
     public required string Subject { get; set; }
     public string? Email { get; set; }
+    /// <summary>
+    /// The provider vouched for <see cref="Email"/> at the last sign-in (<c>email_verified</c>, or
+    /// <c>TrustUnverifiedEmail</c>). Only then may an invitation to that email bind to this person.
+    /// </summary>
+    public bool EmailVerified { get; set; }
     public string? Name { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset? LastSignInAt { get; set; }
@@ -23,6 +28,26 @@ public enum TenantRole
     Member,
     /// <summary>Also revokes accounts, manages members and API keys, reads the tenant's audit log.</summary>
     Admin,
+}
+
+public static class TenantRoles
+{
+    /// <summary>
+    /// "member" or "admin" in any case, nothing else: a number ("5", -1) once bound to a role outside the
+    /// enum, which the console showed as "member" and the access check ranked above admin.
+    /// </summary>
+    public static bool TryParse(string? value, out TenantRole role)
+    {
+        (var ok, role) = value?.ToLowerInvariant() switch
+        {
+            "member" => (true, TenantRole.Member),
+            "admin" => (true, TenantRole.Admin),
+            _ => (false, TenantRole.Member),
+        };
+        return ok;
+    }
+
+    public static string Name(this TenantRole role) => role == TenantRole.Admin ? "admin" : "member";
 }
 
 /// <summary>

@@ -38,14 +38,16 @@ public sealed class TenantAccess(BrokerDbContext db)
             return new(AccessOutcome.NotFound);
         }
         TenantRole? role = user.IsOperator() ? TenantRole.Admin
-            : user.FindFirstValue(TenantApiKeyHandler.TenantIdClaim) == tenant.Id.ToString() ? TenantRole.Admin
+            : user.FindFirstValue(TenantApiKeyHandler.TenantIdClaim) == tenant.Id.ToString() ? user.KeyRole()
             : user.PersonId() is { } personId
                 ? await db.Memberships.Where(m => m.TenantId == tenant.Id && m.PersonId == personId).Select(m => (TenantRole?)m.Role).SingleOrDefaultAsync(ct)
                 : null;
+        // Only Admin satisfies Admin: a role outside the enum (refused at input since) counts as a member, never above admin.
+        role = role is null or TenantRole.Admin ? role : TenantRole.Member;
         return role switch
         {
             null => new(AccessOutcome.NotFound),
-            _ when role < needed => new(AccessOutcome.Forbidden, tenant, role),
+            TenantRole.Member when needed == TenantRole.Admin => new(AccessOutcome.Forbidden, tenant, role),
             _ => new(AccessOutcome.Allowed, tenant, role),
         };
     }

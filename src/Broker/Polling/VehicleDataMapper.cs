@@ -89,7 +89,7 @@ public static class VehicleDataMapper
     private static int? Int(JsonElement e, string name) => Num(e, name) is { } d ? (int)Math.Round(d) : null;
 
     private static string? Str(JsonElement e, string name) =>
-        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? Hosting.TextInput.Clean(v.GetString()) : null;
 
     private static bool? Bool(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) ? v.ValueKind switch { JsonValueKind.True => true, JsonValueKind.False => false, _ => null } : null;

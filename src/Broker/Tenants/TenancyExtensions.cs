@@ -5,7 +5,7 @@ namespace Broker.Tenants;
 public static class TenancyExtensions
 {
     public const string TenantPolicy = "Tenant";
-    /// <summary>A tenant's API key (sees that tenant) or the operator's token (sees every tenant).</summary>
+    /// <summary>Any credential with a metrics scope: a tenant's key (that tenant), an operator's or the metrics token (every tenant).</summary>
     public const string MetricsPolicy = "MetricsReader";
 
     public static WebApplicationBuilder AddTenancy(this WebApplicationBuilder builder)
@@ -24,12 +24,13 @@ public static class TenancyExtensions
             .AddPolicy(Admin.AdminPolicies.Operator, p => p
                 .AddAuthenticationSchemes(Admin.OperatorTokenHandler.SchemeName, TenantApiKeyHandler.SchemeName)
                 .RequireClaim(Admin.OperatorTokenHandler.OperatorClaim))
+            // Metrics-only credentials authenticate but carry neither claim: 403 on every API route.
             .AddPolicy(TenantApi.ApiPolicy, p => p
                 .AddAuthenticationSchemes(Admin.OperatorTokenHandler.SchemeName, TenantApiKeyHandler.SchemeName)
-                .RequireAuthenticatedUser())
+                .RequireAssertion(c => c.User.HasClaim(x => x.Type is Admin.OperatorTokenHandler.OperatorClaim or TenantApiKeyHandler.TenantIdClaim)))
             .AddPolicy(MetricsPolicy, p => p
                 .AddAuthenticationSchemes(Admin.OperatorTokenHandler.SchemeName, TenantApiKeyHandler.SchemeName)
-                .RequireAssertion(c => c.User.HasClaim(x => x.Type is Admin.OperatorTokenHandler.OperatorClaim or TenantApiKeyHandler.TenantIdClaim)));
+                .RequireClaim(KeyScopes.MetricsReaderClaim));
         return builder;
     }
 

@@ -28,6 +28,8 @@ public sealed class TenantApiKey
     /// <summary>The first characters of the key, so an operator can tell keys apart.</summary>
     public required string Prefix { get; set; }
     public string? Label { get; set; }
+    /// <summary>Admin (the default, as before scopes existed), Member, or Metrics (reads its tenant's /metrics only).</summary>
+    public TenantKeyScope Scope { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset? RevokedAt { get; set; }
 }

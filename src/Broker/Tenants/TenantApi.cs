@@ -1,4 +1,5 @@
 using Broker.People;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Broker.Tenants;
 
@@ -44,7 +45,12 @@ public static class TenantApi
             var needed = http.GetEndpoint()?.Metadata.GetMetadata<RequiresTenantRole>()?.Role ?? TenantRole.Member;
             if (http.GetRouteValue("tenant") is not string slug)
             {
-                http.Items[TenantIdItem] = http.User.TenantId(); // the short form: behind the Tenant policy
+                // The short form: behind the Tenant policy, so a tenant key acting with its scope's role.
+                if (needed == TenantRole.Admin && http.User.KeyRole() != TenantRole.Admin)
+                {
+                    return Forbidden(needed);
+                }
+                http.Items[TenantIdItem] = http.User.TenantId();
                 return await next(context);
             }
             var result = await access.ResolveAsync(http.User, slug, needed, http.RequestAborted);
@@ -54,12 +60,15 @@ public static class TenantApi
                     http.Items[TenantIdItem] = result.Tenant!.Id;
                     return await next(context);
                 case AccessOutcome.Forbidden:
-                    return TypedResults.Problem(statusCode: 403, title: "Forbidden", detail: $"This needs the tenant role '{needed.ToString().ToLowerInvariant()}'.");
+                    return Forbidden(needed);
                 case AccessOutcome.Unauthenticated:
                     return TypedResults.Unauthorized();
                 default:
                     return TypedResults.Problem(statusCode: 404, title: "Not Found", detail: "No such tenant.");
             }
         }
+
+        private static ProblemHttpResult Forbidden(TenantRole needed) =>
+            TypedResults.Problem(statusCode: 403, title: "Forbidden", detail: $"This needs the tenant role '{needed.Name()}'.");
     }
 }

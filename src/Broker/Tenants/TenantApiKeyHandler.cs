@@ -9,7 +9,7 @@ namespace Broker.Tenants;
 
 /// <summary>
 /// Authenticates <c>Authorization: Bearer brk_...</c> tenant API keys by their SHA-256 hash.
-/// The principal carries only the tenant id; the key itself is never logged.
+/// The principal carries the tenant and what the key's scope allows (<see cref="KeyScopes"/>); the key itself is never logged.
 /// </summary>
 internal sealed class TenantApiKeyHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, BrokerDbContext db)
@@ -33,14 +33,14 @@ internal sealed class TenantApiKeyHandler(
         var hash = SecretToken.Hash(key);
         var found = await db.TenantApiKeys
             .Where(k => k.KeyHash == hash && k.RevokedAt == null)
-            .Select(k => new { k.TenantId, k.Prefix })
+            .Select(k => new { k.TenantId, k.Prefix, k.Scope })
             .SingleOrDefaultAsync(Context.RequestAborted);
         if (found is null)
         {
             return AuthenticateResult.Fail("Unknown or revoked API key.");
         }
         var identity = new ClaimsIdentity(
-            [new Claim(TenantIdClaim, found.TenantId.ToString()), new Claim(People.ConsoleClaims.ActorClaim, $"tenant-key:{found.Prefix}")], SchemeName);
+            [.. KeyScopes.ForTenantKey(found.TenantId, found.Scope), new Claim(People.ConsoleClaims.ActorClaim, $"tenant-key:{found.Prefix}")], SchemeName);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
     }
 

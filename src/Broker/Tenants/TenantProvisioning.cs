@@ -14,7 +14,8 @@ namespace Broker.Tenants;
 /// </summary>
 public sealed partial class TenantProvisioning(BrokerDbContext db, AuditLog audit, TimeProvider time)
 {
-    [GeneratedRegex("^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
+    // \z, not $: $ also matches before a final newline, and "slug\n" once passed, was stored, and broke every page naming it.
+    [GeneratedRegex(@"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?\z")]
     private static partial Regex SlugPattern();
 
     /// <summary>Null when the slug is not a lower-case DNS-label-like name (it appears in URLs and metric labels).</summary>
@@ -35,11 +36,11 @@ public sealed partial class TenantProvisioning(BrokerDbContext db, AuditLog audi
         return tenant;
     }
 
-    public async Task<string> CreateApiKeyAsync(Guid tenantId, string? label, CancellationToken ct)
+    public async Task<string> CreateApiKeyAsync(Guid tenantId, string? label, TenantKeyScope scope, CancellationToken ct)
     {
         var key = SecretToken.NewApiKey();
-        audit.Add("api_key.created", tenantId, detail: $"prefix={key[..10]}{(label is null ? "" : $"; label={label}")}");
-        return await AddApiKeyAsync(tenantId, label, ct, key);
+        audit.Add("api_key.created", tenantId, detail: $"prefix={key[..10]}; scope={scope.Name()}{(label is null ? "" : $"; label={label}")}");
+        return await AddApiKeyAsync(tenantId, label, ct, key, scope);
     }
 
     public async Task<bool> RevokeApiKeyAsync(Guid tenantId, Guid keyId, CancellationToken ct)
@@ -55,19 +56,24 @@ public sealed partial class TenantProvisioning(BrokerDbContext db, AuditLog audi
         return revoked > 0;
     }
 
-    /// <summary>Invites by email (or changes the role of an existing member); binds at once if that person already signed in.</summary>
+    /// <summary>
+    /// Invites by email (or changes the role of an existing member). Binds at once only to a person who already
+    /// signed in with that email *verified* by the provider: anyone may claim any email at a provider that does
+    /// not verify, and an unverified claim must never join a tenant, whether it came before the invitation or after.
+    /// </summary>
     public async Task<Membership> InviteMemberAsync(Guid tenantId, string email, TenantRole role, CancellationToken ct)
     {
         email = email.Trim().ToLowerInvariant();
         var membership = await db.Memberships.SingleOrDefaultAsync(m => m.TenantId == tenantId && m.Email == email, ct);
         if (membership is null)
         {
-            var personId = await db.People.Where(p => p.Email == email).OrderByDescending(p => p.LastSignInAt).Select(p => (Guid?)p.Id).FirstOrDefaultAsync(ct);
+            var personId = await db.People.Where(p => p.Email == email && p.EmailVerified)
+                .OrderByDescending(p => p.LastSignInAt).Select(p => (Guid?)p.Id).FirstOrDefaultAsync(ct);
             membership = new Membership { TenantId = tenantId, Email = email, PersonId = personId, Role = role, CreatedAt = time.GetUtcNow(), CreatedBy = "" };
             db.Memberships.Add(membership);
         }
         membership.Role = role;
-        var entry = audit.Add("membership.invited", tenantId, detail: $"email={email}; role={role.ToString().ToLowerInvariant()}");
+        var entry = audit.Add("membership.invited", tenantId, detail: $"email={email}; role={role.Name()}");
         membership.CreatedBy = membership.CreatedBy is { Length: > 0 } by ? by : entry.Actor;
         await db.SaveChangesAsync(ct);
         return membership;
@@ -83,6 +89,11 @@ public sealed partial class TenantProvisioning(BrokerDbContext db, AuditLog audi
         db.Memberships.Remove(membership);
         audit.Add("membership.removed", tenantId, detail: $"email={membership.Email}");
         await db.SaveChangesAsync(ct);
+        // Access is read per request anyway; ending the sessions also stops a page left open from acting on what it shows.
+        if (membership.PersonId is { } personId)
+        {
+            await ConsoleSessionStore.EndForPersonAsync(db, personId, ct);
+        }
         return true;
     }
 
@@ -99,7 +110,7 @@ public sealed partial class TenantProvisioning(BrokerDbContext db, AuditLog audi
     }
 
     /// <summary>Stores the hash of <paramref name="apiKey"/> (made fresh when null) and returns the key.</summary>
-    public async Task<string> AddApiKeyAsync(Guid tenantId, string? label, CancellationToken ct, string? apiKey = null)
+    public async Task<string> AddApiKeyAsync(Guid tenantId, string? label, CancellationToken ct, string? apiKey = null, TenantKeyScope scope = TenantKeyScope.Admin)
     {
         apiKey ??= SecretToken.NewApiKey();
         var hash = SecretToken.Hash(apiKey);
@@ -108,7 +119,7 @@ public sealed partial class TenantProvisioning(BrokerDbContext db, AuditLog audi
             db.TenantApiKeys.Add(new TenantApiKey
             {
                 TenantId = tenantId, KeyHash = hash, Prefix = apiKey[..Math.Min(10, apiKey.Length)],
-                Label = label, CreatedAt = time.GetUtcNow(),
+                Label = label, Scope = scope, CreatedAt = time.GetUtcNow(),
             });
             await db.SaveChangesAsync(ct);
         }

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using Broker.Admin;
 using Broker.Data;
+using Broker.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
@@ -36,13 +37,14 @@ public static class TenantsEndpoints
     }
 }
 
-public sealed record CreateTenantRequest([property: Required, MaxLength(64)] string Slug, [property: Required, MaxLength(200)] string Name);
+public sealed record CreateTenantRequest([property: Required, MaxLength(64), SingleLine] string Slug, [property: Required, MaxLength(200), SingleLine] string Name);
 
 public sealed record TenantResponse(Guid Id, string Slug, string Name, DateTimeOffset CreatedAt, int? WakeAfterSleepMinutes);
 
-public sealed record CreateApiKeyRequest([property: MaxLength(200)] string? Label);
+/// <param name="Scope">admin (the default): the tenant as an admin; member: as a member; metrics: GET /metrics of the tenant, nothing else.</param>
+public sealed record CreateApiKeyRequest([property: MaxLength(200), SingleLine] string? Label, TenantKeyScope Scope = TenantKeyScope.Admin);
 
-public sealed record ApiKeyResponse(Guid Id, string Prefix, string? Label, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, string? Key = null);
+public sealed record ApiKeyResponse(Guid Id, string Prefix, string? Label, string Scope, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, string? Key = null);
 
 /// <summary>The operator's view of tenants: list and create (<c>/api/v1/tenants</c>).</summary>
 public static class OperatorTenantsEndpoints
@@ -85,16 +87,16 @@ public static class ApiKeysEndpoints
         {
             var tenantId = http.TenantId();
             return TypedResults.Ok(await db.TenantApiKeys.AsNoTracking().Where(k => k.TenantId == tenantId).OrderBy(k => k.CreatedAt)
-                .Select(k => new ApiKeyResponse(k.Id, k.Prefix, k.Label, k.CreatedAt, k.RevokedAt, null)).ToListAsync(http.RequestAborted));
+                .Select(k => new ApiKeyResponse(k.Id, k.Prefix, k.Label, k.Scope.Name(), k.CreatedAt, k.RevokedAt, null)).ToListAsync(http.RequestAborted));
         });
 
         group.MapPost("/", async Task<Created<ApiKeyResponse>> (CreateApiKeyRequest request, HttpContext http, TenantProvisioning provisioning, BrokerDbContext db) =>
         {
             var tenantId = http.TenantId();
-            var key = await provisioning.CreateApiKeyAsync(tenantId, request.Label, http.RequestAborted);
+            var key = await provisioning.CreateApiKeyAsync(tenantId, request.Label, request.Scope, http.RequestAborted);
             var hash = SecretToken.Hash(key);
             var row = await db.TenantApiKeys.AsNoTracking().SingleAsync(k => k.KeyHash == hash, http.RequestAborted);
-            return TypedResults.Created($"{http.Request.Path.Value?.TrimEnd('/')}/{row.Id}", new ApiKeyResponse(row.Id, row.Prefix, row.Label, row.CreatedAt, null, key));
+            return TypedResults.Created($"{http.Request.Path.Value?.TrimEnd('/')}/{row.Id}", new ApiKeyResponse(row.Id, row.Prefix, row.Label, row.Scope.Name(), row.CreatedAt, null, key));
         });
 
         group.MapDelete("/{id:guid}", async Task<Results<NoContent, NotFound>> (Guid id, HttpContext http, TenantProvisioning provisioning) =>

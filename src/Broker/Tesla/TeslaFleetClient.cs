@@ -169,7 +169,7 @@ public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOpti
         {
             try
             {
-                return ResponseOf(body) is { } r ? r.Deserialize<T>() : default;
+                return ResponseOf(body) is { } r ? r.Deserialize<T>(TeslaText.Options) : default;
             }
             catch (JsonException ex)
             {
@@ -220,6 +220,23 @@ public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOpti
 
     [GeneratedRegex(@"use base URL: (https?://[-a-zA-Z0-9.:]+)")]
     private static partial Regex UseBaseUrl();
+}
+
+/// <summary>
+/// How Fleet API answers are read: every string is cleaned of control characters (<see cref="Hosting.TextInput"/>),
+/// so a display name with a NUL (Postgres cannot store one) or a line break does not fail a connect or a poll.
+/// </summary>
+internal static class TeslaText
+{
+    public static readonly JsonSerializerOptions Options = new() { Converters = { new CleanStringConverter() } };
+
+    private sealed class CleanStringConverter : System.Text.Json.Serialization.JsonConverter<string>
+    {
+        public override string? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            Hosting.TextInput.Clean(reader.GetString());
+
+        public override void Write(Utf8JsonWriter writer, string value, JsonSerializerOptions options) => writer.WriteStringValue(value);
+    }
 }
 
 /// <summary>The car is asleep or offline (408): not an error, just no data now.</summary>

@@ -1,0 +1,36 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Broker.Hosting;
+
+/// <summary>
+/// Rules for text that enters Broker, from people or from Tesla. Control characters are refused in input
+/// (a 400 before any row is written): Postgres cannot store NUL (22021), a CR/LF in a slug or label ends up in a
+/// Location header or a log line, and a slug's regex <c>$</c> matches before a final newline. Text that Tesla or an
+/// identity provider sends is cleaned instead, so one odd display name does not fail a whole connect.
+/// </summary>
+public static class TextInput
+{
+    /// <summary>True when <paramref name="text"/> holds a control character (C0, DEL, C1); line breaks and tabs only where allowed.</summary>
+    public static bool HasControl(string? text, bool allowLineBreaks = false) =>
+        text is not null && text.Any(c => char.IsControl(c) && !(allowLineBreaks && c is '\r' or '\n' or '\t'));
+
+    /// <summary>Drops control characters from text sent by someone else (Tesla, an identity provider); null stays null.</summary>
+    public static string? Clean(string? text) =>
+        text is null || !HasControl(text) ? text : string.Concat(text.Where(c => !char.IsControl(c)));
+
+    public const string SingleLineMessage = "The {0} field must not contain control characters (tabs, line breaks, NUL…).";
+}
+
+/// <summary>A one-line text field: no control character at all (see <see cref="TextInput"/>).</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Parameter | AttributeTargets.Field)]
+public sealed class SingleLineAttribute() : ValidationAttribute(TextInput.SingleLineMessage)
+{
+    public override bool IsValid(object? value) => value is not string text || !TextInput.HasControl(text);
+}
+
+/// <summary>A multi-line text field (a PEM key): line breaks and tabs, but no other control character.</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Parameter | AttributeTargets.Field)]
+public sealed class MultiLineAttribute() : ValidationAttribute("The {0} field must not contain control characters other than line breaks.")
+{
+    public override bool IsValid(object? value) => value is not string text || !TextInput.HasControl(text, allowLineBreaks: true);
+}
