@@ -4,7 +4,7 @@
 //   { "port": 41234, "issuer": "http://127.0.0.1:41234",
 //     "clients":  [{ "client_id", "client_secret", "redirect_uris": [], "post_logout_redirect_uris": [],
 //                    "token_endpoint_auth_method"?: "client_secret_post" | "client_secret_basic" }],
-//     "accounts": [{ "sub", "email", "name", "groups": [], "password"? }] }
+//     "accounts": [{ "sub", "email", "name", "groups": [], "password"?, "emailVerified"? (default true) }] }
 // Sign-in is one plain form (no script) at /interaction/<uid>: login = the account's email or sub, and the
 // account's password when the config lists one. Consent is granted automatically: every client is first-party.
 import { randomBytes, generateKeyPairSync } from 'node:crypto';
@@ -53,7 +53,8 @@ const provider = new Provider(issuer, {
     const account = accounts.find((a) => a.sub === id);
     return account && {
       accountId: account.sub,
-      claims: () => ({ sub: account.sub, email: account.email, email_verified: true, name: account.name, groups: account.groups || [] }),
+      // emailVerified: false plays a provider that lets anyone claim any email (the invitation-takeover tests).
+      claims: () => ({ sub: account.sub, email: account.email, email_verified: account.emailVerified !== false, name: account.name, groups: account.groups || [] }),
     };
   },
   ttl: { Session: 3600, Grant: 3600, Interaction: 600, AccessToken: 3600, IdToken: 3600, AuthorizationCode: 60 },

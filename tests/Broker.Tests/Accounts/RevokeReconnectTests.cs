@@ -81,6 +81,33 @@ public sealed class RevokeReconnectTests(PostgresServer postgres) : BrokerTestBa
     }
 
     [Fact]
+    public async Task ReconnectLinkUsedTwiceAtOnceReconnectsOnceAndTheOtherCallbackWritesNothing()
+    {
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        var alice = Assert.Single(await GetJsonAsync<AccountResponse[]>(ApiKey, "/api/v1/accounts"));
+        var token = (await CreateReconnectLinkAsync(alice.Id)).Url.Split('/')[^1];
+        // Two browsers (one person, two tabs and a copied link; or an attacker racing a copy) both finish at Tesla.
+        var first = NewUser();
+        var second = NewUser();
+        var callbacks = new[]
+        {
+            await first.SignInAndConsentAsync(await first.StartAsync(token), "alice@example.com", "alice-demo"),
+            await second.SignInAndConsentAsync(await second.StartAsync(token), "alice@example.com", "alice-demo"),
+        };
+        // Tesla's products answer is slow, so both callbacks are past every check made before the write when they race.
+        await AddSimFaultAsync(new { path = "/api/1/products", delayMs = 1500, count = 2 });
+
+        var answers = await Task.WhenAll(first.ReturnToBrokerAsync(callbacks[0]), second.ReturnToBrokerAsync(callbacks[1]));
+
+        var statuses = answers.Select(a => (int)a.StatusCode).Order().ToArray();
+        Assert.Equal([302, 409], statuses);
+        var refused = answers.Single(a => a.StatusCode == HttpStatusCode.Conflict);
+        Assert.Contains("data-reason=\"link_used\"", await refused.Content.ReadAsStringAsync(Ct));
+        await using var db = Broker.CreateDbContext();
+        Assert.Equal(1, await db.AuditEvents.CountAsync(e => e.Action == "account.reconnected" && e.AccountId == alice.Id, Ct));
+    }
+
+    [Fact]
     public async Task ReconnectLinkRefusesADifferentTeslaUserAndChangesNothing()
     {
         await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");

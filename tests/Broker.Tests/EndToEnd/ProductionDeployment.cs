@@ -70,8 +70,9 @@ public sealed partial class ProductionDeployment(PostgresServer postgres) : IAsy
         }
 
         Prometheus = new PrometheusHost(_dir.CreateSubdirectory("prometheus"), PostgresServer.FreePort());
+        // As in compose: Prometheus holds the metrics-only token (Metrics:TokenFile), never the operator's.
         var tokenFile = Path.Combine(_dir.FullName, "metrics_token");
-        await File.WriteAllTextAsync(tokenFile, BrokerApplication.OperatorToken, Ct);
+        await File.WriteAllTextAsync(tokenFile, MetricsToken, Ct);
         Prometheus.Start(PrometheusConfig(await ReadRepoFileAsync("deploy/prometheus/prometheus.yml"), tokenFile));
 
         Nginx = new NginxHost(_dir);
@@ -96,8 +97,11 @@ public sealed partial class ProductionDeployment(PostgresServer postgres) : IAsy
         await BobWithdrawsAccessAfterHisFirstPollAsync();
     }
 
+    public const string MetricsToken = "e2e-metrics-token-0123456789";
+
     private Dictionary<string, string?> ReplicaSettings => new()
     {
+        ["Metrics:TokenFile"] = Path.Combine(_dir.FullName, "metrics_token"),
         ["Jobs:Enabled"] = "true",
         ["Jobs:IdleWaitSeconds"] = "1",
         ["Jobs:ClusterCheckinSeconds"] = "2",

@@ -23,6 +23,9 @@ public sealed class BrokerApplication(string connectionString, SimulatorHost sim
 
     public string ConnectionString { get; } = connectionString;
 
+    /// <summary>Testing by default; Development or Production where a test compares how the environments answer.</summary>
+    public string EnvironmentName { get; init; } = "Testing";
+
     /// <summary>Every log line at Debug and above (the most an operator would turn on to troubleshoot).</summary>
     public LogCollector Logs { get; } = new();
 
@@ -31,7 +34,7 @@ public sealed class BrokerApplication(string connectionString, SimulatorHost sim
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseEnvironment("Testing");
+        builder.UseEnvironment(EnvironmentName);
         var settings = new Dictionary<string, string?>
         {
             ["ConnectionStrings:Broker"] = ConnectionString,

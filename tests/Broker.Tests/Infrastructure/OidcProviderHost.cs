@@ -19,8 +19,11 @@ public sealed record OidcClient(
     [JsonPropertyName("token_endpoint_auth_method")] public string TokenEndpointAuthMethod { get; init; } = "client_secret_post";
 }
 
-/// <summary>A person who can sign in with their email (or sub) and, when set, this password; null accepts any password.</summary>
-public sealed record OidcAccount(string Sub, string Email, string Name, IReadOnlyList<string> Groups, string? Password);
+/// <summary>
+/// A person who can sign in with their email (or sub) and, when set, this password; null accepts any password.
+/// EmailVerified false: the provider passes the email on without vouching for it (<c>email_verified: false</c>).
+/// </summary>
+public sealed record OidcAccount(string Sub, string Email, string Name, IReadOnlyList<string> Groups, string? Password, bool EmailVerified = true);
 
 /// <summary>
 /// A real OpenID provider (npm oidc-provider, tests/OidcProvider/server.mjs) in a node process on a free loopback port.

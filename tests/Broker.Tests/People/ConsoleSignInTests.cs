@@ -88,7 +88,10 @@ public sealed class ConsoleSignInTests(PostgresServer postgres) : BrokerTestBase
         Assert.True(Assert.Single(members).Joined);
 
         Assert.Equal(HttpStatusCode.NoContent, (await ApiClient(ApiKey).DeleteAsync($"/api/v1/members/{member.Id}", Ct)).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await alice.Browser.GetAsync("/console/tenants/household", Ct)).StatusCode);
+        // Her session ended with the membership (People/ConsoleSessionTests); signed in again, the tenant is gone for her.
+        Assert.Equal(HttpStatusCode.Redirect, (await alice.Browser.GetAsync("/console/tenants/household", Ct)).StatusCode);
+        var again = await new ConsolePerson(Broker).SignInAsync(_provider, "alice-admin@example.com", "alice-admin-demo");
+        Assert.Equal(HttpStatusCode.NotFound, (await again.Browser.GetAsync("/console/tenants/household", Ct)).StatusCode);
     }
 
     [Fact]

@@ -79,6 +79,9 @@ public sealed class HostileRequestTests(PostgresServer postgres) : BrokerTestBas
         }
 
         var after = await SnapshotAsync(victim.TenantId);
+        // Classes that must hold whatever the seed: nothing stored with a control character, no role or scope outside its names.
+        failures.AddRange((await DatabaseSnapshot.ControlCharactersAsync(Broker.ConnectionString, Ct)).Select(v => $"stored with a control character: {v}"));
+        failures.AddRange((await OutOfRangeRowsAsync()).Select(v => $"stored outside its enum: {v}"));
         var summary = $"seed {seed} (replay: BROKER_HOSTILE_SEED={seed}); statuses {string.Join(", ", statuses.Select(p => $"{p.Key}×{p.Value}"))}";
         TestContext.Current.TestOutputHelper?.WriteLine(summary);
         if (!before.VictimRows.SequenceEqual(after.VictimRows))
@@ -113,6 +116,22 @@ public sealed class HostileRequestTests(PostgresServer postgres) : BrokerTestBas
         {
             yield return $"Location points off-site: {location.OriginalString}";
         }
+        if (request.Note.StartsWith("control character in") || request.Note.StartsWith("out-of-range enum in"))
+        {
+            if (status != 400) yield return $"{request.Note} answered {status}, not 400";
+        }
+        var unsafeMethod = request.Method is "POST" or "PUT" or "DELETE" or "PATCH";
+        if (unsafeMethod && (request.Url.StartsWith("/console") || request.Url.StartsWith("/connect/")) && !request.Url.StartsWith("/connect/callback")
+            && !request.Note.Contains("valid antiforgery token") && !request.Note.StartsWith("control character") && !request.Note.StartsWith("out-of-range")
+            && !request.Note.StartsWith("cross-tenant")
+            && !(status is 400 or 404 or 405 or 415 or 429 || (status == 302 && response.Headers.Location?.OriginalString.StartsWith("/console/signin") == true)))
+        {
+            yield return $"a browser form post without its token answered {status}";
+        }
+        if (request.Url.StartsWith("/console/signin") && request.Url.Contains("evil.example") && body.Contains("evil.example"))
+        {
+            yield return "the sign-in page links to the return URL's other site";
+        }
         var path = request.Url.Split('?')[0];
         if (path.StartsWith("/api/", StringComparison.Ordinal) && status is >= 400 and < 500
             && response.Content.Headers.ContentType?.MediaType != "application/problem+json")
@@ -132,10 +151,13 @@ public sealed class HostileRequestTests(PostgresServer postgres) : BrokerTestBas
         }
     }
 
-    /// <summary>Off-site: an absolute URL to any host but the broker's own, Tesla's sign-in, or the console's OpenID provider; or a scheme-relative one.</summary>
+    /// <summary>
+    /// Off-site: an absolute URL to any host but the broker's own, Tesla's sign-in, or the console's OpenID provider; or a
+    /// scheme-relative one, as a browser reads it (tabs and line breaks dropped, a backslash read as a slash).
+    /// </summary>
     private bool OffSite(Uri location)
     {
-        var raw = location.OriginalString;
+        var raw = location.OriginalString.Replace("\t", "").Replace("\n", "").Replace("\r", "").Replace('\\', '/').TrimStart();
         if (!location.IsAbsoluteUri)
         {
             return raw.StartsWith("//") || raw.StartsWith("/\\") || raw.StartsWith("\\");
@@ -204,6 +226,25 @@ public sealed class HostileRequestTests(PostgresServer postgres) : BrokerTestBas
     }
 
     private sealed record Snapshot(List<string> VictimRows, List<Guid> Accounts, List<Guid> TokenRows);
+
+    private async Task<List<string>> OutOfRangeRowsAsync()
+    {
+        await using var connection = new NpgsqlConnection(Broker.ConnectionString);
+        await connection.OpenAsync(Ct);
+        var rows = new List<string>();
+        foreach (var sql in new[]
+        {
+            "SELECT 'membership ' || email || ' role ' || role FROM memberships WHERE role NOT IN ('Member', 'Admin')",
+            "SELECT 'tenant key ' || prefix || ' scope ' || scope FROM tenant_api_keys WHERE scope NOT IN ('Admin', 'Member', 'Metrics')",
+            "SELECT 'operator key ' || display_prefix || ' scope ' || scope FROM operator_api_keys WHERE scope NOT IN ('Operator', 'Metrics')",
+        })
+        {
+            await using var command = new NpgsqlCommand(sql, connection);
+            await using var reader = await command.ExecuteReaderAsync(Ct);
+            while (await reader.ReadAsync(Ct)) rows.Add(reader.GetString(0));
+        }
+        return rows;
+    }
 
     /// <summary>Every row of tenant B (all tables with a tenant_id, its tenant row, its tokens) as JSON text; all account and token ids.</summary>
     private async Task<Snapshot> SnapshotAsync(Guid victim)

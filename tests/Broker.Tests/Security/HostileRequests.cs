@@ -57,7 +57,16 @@ public sealed class HostileRequests(HostileWorld w, int seed)
         "%0d%0aSet-Cookie:%20pwn=1", "%0D%0ALocation:%20https://evil.example/", "//evil.example", "https://evil.example/", "/\\evil.example",
         "\\\\evil.example", "javascript:alert(1)", "http:evil.example", "/%2F%2Fevil.example", "%2F%2Fevil.example", "-1", "0",
         "99999999999999999999999999", "null", "[]", "{}", "%7B%7D", "%C3%BC%F0%9F%98%80", "00000000-0000-0000-0000-000000000000",
+        // Return URLs a browser turns into another site: it drops tabs and line breaks and reads a backslash as a slash.
+        "/%09/evil.example", "/%0A/evil.example", "/%0D%0A/evil.example", "%5C%5Cevil.example", "/%5Cevil.example", "/%09%5Cevil.example",
+        "%20//evil.example", "%5C/evil.example",
     ];
+
+    /// <summary>Control characters as they arrive in a JSON string (escaped): NUL, line breaks, tab, escape, DEL, C1.</summary>
+    private static readonly string[] Controls = ["\\u0000", "\\n", "\\r\\n", "\\t", "\\u001b", "\\u007f", "\\u0085", "\\u0000x"];
+
+    /// <summary>Enum values outside their names, as JSON: numbers, numeric strings, flag sums, unknown names.</summary>
+    private static readonly string[] OutOfRange = ["2", "5", "-1", "\"5\"", "\"-1\"", "\"Owner\"", "\"Admin,Member\"", "\"member,metrics\"", "1.5", "true", "\"\""];
 
     private string JunkValue() => _random.Next(10) switch
     {
@@ -84,16 +93,70 @@ public sealed class HostileRequests(HostileWorld w, int seed)
 
     private HostileRequest NextOfAnyKind() => _random.Next(100) switch
     {
-        < 9 => ConnectPage(),
-        < 18 => ConnectStart(),
-        < 33 => Callback(),
-        < 37 => Result(),
-        < 45 => ConsoleGet(),
-        < 55 => ConsolePost(),
-        < 78 => Api(),
-        < 83 => Metrics(),
+        < 8 => ConnectPage(),
+        < 15 => ConnectStart(),
+        < 28 => Callback(),
+        < 31 => Result(),
+        < 38 => ConsoleGet(),
+        < 47 => ConsolePost(),
+        < 65 => Api(),
+        < 69 => Metrics(),
+        < 77 => ControlText(),
+        < 83 => OutOfRangeEnum(),
         _ => CrossTenant(),
     };
+
+    /// <summary>
+    /// A request that would be accepted but for one control character in one text field: the attacker's own tenant, valid
+    /// credentials and form token, every other field valid. Expected: 400, nothing stored.
+    /// </summary>
+    private HostileRequest ControlText()
+    {
+        var escaped = Pick(Controls);
+        var raw = System.Text.Json.JsonSerializer.Deserialize<string>($"\"{escaped}\"")!;
+        var at = _random.Next(3);
+        string Spoil(string value, string c) => at switch { 0 => c + value, 1 => value[..(value.Length / 2)] + c + value[(value.Length / 2)..], _ => value + c };
+        if (_random.Next(2) == 0)
+        {
+            var (path, form) = _random.Next(4) switch
+            {
+                0 => ("/console/tenants/household/connect-links", $"label={Uri.EscapeDataString(Spoil("Ann's cars", raw))}"),
+                1 => ("/console/tenants/household/api-keys", $"label={Uri.EscapeDataString(Spoil("grafana", raw))}&scope=metrics"),
+                2 => ("/console/tenants/household/members", $"email={Uri.EscapeDataString(Spoil("ann@example.com", raw))}&role=member"),
+                _ => ("/console/tenants/household/members", $"email=ann%40example.com&role={Uri.EscapeDataString(Spoil("member", raw))}"),
+            };
+            var body = $"{form}&{w.MemberFormToken.Key}={Uri.EscapeDataString(w.MemberFormToken.Value)}";
+            return new(Caller.MemberA, "POST", path, Encoding.UTF8.GetBytes(body), "application/x-www-form-urlencoded", [], "control character in a console field");
+        }
+        var (apiPath, json) = _random.Next(5) switch
+        {
+            0 => ("/api/v1/connect-links", $"{{\"label\":\"{Spoil("Ann's cars", escaped)}\"}}"),
+            1 => ("/api/v1/api-keys", $"{{\"label\":\"{Spoil("grafana", escaped)}\",\"scope\":\"metrics\"}}"),
+            2 => ("/api/v1/members", $"{{\"email\":\"{Spoil("ann@example.com", escaped)}\",\"role\":\"member\"}}"),
+            3 => ("/api/v1/tenants/household/connect-links", $"{{\"label\":\"{Spoil("campaign", escaped)}\"}}"),
+            _ => ("/api/v1/members", $"{{\"email\":\"ann@example.com\",\"role\":\"{Spoil("admin", escaped)}\"}}"),
+        };
+        return new(Caller.KeyA, "POST", apiPath, Encoding.UTF8.GetBytes(json), "application/json", [("Authorization", $"Bearer {w.ApiKeyA}")], "control character in an api field");
+    }
+
+    /// <summary>A role or key scope outside its names, otherwise a valid request of the attacker's own tenant. Expected: 400.</summary>
+    private HostileRequest OutOfRangeEnum()
+    {
+        var value = Pick(OutOfRange);
+        if (_random.Next(3) == 0)
+        {
+            var formValue = value.Trim('"');
+            var (path, form) = _random.Next(2) == 0
+                ? ("/console/tenants/household/members", $"email=ann%40example.com&role={Uri.EscapeDataString(formValue)}")
+                : ("/console/tenants/household/api-keys", $"label=x&scope={Uri.EscapeDataString(formValue)}");
+            var body = $"{form}&{w.MemberFormToken.Key}={Uri.EscapeDataString(w.MemberFormToken.Value)}";
+            return new(Caller.MemberA, "POST", path, Encoding.UTF8.GetBytes(body), "application/x-www-form-urlencoded", [], "out-of-range enum in a console field");
+        }
+        var (apiPath, json) = _random.Next(2) == 0
+            ? (PickOf("/api/v1/members", "/api/v1/tenants/household/members"), $"{{\"email\":\"ann@example.com\",\"role\":{value}}}")
+            : (PickOf("/api/v1/api-keys", "/api/v1/tenants/household/api-keys"), $"{{\"label\":\"x\",\"scope\":{value}}}");
+        return new(Caller.KeyA, "POST", apiPath, Encoding.UTF8.GetBytes(json), "application/json", [("Authorization", $"Bearer {w.ApiKeyA}")], "out-of-range enum in an api field");
+    }
 
     /// <summary>Tenant A's valid credentials, the right method and a well-formed request, naming one of tenant B's things.</summary>
     private HostileRequest CrossTenant()
@@ -276,7 +339,7 @@ public sealed class HostileRequests(HostileWorld w, int seed)
         5 => (Encoding.UTF8.GetBytes("{\"label\":"), "application/json", "truncated json"),
         6 => (Encoding.UTF8.GetBytes("{\"label\":\"x\"}"), PickOf("text/plain", "application/xml", "application/x-www-form-urlencoded", "application/json; charset=latin1", JunkValue()), "wrong content type"),
         7 => (Encoding.UTF8.GetBytes("{\"region\":\"" + PickOf("na", "eu", "cn", "xx", JunkValue().Replace("\"", "")) + "\",\"privateKeyPem\":\"-----BEGIN EC PRIVATE KEY-----\\nMHcC\\n-----END EC PRIVATE KEY-----\"}"), "application/json", "partner json"),
-        8 => (Encoding.UTF8.GetBytes("{\"email\":\"" + PickOf("a@b", "x", "\\r\\nBcc: evil@example.com", new string('e', 400) + "@example.com") + "\",\"role\":\"" + PickOf("Admin", "Owner", "99", "") + "\"}"), "application/json", "member json"),
+        8 => (Encoding.UTF8.GetBytes("{\"email\":\"" + PickOf("a@b", "x", "\\r\\nBcc: evil@example.com", new string('e', 400) + "@example.com") + "\",\"role\":" + PickOf("\"Admin\"", "\"Owner\"", "\"99\"", "\"\"", "5", "-1", "\"5\"") + "}"), "application/json", "member json"),
         9 => (Encoding.UTF8.GetBytes("{\"__proto__\":{\"admin\":true},\"tenantId\":\"" + w.AccountB + "\",\"label\":null}"), "application/json", "extra fields"),
         _ => (Encoding.UTF8.GetBytes("[1,2,3]"), "application/json", "array json"),
     };
