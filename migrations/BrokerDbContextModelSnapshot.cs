@@ -57,6 +57,10 @@ namespace Broker.Migrations
                         .HasColumnType("text")
                         .HasColumnName("resource_type");
 
+                    b.Property<DateTimeOffset?>("RetiredAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("retired_at");
+
                     b.Property<string>("SiteName")
                         .HasColumnType("text")
                         .HasColumnName("site_name");
@@ -107,6 +111,10 @@ namespace Broker.Migrations
                         .HasColumnType("text[]")
                         .HasColumnName("granted_scopes");
 
+                    b.Property<DateTimeOffset?>("ProductsCheckedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("products_checked_at");
+
                     b.Property<string>("Region")
                         .IsRequired()
                         .HasMaxLength(8)
@@ -137,6 +145,19 @@ namespace Broker.Migrations
                     b.Property<Guid>("TenantId")
                         .HasColumnType("uuid")
                         .HasColumnName("tenant_id");
+
+                    b.Property<string>("TokenRejectedError")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("token_rejected_error");
+
+                    b.Property<DateTimeOffset?>("TokenRejectedSince")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("token_rejected_since");
+
+                    b.Property<DateTimeOffset?>("TokenRetryAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("token_retry_at");
 
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone")
@@ -185,6 +206,10 @@ namespace Broker.Migrations
                     b.Property<DateTimeOffset>("LastSeenAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("last_seen_at");
+
+                    b.Property<DateTimeOffset?>("RetiredAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("retired_at");
 
                     b.Property<string>("State")
                         .HasColumnType("text")
@@ -1050,6 +1075,36 @@ namespace Broker.Migrations
                         .HasDatabaseName("ix_tenant_api_keys_tenant_id");
 
                     b.ToTable("tenant_api_keys", (string)null);
+                });
+
+            modelBuilder.Entity("Broker.Tesla.TeslaAppState", b =>
+                {
+                    b.Property<string>("Realm")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("realm");
+
+                    b.Property<DateTimeOffset?>("DisabledSince")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("disabled_since");
+
+                    b.Property<string>("Error")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("error");
+
+                    b.Property<DateTimeOffset?>("NextProbeAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("next_probe_at");
+
+                    b.Property<int?>("Status")
+                        .HasColumnType("integer")
+                        .HasColumnName("status");
+
+                    b.HasKey("Realm")
+                        .HasName("pk_tesla_apps");
+
+                    b.ToTable("tesla_apps", (string)null);
                 });
 
             modelBuilder.Entity("Broker.Vault.TeslaToken", b =>

@@ -11,15 +11,18 @@ namespace Broker.Accounts;
 
 /// <summary>
 /// One linked Tesla account. <c>Attention</c> lists what keeps it from working fully:
-/// <c>needs_reconnect</c>, <c>revoked</c>, <c>missing_scopes</c>, <c>virtual_key_not_paired</c>.
+/// <c>needs_reconnect</c>, <c>revoked</c>, <c>missing_scopes</c>, <c>virtual_key_not_paired</c>, <c>tesla_rejects_token</c>
+/// (Tesla refuses its token although it refreshes; <c>TeslaError</c> says what Tesla said, e.g. "unknown user").
+/// Vehicles and sites no longer on the account at Tesla carry <c>RetiredAt</c> and are not polled.
 /// </summary>
 public sealed record AccountResponse(
     Guid Id, string Status, string[] Attention, string? Email, string Region, string[] GrantedScopes, string[] MissingScopes,
-    DateTimeOffset ConnectedAt, DateTimeOffset? RevokedAt, string? RevokedBy, VehicleResponse[] Vehicles, EnergySiteResponse[] EnergySites);
+    DateTimeOffset ConnectedAt, DateTimeOffset? RevokedAt, string? RevokedBy, VehicleResponse[] Vehicles, EnergySiteResponse[] EnergySites,
+    string? TeslaError = null);
 
-public sealed record VehicleResponse(string Vin, string? DisplayName, string? State, DateTimeOffset LastSeenAt, bool? KeyPaired);
+public sealed record VehicleResponse(string Vin, string? DisplayName, string? State, DateTimeOffset LastSeenAt, bool? KeyPaired, DateTimeOffset? RetiredAt = null);
 
-public sealed record EnergySiteResponse(long EnergySiteId, string? SiteName, string? ResourceType, bool HasBattery, bool HasSolar);
+public sealed record EnergySiteResponse(long EnergySiteId, string? SiteName, string? ResourceType, bool HasBattery, bool HasSolar, DateTimeOffset? RetiredAt = null);
 
 /// <summary>After a revoke: the broker has forgotten the tokens; this is where the owner withdraws consent at Tesla too.</summary>
 public sealed record RevokeResponse(Guid Id, string Status, string TeslaConsentRevocationUrl);
@@ -74,7 +77,8 @@ public static class AccountsEndpoints
     [
         .. a.Status switch { AccountStatus.NeedsReconnect => ["needs_reconnect"], AccountStatus.Revoked => ["revoked"], _ => Array.Empty<string>() },
         .. ScopeCatalog.Missing(requestedScopes, a.GrantedScopes).Any() ? ["missing_scopes"] : Array.Empty<string>(),
-        .. a.Vehicles.Any(v => v.KeyPaired == false) ? ["virtual_key_not_paired"] : Array.Empty<string>(),
+        .. a.Vehicles.Any(v => v.KeyPaired == false && v.RetiredAt is null) ? ["virtual_key_not_paired"] : Array.Empty<string>(),
+        .. a.TokenRejectedSince is not null ? ["tesla_rejects_token"] : Array.Empty<string>(),
     ];
 
     public static string StatusName(this AccountStatus status) =>
@@ -87,6 +91,7 @@ public static class AccountsEndpoints
         a.Email, a.Region, a.GrantedScopes,
         ScopeCatalog.Missing(requestedScopes, a.GrantedScopes).Select(s => s.Scope).ToArray(),
         a.ConnectedAt, a.RevokedAt, a.RevokedBy,
-        a.Vehicles.OrderBy(v => v.Vin).Select(v => new VehicleResponse(v.Vin, v.DisplayName, v.State, v.LastSeenAt, v.KeyPaired)).ToArray(),
-        a.EnergySites.OrderBy(s => s.EnergySiteId).Select(s => new EnergySiteResponse(s.EnergySiteId, s.SiteName, s.ResourceType, s.HasBattery, s.HasSolar)).ToArray());
+        a.Vehicles.OrderBy(v => v.Vin).Select(v => new VehicleResponse(v.Vin, v.DisplayName, v.State, v.LastSeenAt, v.KeyPaired, v.RetiredAt)).ToArray(),
+        a.EnergySites.OrderBy(s => s.EnergySiteId).Select(s => new EnergySiteResponse(s.EnergySiteId, s.SiteName, s.ResourceType, s.HasBattery, s.HasSolar, s.RetiredAt)).ToArray(),
+        a.TokenRejectedSince is null ? null : a.TokenRejectedError ?? "refused");
 }

@@ -28,6 +28,16 @@ public sealed class TeslaAccount
     /// <summary>When and by whom the account was revoked; its tokens are gone from then on.</summary>
     public DateTimeOffset? RevokedAt { get; set; }
     public string? RevokedBy { get; set; }
+    /// <summary>When the devices were last read from <c>/api/1/products</c>: at connect, then at most daily (cars come and go).</summary>
+    public DateTimeOffset? ProductsCheckedAt { get; set; }
+    /// <summary>
+    /// Tesla refuses this account's access token although a refresh succeeds (a 401 after the refresh, e.g. "unknown
+    /// user": the owner has never opened the Tesla app). Polls wait until <see cref="TokenRetryAt"/> and do not refresh
+    /// again for it; the first accepted call clears it. Null while Tesla accepts the token.
+    /// </summary>
+    public DateTimeOffset? TokenRejectedSince { get; set; }
+    public string? TokenRejectedError { get; set; }
+    public DateTimeOffset? TokenRetryAt { get; set; }
     public List<Vehicle> Vehicles { get; set; } = [];
     public List<EnergySite> EnergySites { get; set; } = [];
 }
@@ -47,6 +57,8 @@ public sealed class Vehicle
     /// <summary>Whether the operator's virtual key is on the car (from <c>fleet_status</c>); null until checked.</summary>
     public bool? KeyPaired { get; set; }
     public DateTimeOffset? KeyCheckedAt { get; set; }
+    /// <summary>Gone from the account's products at Tesla: no longer polled or exported; cleared if it comes back.</summary>
+    public DateTimeOffset? RetiredAt { get; set; }
 }
 
 public sealed class EnergySite
@@ -61,4 +73,6 @@ public sealed class EnergySite
     public bool HasSolar { get; set; }
     public DateTimeOffset DiscoveredAt { get; set; }
     public DateTimeOffset LastSeenAt { get; set; }
+    /// <summary>Gone from the account's products at Tesla: no longer polled or exported; cleared if it comes back.</summary>
+    public DateTimeOffset? RetiredAt { get; set; }
 }

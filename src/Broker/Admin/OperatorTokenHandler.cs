@@ -23,13 +23,16 @@ public sealed class OperatorOptions
 
 internal static class ConfiguredToken
 {
-    /// <summary>The file's content when a file is named and exists (a Docker secret), else the value; empty is none.</summary>
+    /// <summary>
+    /// The file's content when a file is named and exists (a Docker secret), else the value. Empty or blank is none: an empty
+    /// token file once made any bearer of only whitespace an operator (found by the compose check).
+    /// </summary>
     public static string? Read(string? value, string? file) =>
-        file is { Length: > 0 } && File.Exists(file) ? File.ReadAllText(file).Trim() is { Length: > 0 } t ? t : null
-        : value is { Length: > 0 } ? value : null;
+        (file is { Length: > 0 } && File.Exists(file) ? File.ReadAllText(file).Trim() : value?.Trim()) is { Length: > 0 } token ? token : null;
 
     public static bool Matches(string presented, string? expected) =>
-        expected is not null && CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
+        presented.Length > 0 && expected is { Length: > 0 }
+        && CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(presented)), SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
 }
 
 /// <summary>
@@ -48,12 +51,10 @@ internal sealed class OperatorTokenHandler(
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        var header = Request.Headers.Authorization.ToString();
-        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        if (SecretToken.Bearer(Request.Headers.Authorization.ToString()) is not { } token)
         {
             return AuthenticateResult.NoResult();
         }
-        var token = header["Bearer ".Length..].Trim();
         string actor;
         OperatorKeyScope scope;
         if (token.StartsWith(OperatorApiKey.Prefix, StringComparison.Ordinal))

@@ -47,6 +47,10 @@ public sealed record ConnectFailure(string Reason, int HttpStatus, string Title,
         "That is a different Tesla account",
         "This link reconnects one particular Tesla account, and you signed in at Tesla as someone else. Nothing was changed. Sign out at Tesla and use the link again with the account it was sent for.");
 
+    public static readonly ConnectFailure TeslaAppDisabled = new("tesla_app_disabled", 503,
+        "Tesla has paused this service",
+        "Tesla is refusing this service's requests for now (its usage limit), so your account could not be linked. Nothing was saved. The operator has been told; please try again later.");
+
     public static readonly ConnectFailure Internal = new("internal_error", 500,
         "Something went wrong on our side",
         "Broker could not finish linking your account. Nothing was saved; please try again in a moment.");
@@ -59,6 +63,7 @@ public sealed record ConnectFailure(string Reason, int HttpStatus, string Title,
         // client's request was bad, not our gateway: a 4xx, so hostile callbacks never show up as server errors.
         TeslaAuthException { Status: 400 } => TeslaRefused with { HttpStatus = 400 },
         TeslaAuthException => TeslaRefused,
+        TeslaApiException { AppDisabled: true } => TeslaAppDisabled,
         TeslaApiException { Error: "timeout" or "unreachable" or "malformed_response" } or TeslaApiException { Status: >= 500 } => TeslaUnavailable,
         TeslaApiException => TeslaRefused,
         _ when failure?.Data["error"] is "access_denied" => Denied,

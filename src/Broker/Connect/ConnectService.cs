@@ -65,9 +65,9 @@ public sealed class ConnectService(
             await using var tx = await db.Database.BeginTransactionAsync(ct);
             var (saved, isNew) = await UpsertAccountAsync(link, accountId, subject, email, region, baseUrl, scopes, ct);
             await StoreTokensAsync(saved.Id, tokens, ct);
-            UpsertDevices(saved, products);
+            AccountDevices.Reconcile(db, saved, products, time.GetUtcNow()); // a reconnect also retires cars the account lost
             audit.Add(isNew ? "account.connected" : "account.reconnected", link.TenantId, saved.Id,
-                $"region={region}; scopes={string.Join(' ', scopes)}; vehicles={saved.Vehicles.Count}; energy_sites={saved.EnergySites.Count}",
+                $"region={region}; scopes={string.Join(' ', scopes)}; vehicles={saved.Vehicles.Count(v => v.RetiredAt is null)}; energy_sites={saved.EnergySites.Count(s => s.RetiredAt is null)}",
                 actor: $"{(link.AccountId is null ? "connect-link" : "reconnect-link")}:{link.Id}");
             // The link is spent (a reconnect link) or marked used in this transaction, and only while still usable: the row
             // lock makes a second callback of the same link wait here and then find it spent, so it fails and writes nothing.
@@ -132,35 +132,6 @@ public sealed class ConnectService(
         token.RefreshTokenIssuedAt = tokens.RefreshToken is { Length: > 0 } ? now : null;
         token.KeyId = vault.CurrentKeyId;
         token.UpdatedAt = now;
-    }
-
-    private void UpsertDevices(TeslaAccount account, IReadOnlyList<Product> products)
-    {
-        var now = time.GetUtcNow();
-        foreach (var p in products.Where(p => p.Vin is { Length: > 0 }))
-        {
-            var vehicle = account.Vehicles.SingleOrDefault(v => v.Vin == p.Vin);
-            if (vehicle is null)
-            {
-                vehicle = new Vehicle { Vin = p.Vin!, TenantId = account.TenantId, AccountId = account.Id, DiscoveredAt = now };
-                account.Vehicles.Add(vehicle);
-                db.Vehicles.Add(vehicle); // keys are made here, so EF must be told this row is new
-            }
-            (vehicle.TeslaId, vehicle.VehicleId, vehicle.DisplayName, vehicle.State, vehicle.LastSeenAt) =
-                (p.NumericId() ?? 0, p.VehicleId ?? 0, p.DisplayName, p.State, now);
-        }
-        foreach (var p in products.Where(p => p.EnergySiteId is not null))
-        {
-            var site = account.EnergySites.SingleOrDefault(s => s.EnergySiteId == p.EnergySiteId);
-            if (site is null)
-            {
-                site = new EnergySite { EnergySiteId = p.EnergySiteId!.Value, TenantId = account.TenantId, AccountId = account.Id, DiscoveredAt = now };
-                account.EnergySites.Add(site);
-                db.EnergySites.Add(site);
-            }
-            (site.SiteName, site.ResourceType, site.HasBattery, site.HasSolar, site.LastSeenAt) =
-                (p.SiteName, p.ResourceType, p.Components?.Battery ?? false, p.Components?.Solar ?? false, now);
-        }
     }
 
     internal static string[] GrantedScopes(string accessToken)

@@ -38,6 +38,7 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
     public DbSet<OperatorApiKey> OperatorApiKeys => Set<OperatorApiKey>();
     public DbSet<PartnerKey> PartnerKeys => Set<PartnerKey>();
     public DbSet<PartnerRegistration> PartnerRegistrations => Set<PartnerRegistration>();
+    public DbSet<Tesla.TeslaAppState> TeslaApps => Set<Tesla.TeslaAppState>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -54,6 +55,10 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
         DefineReadings(modelBuilder);
         DefinePeople(modelBuilder);
         DefinePartner(modelBuilder);
+        var app = modelBuilder.Entity<Tesla.TeslaAppState>();
+        app.HasKey(a => a.Realm);
+        app.Property(a => a.Realm).HasMaxLength(16);
+        app.Property(a => a.Error).HasMaxLength(200);
     }
 
     private static void DefinePeople(ModelBuilder modelBuilder)
@@ -168,6 +173,7 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
         account.Property(a => a.Subject).HasMaxLength(200);
         account.Property(a => a.Region).HasMaxLength(8);
         account.Property(a => a.RevokedBy).HasMaxLength(400);
+        account.Property(a => a.TokenRejectedError).HasMaxLength(200);
         account.HasMany(a => a.Vehicles).WithOne().HasForeignKey(v => v.AccountId).OnDelete(DeleteBehavior.Cascade);
         account.HasMany(a => a.EnergySites).WithOne().HasForeignKey(s => s.AccountId).OnDelete(DeleteBehavior.Cascade);
     }

@@ -10,8 +10,16 @@ internal sealed record VehicleRow(
 
 /// <summary>One energy site and its latest reading.</summary>
 internal sealed record SiteRow(
-    Guid TenantId, Guid AccountId, long EnergySiteId, string? SiteName, string? ResourceType, DateTimeOffset? DataAt,
-    double? SolarPowerW, double? BatteryPowerW, double? LoadPowerW, double? GridPowerW, double? PercentageCharged, string? GridStatus);
+    Guid TenantId, Guid AccountId, long EnergySiteId, string? SiteName, string? ResourceType, bool HasBattery, DateTimeOffset? DataAt,
+    double? SolarPowerW, double? BatteryPowerW, double? LoadPowerW, double? GridPowerW, double? PercentageCharged, double? EnergyLeftWh,
+    double? TotalPackEnergyWh, string? GridStatus)
+{
+    /// <summary>
+    /// A battery to report on: the products list says so, and live_status does not send Tesla's no-battery sentinel
+    /// (solar-only sites answer <c>energy_left: 0, total_pack_energy: 1</c>, TeslaPy#96).
+    /// </summary>
+    public bool ReportsBattery => HasBattery && !(TotalPackEnergyWh == 1 && EnergyLeftWh == 0);
+}
 
 /// <summary>The vehicle families, labelled tenant, account, vin.</summary>
 internal static class VehicleSeries
@@ -27,7 +35,8 @@ internal static class VehicleSeries
         foreach (var (v, _) in devices)
         {
             w.Sample([("tenant", slug(v.TenantId)), ("account", v.AccountId.ToString("N")), ("vin", v.Vin),
-                ("display_name", v.DisplayName ?? ""), ("model", v.CarType ?? ""), ("firmware", v.FirmwareVersion ?? "")], 1);
+                ("display_name", v.DisplayName ?? ""), ("model", VehicleModels.Name(v.CarType, v.Vin)), ("car_type", v.CarType ?? ""),
+                ("firmware", v.FirmwareVersion ?? "")], 1);
         }
         w.Family("tesla_vehicle_state", "1 for the vehicle's current online state (online, asleep, offline, unknown).", "gauge");
         foreach (var (v, labels) in devices.Where(d => d.Row.HasReading))
@@ -52,12 +61,13 @@ internal static class VehicleSeries
         Gauges(w, fresh, "tesla_vehicle_outside_temperature_celsius", "Outside temperature.", v => v.OutsideTempC);
         Gauges(w, fresh, "tesla_vehicle_locked", "1 when locked.", v => v.Locked is { } locked ? (locked ? 1 : 0) : null);
         Gauges(w, fresh, "tesla_vehicle_sentry_mode", "1 when sentry mode is on.", v => v.SentryMode is { } sentry ? (sentry ? 1 : 0) : null);
-        w.Family("tesla_vehicle_shift_state", "1 for the current gear (P, D, R, N).", "gauge");
-        foreach (var (v, labels) in fresh)
+        // A gear and a speed only where Tesla sent them: a null gear is unknown, not P (no location_data, an asleep car).
+        w.Family("tesla_vehicle_shift_state", "1 for the current gear (P, D, R, N); absent while Tesla does not say.", "gauge");
+        foreach (var (v, labels) in fresh.Where(d => d.Row.ShiftState is { Length: > 0 }))
         {
-            w.Sample(labels, "state", v.ShiftState ?? "P", 1);
+            w.Sample(labels, "state", v.ShiftState, 1);
         }
-        Gauges(w, fresh, "tesla_vehicle_speed_meters_per_second", "Speed.", v => (v.SpeedMph ?? 0) * MetricsSnapshot.Meters(1) / 3600);
+        Gauges(w, fresh, "tesla_vehicle_speed_meters_per_second", "Speed; absent while Tesla does not say.", v => v.SpeedMph * MetricsSnapshot.Meters(1) / 3600);
         Gauges(w, fresh, "tesla_vehicle_latitude_degrees", "Latitude (only with the vehicle_location scope).", v => v.Latitude);
         Gauges(w, fresh, "tesla_vehicle_longitude_degrees", "Longitude (only with the vehicle_location scope).", v => v.Longitude);
     }
@@ -93,10 +103,11 @@ internal static class EnergySiteSeries
         }
         VehicleSeries.Gauges(w, fresh, "tesla_energy_site_data_timestamp_seconds", "When the readings below were taken (live_status).", s => s.DataAt?.ToUnixTimeSeconds());
         VehicleSeries.Gauges(w, fresh, "tesla_energy_site_solar_power_watts", "Solar production.", s => s.SolarPowerW);
-        VehicleSeries.Gauges(w, fresh, "tesla_energy_site_battery_power_watts", "Battery power; positive while discharging.", s => s.BatteryPowerW);
+        var battery = fresh.Where(s => s.Row.ReportsBattery).ToList();
+        VehicleSeries.Gauges(w, battery, "tesla_energy_site_battery_power_watts", "Battery power; positive while discharging. Only for sites with a battery.", s => s.BatteryPowerW);
         VehicleSeries.Gauges(w, fresh, "tesla_energy_site_load_power_watts", "Home consumption.", s => s.LoadPowerW);
         VehicleSeries.Gauges(w, fresh, "tesla_energy_site_grid_power_watts", "Grid power; positive while importing.", s => s.GridPowerW);
-        VehicleSeries.Gauges(w, fresh, "tesla_energy_site_battery_level_percent", "Battery state of charge.", s => s.PercentageCharged);
+        VehicleSeries.Gauges(w, battery, "tesla_energy_site_battery_level_percent", "Battery state of charge. Only for sites with a battery.", s => s.PercentageCharged);
         w.Family("tesla_energy_site_grid_status", "1 for the current grid status (Active, Inactive, ...).", "gauge");
         foreach (var (s, labels) in fresh.Where(s => s.Row.GridStatus is { Length: > 0 }))
         {

@@ -68,8 +68,32 @@ public sealed class MetricsSnapshot(BrokerDbContext db, TimeProvider time, IOpti
             w.Sample(labels, t.HasRefresh ? 1 : 0);
         }
 
+        if (tenantId is null)
+        {
+            await WriteTeslaAppAsync(w, ct);
+        }
         VehicleSeries.Write(w, vehicles, Slug, staleBefore);
         EnergySiteSeries.Write(w, sites, Slug, staleBefore);
+    }
+
+    /// <summary>Operator only: whether Tesla has disabled the app (billing limit, 402), per realm; "global" is always there to alert on.</summary>
+    private async Task WriteTeslaAppAsync(ExpositionWriter w, CancellationToken ct)
+    {
+        var apps = await db.TeslaApps.AsNoTracking().OrderBy(a => a.Realm).Select(a => new { a.Realm, a.DisabledSince }).ToListAsync(ct);
+        if (!apps.Any(a => a.Realm == "global"))
+        {
+            apps.Insert(0, new { Realm = "global", DisabledSince = (DateTimeOffset?)null });
+        }
+        w.Family("tesla_broker_tesla_app_disabled", "1 while Tesla has disabled this app in the realm (billing limit: 403 EXCEEDED_LIMIT, or 402): no tenant is polled.", "gauge");
+        foreach (var a in apps)
+        {
+            w.Sample([("realm", a.Realm)], a.DisabledSince is null ? 0 : 1);
+        }
+        w.Family("tesla_broker_tesla_app_disabled_since_timestamp_seconds", "When Tesla disabled this app in the realm.", "gauge");
+        foreach (var a in apps.Where(a => a.DisabledSince is not null))
+        {
+            w.Sample([("realm", a.Realm)], a.DisabledSince!.Value.ToUnixTimeSeconds());
+        }
     }
 
     private sealed record AccountRow(Guid Id, Guid TenantId, AccountStatus Status, string Region);
@@ -86,6 +110,7 @@ public sealed class MetricsSnapshot(BrokerDbContext db, TimeProvider time, IOpti
             .Select(a => new AccountRow(a.Id, a.TenantId, a.Status, a.Region)).ToListAsync(ct);
         var vehicles = await (from v in db.Vehicles.AsNoTracking()
                               where tenantId == null || v.TenantId == tenantId
+                              where v.RetiredAt == null
                               where !db.TeslaAccounts.Any(a => a.Id == v.AccountId && a.Status == AccountStatus.Revoked)
                               join r in db.VehicleReadings.AsNoTracking() on v.Id equals r.VehicleId into rs
                               from r in rs.DefaultIfEmpty()
@@ -96,11 +121,13 @@ public sealed class MetricsSnapshot(BrokerDbContext db, TimeProvider time, IOpti
                                   r.Latitude, r.Longitude, r.CarType, r.FirmwareVersion)).ToListAsync(ct);
         var sites = await (from s in db.EnergySites.AsNoTracking()
                            where tenantId == null || s.TenantId == tenantId
+                           where s.RetiredAt == null
                            where !db.TeslaAccounts.Any(a => a.Id == s.AccountId && a.Status == AccountStatus.Revoked)
                            join r in db.EnergySiteReadings.AsNoTracking() on s.Id equals r.EnergySiteId into rs
                            from r in rs.DefaultIfEmpty()
-                           select new SiteRow(s.TenantId, s.AccountId, s.EnergySiteId, s.SiteName, s.ResourceType, r!.DataAt,
-                               r.SolarPowerW, r.BatteryPowerW, r.LoadPowerW, r.GridPowerW, r.PercentageCharged, r.GridStatus)).ToListAsync(ct);
+                           select new SiteRow(s.TenantId, s.AccountId, s.EnergySiteId, s.SiteName, s.ResourceType, s.HasBattery, r!.DataAt,
+                               r.SolarPowerW, r.BatteryPowerW, r.LoadPowerW, r.GridPowerW, r.PercentageCharged, r.EnergyLeftWh,
+                               r.TotalPackEnergyWh, r.GridStatus)).ToListAsync(ct);
         var usage = await db.ApiUsage.AsNoTracking().Where(u => tenantId == null || u.TenantId == tenantId)
             .Select(u => new UsageRow(u.TenantId, u.AccountId, u.Device, u.Category, u.Billable, u.Calls, u.CostUsd)).ToListAsync(ct);
         var failures = await db.ApiFailures.AsNoTracking().Where(u => tenantId == null || u.TenantId == tenantId)

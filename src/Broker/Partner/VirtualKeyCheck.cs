@@ -23,9 +23,10 @@ public sealed class VirtualKeyCheck(BrokerDbContext db, TeslaFleetClient fleet, 
     public async Task CheckIfDueAsync(FleetAccount caller, TeslaAccount account, DateTimeOffset now, CancellationToken ct)
     {
         var interval = TimeSpan.FromHours(options.Value.KeyCheckIntervalHours);
-        var due = account.Vehicles.Count > 0
+        var cars = account.Vehicles.Where(v => v.RetiredAt is null).ToList();
+        var due = cars.Count > 0
             && account.GrantedScopes.Contains("vehicle_device_data")
-            && account.Vehicles.Any(v => v.KeyCheckedAt is null || v.KeyCheckedAt <= now - interval)
+            && cars.Any(v => v.KeyCheckedAt is null || v.KeyCheckedAt <= now - interval)
             && !(RetryAt.TryGetValue(account.Id, out var retry) && retry > now)
             && options.Value.Domain is { Length: > 0 };
         if (!due || !await db.PartnerRegistrations.AnyAsync(r => r.Status == "registered", ct))
@@ -34,19 +35,18 @@ public sealed class VirtualKeyCheck(BrokerDbContext db, TeslaFleetClient fleet, 
         }
         try
         {
-            var status = await fleet.GetFleetStatusAsync(caller, [.. account.Vehicles.Select(v => v.Vin)], ct);
-            var paired = (status.KeyPairedVins ?? []).ToHashSet(StringComparer.OrdinalIgnoreCase);
-            var unpaired = (status.UnpairedVins ?? []).ToHashSet(StringComparer.OrdinalIgnoreCase);
-            foreach (var vehicle in account.Vehicles)
+            // One VIN per call, as Tesla recommends for fleet_status (TESLA.md §4.6).
+            foreach (var vehicle in cars)
             {
+                var status = await fleet.GetFleetStatusAsync(caller, [vehicle.Vin], ct);
                 // A car Tesla names in neither list keeps what was known about it.
-                vehicle.KeyPaired = paired.Contains(vehicle.Vin) ? true : unpaired.Contains(vehicle.Vin) ? false : vehicle.KeyPaired;
+                vehicle.KeyPaired = Names(status.KeyPairedVins, vehicle.Vin) ? true : Names(status.UnpairedVins, vehicle.Vin) ? false : vehicle.KeyPaired;
                 vehicle.KeyCheckedAt = now;
             }
             RetryAt.TryRemove(account.Id, out _);
-            logger.LogDebug("Virtual key on {Paired} of {Vehicles} cars of account {AccountId}", paired.Count, account.Vehicles.Count, account.Id);
+            logger.LogDebug("Virtual key on {Paired} of {Vehicles} cars of account {AccountId}", cars.Count(v => v.KeyPaired == true), cars.Count, account.Id);
         }
-        catch (Exception ex) when (ex is TeslaApiException or VehicleUnavailableException && !ct.IsCancellationRequested)
+        catch (Exception ex) when (ex is TeslaApiException { AppDisabled: false } or VehicleUnavailableException && !ct.IsCancellationRequested)
         {
             RetryAt[account.Id] = now + RetryAfterFailure;
             // The exception's message names the status and path only; tokens never reach it.
@@ -54,4 +54,6 @@ public sealed class VirtualKeyCheck(BrokerDbContext db, TeslaFleetClient fleet, 
                 account.Id, ex.Message, now + RetryAfterFailure);
         }
     }
+
+    private static bool Names(IReadOnlyList<string>? vins, string vin) => vins?.Contains(vin, StringComparer.OrdinalIgnoreCase) == true;
 }

@@ -31,7 +31,7 @@ public sealed partial class AccountPoller
             }
             PollingMetrics.Polls.WithLabels("list", "ok").Inc();
         }
-        catch (TeslaApiException ex)
+        catch (TeslaApiException ex) when (!ex.AppDisabled)
         {
             PollingMetrics.Polls.WithLabels("list", Result(ex)).Inc();
             due.ForEach(r => Failed(r, ex, now));
@@ -39,7 +39,11 @@ public sealed partial class AccountPoller
         }
 
         var withLocation = account.GrantedScopes.Contains("vehicle_location");
-        var wakeAfter = await db.Tenants.Where(t => t.Id == account.TenantId).Select(t => t.WakeAfterSleepMinutes).SingleAsync(ct);
+        // Waking needs the tenant's leave and the owner's vehicle_cmds grant (Tesla's scope table puts wake-up there): without
+        // it Tesla answers 403 and still bills the call.
+        var wakeAfter = account.GrantedScopes.Contains("vehicle_cmds")
+            ? await db.Tenants.Where(t => t.Id == account.TenantId).Select(t => t.WakeAfterSleepMinutes).SingleAsync(ct)
+            : null;
         foreach (var reading in due)
         {
             var vin = readings.Single(kv => kv.Value == reading).Key;
@@ -74,7 +78,7 @@ public sealed partial class AccountPoller
                 reading.NextPollAt = now.AddSeconds(_options.ListIntervalSeconds);
                 PollingMetrics.Polls.WithLabels("vehicle_data", "asleep").Inc();
             }
-            catch (TeslaApiException ex)
+            catch (TeslaApiException ex) when (!ex.AppDisabled)
             {
                 PollingMetrics.Polls.WithLabels(decision.Action == VehicleAction.Wake ? "wake" : "vehicle_data", Result(ex)).Inc();
                 Failed(reading, ex, now);

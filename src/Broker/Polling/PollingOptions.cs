@@ -33,5 +33,11 @@ public sealed class PollingOptions
     [Range(30, 86400)] public int MaxBackoffSeconds { get; set; } = 900;
     /// <summary>Readings older than this leave the metrics instead of freezing there.</summary>
     [Range(1, 10080)] public int StaleAfterMinutes { get; set; } = 60;
+    /// <summary>Devices are re-read from /api/1/products (free) this often, and at every connect: accounts gain and lose cars and sites.</summary>
+    [Range(1, 720)] public int ProductsIntervalHours { get; set; } = 24;
+    /// <summary>While Tesla has disabled the app (billing limit, 402), one call probes it this often; nothing else is called.</summary>
+    [Range(1, 1440)] public int DisabledAppProbeMinutes { get; set; } = 30;
+    /// <summary>When Tesla refuses an account's token even after a refresh, the account waits at least this long, doubling up to 6 h.</summary>
+    [Range(1, 1440)] public int RejectedTokenRetryMinutes { get; set; } = 15;
     // Waking is each tenant's choice: Tenant.WakeAfterSleepMinutes (PUT /api/v1/policy), off by default.
 }

@@ -88,6 +88,10 @@ public static class VehiclePolicy
         r.State = state;
         r.StateSince = now;
         (r.IdleSince, r.SuspendedUntil) = (null, null); // asleep: nothing to suspend; woke up: someone may be using it
+        if (state is "asleep" or "offline")
+        {
+            (r.ShiftState, r.SpeedMph, r.PowerKw) = (null, null, null); // a sleeping car is not still driving at its last speed
+        }
     }
 
     /// <summary>TeslaMate's rule: idle this long, then left alone this long.</summary>
@@ -97,8 +101,13 @@ public static class VehiclePolicy
         return (from, from.AddMinutes(o.SuspendMinutes));
     }
 
+    /// <summary>
+    /// From what the answer holds: a gear, a speed, or, where neither was sent (no location_data, no drive_state), power
+    /// drawn while not charging. A null gear alone says nothing either way.
+    /// </summary>
     public static bool IsDriving(VehicleReading r) =>
-        r.ShiftState is "D" or "R" or "N" || r.SpeedMph is > 0;
+        r.ShiftState is "D" or "R" or "N" || r.SpeedMph is > 0
+        || (r.ShiftState is null && r.SpeedMph is null && r.PowerKw is > 0 && !IsCharging(r));
 
     public static bool IsCharging(VehicleReading r) =>
         r.ChargingState is "Charging" or "Starting" || r.ChargerPowerKw is > 0;

@@ -15,6 +15,14 @@ public static class SecretToken
 
     public static byte[] Hash(string secret) => SHA256.HashData(Encoding.UTF8.GetBytes(secret));
 
+    /// <summary>
+    /// The token of an <c>Authorization: Bearer &lt;token&gt;</c> header (RFC 6750: spaces around it, then printable
+    /// characters only), or null. Whitespace such as a vertical tab is not trimmed away into an empty token.
+    /// </summary>
+    public static string? Bearer(string header) =>
+        header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header["Bearer ".Length..].Trim(' ') is { Length: > 0 } token
+        && token.All(c => c > ' ' && c < 0x7F) ? token : null;
+
     private static string Base64Url(byte[] bytes) =>
         Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

@@ -20,13 +20,7 @@ internal sealed class TenantApiKeyHandler(
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        var header = Request.Headers.Authorization.ToString();
-        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-        {
-            return AuthenticateResult.NoResult();
-        }
-        var key = header["Bearer ".Length..].Trim();
-        if (!key.StartsWith(SecretToken.ApiKeyPrefix, StringComparison.Ordinal))
+        if (SecretToken.Bearer(Request.Headers.Authorization.ToString()) is not { } key || !key.StartsWith(SecretToken.ApiKeyPrefix, StringComparison.Ordinal))
         {
             return AuthenticateResult.NoResult();
         }

@@ -24,4 +24,19 @@ public sealed class TeslaApiException(int? status, string? error, string message
 
     /// <summary>Tesla's Retry-After on a 429 (it can be hours): no call to that device before it.</summary>
     public TimeSpan? RetryAfter { get; init; }
+
+    /// <summary>
+    /// Tesla disabled the developer app, not this device or account: 402 (payment required) or 403 "account disabled:
+    /// EXCEEDED_LIMIT" (the billing limit; the real body is only <c>{"error": ...}</c>, with no Retry-After).
+    /// </summary>
+    public bool AppDisabled => Status == 402 || (Status == 403 && Error?.StartsWith("account disabled", StringComparison.OrdinalIgnoreCase) == true);
+}
+
+/// <summary>
+/// Tesla refused the account's access token again right after a refresh (401 "unknown user", ...): refreshing more
+/// will not help, so the poll stops and the account waits (<see cref="Accounts.TeslaAccount.TokenRejectedSince"/>).
+/// </summary>
+public sealed class TokenRejectedException(string? error) : Exception($"Tesla refuses the account's token even after a refresh ({error ?? "no error given"}).")
+{
+    public string? Error { get; } = error;
 }

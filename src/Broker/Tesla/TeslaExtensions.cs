@@ -15,6 +15,7 @@ public static class TeslaExtensions
         // are single use, refresh tokens rotate); TokenRefresher decides.
         builder.Services.AddHttpClient<TeslaAuthClient>(TeslaAuthClient.HttpClientName);
         builder.Services.AddScoped<FleetUsage>();
+        builder.Services.AddScoped<TeslaAppGuard>();
         builder.Services.AddTransient<FleetUsageHandler>();
         var fleet = builder.Services.AddHttpClient<TeslaFleetClient>();
         fleet.AddResilienceHandler("fleet", FleetResilience.Configure);

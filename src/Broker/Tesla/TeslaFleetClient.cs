@@ -30,20 +30,23 @@ public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOpti
     public async Task<IReadOnlyList<Product>> GetProductsAsync(FleetAccount account, CancellationToken ct) =>
         Read<List<Product>>(account, await SendAsync(account, HttpMethod.Get, "/api/1/products", FleetCategory.Free, null, ct)) ?? [];
 
-    /// <summary>Every page of <c>/api/1/vehicles</c>: the cars' states without waking them.</summary>
+    /// <summary>
+    /// Every page of <c>/api/1/vehicles</c>: the cars' states without waking them. Tesla's <c>pagination.next</c> decides
+    /// (a page may be shorter than asked for and still not be the last); without a pagination object, a full page means
+    /// there may be another.
+    /// </summary>
     public async Task<IReadOnlyList<Product>> ListVehiclesAsync(FleetAccount account, CancellationToken ct)
     {
+        const int perPage = 100;
         var all = new List<Product>();
-        for (var page = 1; page <= 50; page++)
+        for (int? page = 1, pages = 0; page is { } current && pages < 50; pages++)
         {
-            var body = await SendAsync(account, HttpMethod.Get, $"/api/1/vehicles?page={page}&per_page=100", FleetCategory.Free, null, ct);
-            var hasNext = HasNextPage(body); // before Read, which disposes the document
+            var body = await SendAsync(account, HttpMethod.Get, $"/api/1/vehicles?page={current}&per_page={perPage}", FleetCategory.Free, null, ct);
+            account = account with { BaseUrl = LastBaseUrl ?? account.BaseUrl }; // after a 421, the next pages go where Tesla said
+            var (paginated, next) = NextPage(body); // before Read, which disposes the document
             var items = Read<List<Product>>(account, body) ?? [];
             all.AddRange(items);
-            if (items.Count < 100 || !hasNext)
-            {
-                break;
-            }
+            page = paginated ? (next > current ? next : null) : (items.Count >= perPage ? current + 1 : null);
         }
         return all;
     }
@@ -189,8 +192,11 @@ public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOpti
     private static JsonElement? ResponseOf(JsonDocument body) =>
         body.RootElement.ValueKind == JsonValueKind.Object && body.RootElement.TryGetProperty("response", out var r) ? r : null;
 
-    private static bool HasNextPage(JsonDocument body) =>
-        body.RootElement.ValueKind == JsonValueKind.Object && body.RootElement.TryGetProperty("pagination", out var p) && p.ValueKind == JsonValueKind.Object && p.TryGetProperty("next", out var next) && next.ValueKind == JsonValueKind.Number;
+    /// <summary>Whether the answer has a pagination object, and the page it names as next (null: the last one).</summary>
+    private static (bool Paginated, int? Next) NextPage(JsonDocument body) =>
+        body.RootElement.ValueKind == JsonValueKind.Object && body.RootElement.TryGetProperty("pagination", out var p) && p.ValueKind == JsonValueKind.Object
+            ? (true, p.TryGetProperty("next", out var next) && next.ValueKind == JsonValueKind.Number && next.TryGetInt32(out var n) ? n : null)
+            : (false, null);
 
     private static string? ErrorOf(string body)
     {

@@ -90,7 +90,7 @@ internal static class ControlEndpoints
         });
 
         sim.MapGet("/state", (SimulatorState state, PartnerRegistry registry) => { lock (state.Gate) return TypedResults.Ok(SimStateView.Of(state, registry)); });
-        return sim;
+        return sim.MapAccountControl();
     }
 
     private static Created<PendingFault> AddFault(FaultRequest fault, FaultQueue faults)

@@ -21,6 +21,13 @@ internal static class EnergyJson
         item["percentage_charged"] = s.Percent;
         item["battery_power"] = flows.BatteryW;
         item["components"]!["wall_connectors"] = new JsonArray();
+        if (!s.HasBattery)
+        {
+            // TeslaPy#96 (a real solar-only product): resource_type solar, no battery component, energy_left 0.
+            item["resource_type"] = "solar";
+            item["components"]!["battery"] = false;
+            (item["energy_left"], item["total_pack_energy"], item["percentage_charged"], item["battery_power"]) = (0, 1, 0, 0);
+        }
         return item;
     }
 
@@ -38,6 +45,20 @@ internal static class EnergyJson
         r["grid_power"] = flows.GridW;
         r["timestamp"] = now.ToOffset(TimeSpan.FromHours(s.Seed.UtcOffsetHours)).ToString("yyyy-MM-dd'T'HH:mm:sszzz");
         r["wall_connectors"] = new JsonArray();
+        if (!s.HasBattery)
+        {
+            // A real solar-only answer (TeslaPy#96): the no-battery sentinel energy_left 0 / total_pack_energy 1, no load
+            // meter (load_power 0, the grid takes the solar), grid and island status unknown, wall_connectors null.
+            (r["energy_left"], r["total_pack_energy"], r["percentage_charged"], r["battery_power"], r["load_power"]) = (0, 1, 0, 0, 0);
+            r["grid_power"] = -flows.SolarW;
+            (r["grid_status"], r["island_status"], r["wall_connectors"]) = ("Unknown", "island_status_unknown", null);
+        }
+        else if (s.Seed.LiveStatusWithoutEnergy)
+        {
+            // Answers since 2024 may lack both (Powerwall-Dashboard#478, hass-teslemetry#91).
+            r.Remove("energy_left");
+            r.Remove("total_pack_energy");
+        }
         return body;
     }
 

@@ -49,6 +49,8 @@ internal sealed class FleetGate(SimulatorOptions options, SigningKey key, Simula
 
             var account = issued.Sub is null ? null : state.AccountBySub(issued.Sub);
             if (partner != (account is null)) return Deny("error_401_invalid_bearer_token", 401);
+            if (state.AppRefusal is { } refusal) return new FleetAccess(null, AppDisabled(refusal));
+            if (account is { UnknownUser: true }) return new FleetAccess(null, Envelope(401, "unknown user"));
             if (account is not null)
             {
                 // Revoking consent kills every access token minted under the old epoch.
@@ -71,6 +73,15 @@ internal sealed class FleetGate(SimulatorOptions options, SigningKey key, Simula
     }
 
     private static FleetAccess Deny(string fixture, int status) => new(null, Fixture.Result(fixture, status));
+
+    /// <summary>
+    /// The app over its billing limit: the real body is <c>{"error": "account disabled: EXCEEDED_LIMIT"}</c> alone, with
+    /// no Retry-After (teslamotors/vehicle-command#403). No 402 body has been published: Tesla documents the status as
+    /// "You need to make a payment in order to use the API", so that text is used in the usual envelope [assumed].
+    /// </summary>
+    private static IResult AppDisabled(int status) => status == 402
+        ? TypedResults.Json(new JsonObject { ["response"] = null, ["error"] = "payment required", ["error_description"] = "You need to make a payment in order to use the API" }, statusCode: 402)
+        : TypedResults.Json(new JsonObject { ["error"] = "account disabled: EXCEEDED_LIMIT" }, statusCode: 403);
 
     private static IResult OutOfRegion(string correctBase)
     {

@@ -33,7 +33,7 @@ internal static class VehicleEndpoints
     {
         var (caller, error) = await gate.CheckAsync(ctx, checkRegion: true, partner: false, Scopes.VehicleDeviceData);
         if (error is not null) return error;
-        var size = Math.Clamp(per_page ?? 100, 1, 100);
+        var size = Math.Clamp(per_page ?? 100, 1, state.Options.MaxVehiclesPerPage);
         var current = Math.Max(1, page ?? 1);
         lock (state.Gate)
         {
@@ -73,7 +73,9 @@ internal static class VehicleEndpoints
             if (limiter.Hit(ctx, v.Vin, RateKind.Data) is { } limited) return limited;
             if (!v.IsAwake) return Fixture.Result("error_408_vehicle_unavailable", 408);
             v.Touch(state.Now);
-            return TypedResults.Json(new JsonObject { ["response"] = shapes.Apply(v.Vin, VehicleJson.VehicleData(v, wanted, state.Now)) });
+            var data = VehicleJson.VehicleData(v, wanted, state.Now);
+            if (state.Options.DriveStateNeedsLocationScope && !caller.Has(Scopes.VehicleLocation)) data.Remove("drive_state");
+            return TypedResults.Json(new JsonObject { ["response"] = shapes.Apply(v.Vin, data) });
         }
     }
 

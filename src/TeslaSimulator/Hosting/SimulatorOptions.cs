@@ -16,6 +16,18 @@ internal sealed class SimulatorOptions : IValidatableObject
     [Range(0, 3600)] public int WakeUpSeconds { get; set; } = 15;
     [Range(1, 86_400)] public int IdleSecondsBeforeSleep { get; set; } = 900;
 
+    /// <summary>
+    /// The most cars one page of /api/1/vehicles holds, whatever per_page asks (Tesla documents 100). Lower it to play a
+    /// Tesla whose short page still names a next one, which a client must follow (pagination.next).
+    /// </summary>
+    [Range(1, 100)] public int MaxVehiclesPerPage { get; set; } = 100;
+
+    /// <summary>
+    /// Since 2026 vehicle_data has no drive_state at all (not even shift_state or speed) for a token without
+    /// <c>vehicle_location</c> (teslamotors/fleet-telemetry#460, reported 2026-05, still open). False plays the older Tesla.
+    /// </summary>
+    public bool DriveStateNeedsLocationScope { get; set; } = true;
+
     /// <summary>Registered OAuth clients; merged over the seed file's clients by ClientId.</summary>
     public List<ClientOptions> Clients { get; set; } = [];
 

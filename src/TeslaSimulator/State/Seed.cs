@@ -25,4 +25,4 @@ internal sealed record SeedVehicle(
 internal sealed record SeedEnergySite(
     long EnergySiteId, string Id, string SiteName, string GatewayId, string AssetSiteId, int BatteryCount,
     double PercentageCharged, double SolarPeakWatts, double BaseLoadWatts, double UtcOffsetHours,
-    string TimeZone, int BackupReservePercent, string InstallationDate);
+    string TimeZone, int BackupReservePercent, string InstallationDate, bool LiveStatusWithoutEnergy = false);

@@ -13,6 +13,12 @@ internal sealed class SimAccount(SeedAccount seed)
     /// <summary>Bumped by a password reset; refresh tokens minted under an older epoch are dead.</summary>
     public int PasswordEpoch { get; set; }
 
+    /// <summary>
+    /// Every Fleet API call answers 401 "unknown user" while refreshes still work: what Tesla does for an owner who has
+    /// never signed in to the Tesla app (vehicle-command#187; Tesla's FAQ). Set through the control API.
+    /// </summary>
+    public bool UnknownUser { get; set; }
+
     public List<SimVehicle> Vehicles { get; } = [];
     public List<SimEnergySite> EnergySites { get; } = [];
 

@@ -1,7 +1,7 @@
 namespace TeslaSimulator.State;
 
 /// <summary>
-/// A Powerwall site with solar. Power flows follow a daily solar curve and a household load; the battery
+/// A Powerwall site with solar, or a solar-only site (no battery: <c>BatteryCount</c> 0). Power flows follow a daily solar curve and a household load; the battery
 /// absorbs the difference within its power limit and reserve. Integrated lazily in one-minute steps.
 /// Sign convention as at Tesla: battery_power &gt; 0 discharging, grid_power &gt; 0 importing.
 /// </summary>
@@ -18,8 +18,15 @@ internal sealed class SimEnergySite(SeedEnergySite seed, SimAccount owner, DateT
     public double EnergyLeftWh => NameplateWh * Percent / 100;
     private DateTimeOffset _evaluated = now;
 
+    public bool HasBattery => Seed.BatteryCount > 0;
+
     public void Advance(DateTimeOffset now)
     {
+        if (!HasBattery)
+        {
+            _evaluated = now; // nothing stored, nothing to integrate
+            return;
+        }
         if (now - _evaluated > MaxCatchUp) _evaluated = now - MaxCatchUp;
         while (_evaluated < now)
         {

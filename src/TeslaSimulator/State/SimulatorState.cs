@@ -43,6 +43,12 @@ internal sealed class SimulatorState
 
     public DateTimeOffset Now => _time.GetUtcNow();
 
+    /// <summary>
+    /// Tesla has disabled the developer app: 403 (over the billing limit) or 402 (payment required) to every Fleet API
+    /// call, null while it is enabled. Set through the control API.
+    /// </summary>
+    public int? AppRefusal { get; set; }
+
     public SimAccount? AccountByEmail(string email) =>
         Accounts.FirstOrDefault(a => string.Equals(a.Email, email.Trim(), StringComparison.OrdinalIgnoreCase));
 

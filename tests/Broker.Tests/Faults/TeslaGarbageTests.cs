@@ -89,58 +89,5 @@ public sealed class TeslaGarbageTests(PostgresServer postgres) : FaultsTestBase(
         AssertNow((await ReadingAsync(MidnightRunner)).DataAt);
     }
 
-    [Fact]
-    public async Task NullsAndMissingFieldsKeepWhatTeslaDidNotSayAndUnknownFieldsAreIgnored()
-    {
-        await ConnectAliceAndBobAsync();
-        await PollAccountsAsync();
-        var good = await ReadingAsync(MidnightRunner);
-        Assert.Equal("D", good.ShiftState);
-        using (var control = Simulator.CreateControlClient())
-        {
-            var shape = await control.PutAsJsonAsync($"/_sim/vehicles/{MidnightRunner}/vehicle-data-shape", new
-            {
-                like = "vehicle_data_alt", // its nulls, its missing fields, "minutes_to_full_charge": "bad value"
-                nulls = new[] { "charge_state.battery_level", "charge_state.battery_range", "vehicle_state.odometer", "climate_state.inside_temp", "drive_state.shift_state", "drive_state.speed" },
-                omit = new[] { "vehicle_state.locked", "vehicle_state.sentry_mode", "vehicle_state.is_user_present", "climate_state.outside_temp", "climate_state.is_climate_on", "drive_state.power", "vehicle_config" },
-                extra = new Dictionary<string, object>
-                {
-                    ["charge_state.battery_level_v2"] = 12, ["drive_state.autopilot_state"] = new { engaged = true }, ["brand_new_section"] = new { x = 1 },
-                },
-            }, Ct);
-            Assert.Equal(System.Net.HttpStatusCode.NoContent, shape.StatusCode);
-        }
-
-        Time.Advance(good.NextPollAt - Time.GetUtcNow());
-        await PollAccountsAsync();
-
-        var odd = await ReadingAsync(MidnightRunner);
-        Assert.Equal(0, odd.ConsecutiveFailures); // a reading, not a failure
-        AssertNow(odd.DataAt);
-        // Gaps: what a car always has stays at its last good value.
-        Assert.Equal(good.BatteryLevel, odd.BatteryLevel);
-        Assert.Equal(good.BatteryRangeMiles, odd.BatteryRangeMiles);
-        Assert.Equal(good.OdometerMiles, odd.OdometerMiles);
-        Assert.Equal(good.InsideTempC, odd.InsideTempC);
-        Assert.Equal(good.OutsideTempC, odd.OutsideTempC);
-        Assert.Equal(good.Locked, odd.Locked);
-        Assert.Equal(good.CarType, odd.CarType);
-        Assert.Equal((good.SentryMode, good.UserPresent, good.ClimateOn, good.PowerKw), (odd.SentryMode, odd.UserPresent, odd.ClimateOn, odd.PowerKw));
-        // Tesla's own nulls: no gear and no speed is a parked car.
-        Assert.Null(odd.ShiftState);
-        Assert.Null(odd.SpeedMph);
-        var metrics = await ScrapeMetricsAsync(ApiKey);
-        Assert.Matches($"tesla_vehicle_battery_level_percent\\{{[^}}]*vin=\"{MidnightRunner}\"[^}}]*\\}} {good.BatteryLevel}\n", metrics);
-        Assert.Equal(0, await FailuresInMetricsAsync("malformed", 200));
-
-        using (var control = Simulator.CreateControlClient())
-        {
-            (await control.DeleteAsync($"/_sim/vehicles/{MidnightRunner}/vehicle-data-shape", Ct)).EnsureSuccessStatusCode();
-        }
-        Time.Advance((await ReadingAsync(MidnightRunner)).NextPollAt - Time.GetUtcNow());
-        await PollAccountsAsync();
-        var back = await ReadingAsync(MidnightRunner);
-        Assert.Equal("D", back.ShiftState);
-        Assert.True(back.OdometerMiles >= good.OdometerMiles);
-    }
+    // Partial answers (nulls, missing sections, extra fields) are readings with gaps: Polling/PartialAnswersTests.
 }

@@ -85,6 +85,28 @@ public sealed partial class ScopedCredentialsTests(PostgresServer postgres) : Br
         Assert.Equal("active", (await GetJsonAsync<AccountResponse>(ApiKey, $"/api/v1/accounts/{account.Id}")).Status);
     }
 
+    /// <summary>Found by the compose check: an empty token file and a bearer of only a vertical tab (trimmed to "") made an operator.</summary>
+    [Fact]
+    public async Task AnEmptyOrBlankConfiguredTokenMakesNobodyAnything()
+    {
+        var empty = Path.GetTempFileName();
+        await using var broker = new BrokerApplication(Broker.ConnectionString, Simulator, new()
+        {
+            ["Operator:Token"] = " ", ["Operator:TokenFile"] = empty, ["Metrics:Token"] = "", ["Metrics:TokenFile"] = empty,
+        });
+        foreach (var header in new[] { "Bearer \u000b", "Bearer \u000c", "Bearer  ", "Bearer", "Bearer \t", "Bearer \u00a0" })
+        {
+            foreach (var path in new[] { "/api/v1/tenants", "/metrics", "/api/v1/operator/keys" })
+            {
+                var request = new HttpRequestMessage(HttpMethod.Get, path);
+                request.Headers.TryAddWithoutValidation("Authorization", header);
+                var response = await broker.CreateClient().SendAsync(request, Ct);
+                Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{path} with '{Uri.EscapeDataString(header)}': {(int)response.StatusCode}");
+            }
+        }
+        File.Delete(empty);
+    }
+
     private async Task<CreatedKey> CreateAsync(string credential, string path, string scope)
     {
         var response = await ApiClient(credential).PostAsJsonAsync(path, new { label = scope, scope }, Ct);

@@ -1,0 +1,65 @@
+using Broker.Accounts;
+using Broker.Tests.Infrastructure;
+
+namespace Broker.Tests.Polling;
+
+/// <summary>
+/// A 401 that a refresh does not cure: Tesla answers "unknown user" (teslamotors/vehicle-command#187, the real body in
+/// Fixtures/TeslaReal) to an owner who never opened the Tesla app, while refreshes keep working. Every poll once refreshed
+/// (rotating the refresh token) and failed again.
+/// </summary>
+public sealed class RejectedTokenTests(PostgresServer postgres) : BrokerTestBase(postgres)
+{
+    [Fact]
+    public async Task ATokenTeslaRefusesAfterARefreshIsNotRefreshedAgainAndTheAccountWaitsForAttention()
+    {
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        await PollAccountsAsync();
+        await SetUnknownUserAsync(true);
+        await ResetSimCallsAsync();
+
+        for (var minute = 0; minute < 30; minute++)
+        {
+            Time.Advance(TimeSpan.FromMinutes(1));
+            await PollAccountsAsync();
+        }
+
+        var calls = await SimCallsAsync("alice@example.com");
+        Assert.Equal(1, calls.Where(c => c.Category == "auth").Sum(c => c.Count)); // one refresh, not one per poll
+        // The refused poll, then one more try after the wait (15 min): nothing in between.
+        Assert.InRange(calls.Where(c => c.Status == 401).Sum(c => c.Count), 2, 3);
+        var account = Assert.Single(await GetJsonAsync<AccountResponse[]>(ApiKey, "/api/v1/accounts"));
+        Assert.Contains("tesla_rejects_token", account.Attention);
+        Assert.Equal("unknown user", account.TeslaError);
+        Assert.Equal("active", account.Status); // not a reconnect: the tokens are fine, Tesla's user is not ready
+
+        await SetUnknownUserAsync(false);
+        Time.Advance(TimeSpan.FromHours(1));
+        await PollAccountsAsync();
+        var recovered = Assert.Single(await GetJsonAsync<AccountResponse[]>(ApiKey, "/api/v1/accounts"));
+        Assert.DoesNotContain("tesla_rejects_token", recovered.Attention);
+        Assert.Null(recovered.TeslaError);
+    }
+
+    [Fact]
+    public async Task TheRealUnknownUserBodyIsReadAsARefusedToken()
+    {
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        // Tesla's own answer, byte for byte, to the list call and to its retry after the refresh.
+        await AddSimFaultAsync(new { path = "/api/1/vehicles", status = 401, count = 2, body = RealTesla.Body("error_401_unknown_user_vc187.json") });
+
+        await PollAccountsAsync();
+
+        var account = Assert.Single(await GetJsonAsync<AccountResponse[]>(ApiKey, "/api/v1/accounts"));
+        Assert.Equal("unknown user", account.TeslaError);
+    }
+
+    private async Task SetUnknownUserAsync(bool on)
+    {
+        using var control = Simulator.CreateControlClient();
+        var response = on
+            ? await control.PutAsync("/_sim/accounts/alice@example.com/unknown-user", null, Ct)
+            : await control.DeleteAsync("/_sim/accounts/alice@example.com/unknown-user", Ct);
+        response.EnsureSuccessStatusCode();
+    }
+}
