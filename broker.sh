@@ -142,7 +142,7 @@ cmd_postgres_start() {
   [[ $port =~ ^[0-9]+$ ]] || die "port must be a number, got '$port'"
   PG_BIN=$(pg_bindir)
   pg_prepare_dirs "$dir"
-  local cs="Host=127.0.0.1;Port=$port;Username=postgres"
+  local cs="Host=127.0.0.1;Port=$port;Username=postgres;GSS Encryption Mode=Disable"
 
   if pg_running; then
     # Idempotent: an already running cluster is fine if it listens on the requested port.
@@ -420,7 +420,7 @@ cmd_demo() {
   fi
   cmd_postgres_start "$DEMO_DIR/pg" "$DEMO_PG_PORT" >/dev/null
 
-  local db_cs="Host=127.0.0.1;Port=$DEMO_PG_PORT;Username=postgres;Database=broker_demo"
+  local db_cs="Host=127.0.0.1;Port=$DEMO_PG_PORT;Username=postgres;Database=broker_demo;GSS Encryption Mode=Disable"
   local sim_bin="$ROOT/src/TeslaSimulator/bin/Release/net10.0"
   local broker_bin="$ROOT/src/Broker/bin/Release/net10.0"
   local sim_log="$DEMO_DIR/logs/simulator.log" broker_log="$DEMO_DIR/logs/broker.log"
@@ -553,7 +553,7 @@ Usage: ./broker.sh <command> [args]
       Start (initialising if needed) a private cluster: data in <dir>/data, socket and log in
       <dir>/run, listening on 127.0.0.1:<port>, trust auth, user postgres. Idempotent.
       PG_FAST=1 turns fsync off (tests only). The last line of stdout is the connection
-      string Host=127.0.0.1;Port=<port>;Username=postgres.
+      string Host=127.0.0.1;Port=<port>;Username=postgres;GSS Encryption Mode=Disable.
 
   postgres stop <dir>
       Stop that cluster (fast shutdown). No-op when it is not running.

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
+using Npgsql;
 
 namespace Broker.Data;
 
@@ -7,19 +8,42 @@ public static class DatabaseExtensions
 {
     public const string ConnectionStringName = "Broker";
 
+    /// <summary>Replaces the connection string's password: <c>Database__Password_FILE</c> is the secret file the postgres image reads too.</summary>
+    public const string PasswordKey = "Database:Password";
+
     public static WebApplicationBuilder AddBrokerDatabase(this WebApplicationBuilder builder)
     {
         // Read when the first context is made, not now: hosts and tests may add configuration late.
         // A factory as well as the scoped context: work that must commit on its own (a token
         // refresh in the middle of a poll) takes a context of its own instead of the caller's.
-        builder.Services.AddDbContextFactory<BrokerDbContext>((sp, o) => o.UseBrokerNpgsql(
-            sp.GetRequiredService<IConfiguration>().GetConnectionString(ConnectionStringName)
-            ?? throw new InvalidOperationException(
-                $"ConnectionStrings:{ConnectionStringName} is not set (environment: ConnectionStrings__{ConnectionStringName}=Host=...;Database=...).")));
+        builder.Services.AddDbContextFactory<BrokerDbContext>((sp, o) => o.UseBrokerNpgsql(sp.GetRequiredService<IConfiguration>().GetBrokerConnectionString()));
         builder.Services.AddScoped(sp => sp.GetRequiredService<IDbContextFactory<BrokerDbContext>>().CreateDbContext());
         builder.Services.AddHealthChecks().AddDbContextCheck<BrokerDbContext>("database", tags: [Hosting.HostingExtensions.ReadyTag]);
         builder.Services.AddExceptionHandler<DatabaseUnavailableHandler>();
         return builder;
+    }
+
+    /// <summary>
+    /// The connection string of every database user in the process (EF Core here, Quartz in Jobs/), made
+    /// only here: <c>ConnectionStrings:Broker</c>, with <see cref="PasswordKey"/> as its password when that is
+    /// set, and GSS encryption off unless the string asks for it.
+    /// </summary>
+    public static string GetBrokerConnectionString(this IConfiguration configuration)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(configuration.GetConnectionString(ConnectionStringName)
+            ?? throw new InvalidOperationException(
+                $"ConnectionStrings:{ConnectionStringName} is not set (environment: ConnectionStrings__{ConnectionStringName}=Host=...;Database=...)."));
+        if (configuration[PasswordKey] is { Length: > 0 } password)
+        {
+            builder.Password = password;
+        }
+        // Npgsql's default (Prefer) loads libgssapi_krb5 on every new connection and, where the library or a
+        // Kerberos set-up is missing (the aspnet image), logs an error for an encryption nobody uses here.
+        if (!builder.Keys.Contains("GSS Encryption Mode"))
+        {
+            builder.GssEncryptionMode = GssEncryptionMode.Disable;
+        }
+        return builder.ConnectionString;
     }
 
     internal static DbContextOptionsBuilder UseBrokerNpgsql(this DbContextOptionsBuilder options, string connectionString) =>

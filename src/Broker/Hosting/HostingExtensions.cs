@@ -29,6 +29,7 @@ public static class HostingExtensions
 
     public static WebApplicationBuilder AddBrokerHosting(this WebApplicationBuilder builder)
     {
+        builder.Configuration.AddSecretFiles(); // X_FILE settings filled from files (compose secrets), before anything reads configuration
         builder.Services.AddSingleton(TimeProvider.System);
         // ASP.NET's "Request starting/finished" lines carry the whole query string, and the OAuth callbacks
         // (/connect/callback, /signin-oidc) receive their authorization code there (Tesla answers only with

@@ -33,7 +33,8 @@ public static class JobsExtensions
             q.UseDefaultThreadPool(jobs.MaxConcurrency);
             q.UsePersistentStore(store =>
             {
-                store.UsePostgres(postgres => postgres.ConnectionStringName = DatabaseExtensions.ConnectionStringName);
+                // Run when the options are first read (at start), so configuration added late still counts.
+                store.UsePostgres(postgres => postgres.ConnectionString = builder.Configuration.GetBrokerConnectionString());
                 store.ConfigureStore(o => o.TablePrefix = "qrtz_"); // tables made by the QuartzSchema migration
                 store.UseSystemTextJsonSerializer();
                 store.UseClustering(c => c.CheckinInterval = TimeSpan.FromSeconds(jobs.ClusterCheckinSeconds));
