@@ -73,8 +73,15 @@ public sealed class FleetApiTests
         var denied = await fleet.GetAsync($"/api/1/vehicles/{AliceDriving}/vehicle_data?endpoints=charge_state%3Blocation_data", Ct);
         Assert.Equal(HttpStatusCode.Forbidden, denied.StatusCode);
 
+        // Since 2026 there is no drive_state at all without vehicle_location (fleet-telemetry#460)...
         var data = await Json(await fleet.GetAsync($"/api/1/vehicles/{AliceDriving}/vehicle_data", Ct), Ct);
-        var drive = data["response"]!["drive_state"]!.AsObject();
+        Assert.False(data["response"]!.AsObject().ContainsKey("drive_state"));
+        Assert.NotNull(data["response"]!["charge_state"]);
+
+        // ...while the Tesla before it sent drive_state without its location fields.
+        await using var before2026 = new SimulatorApp { Settings = { ["Simulator:DriveStateNeedsLocationScope"] = "false" } };
+        var older = before2026.Fleet((string)(await before2026.TokensAsync(Alice, "openid offline_access vehicle_device_data", Ct))["access_token"]!);
+        var drive = (await Json(await older.GetAsync($"/api/1/vehicles/{AliceDriving}/vehicle_data", Ct), Ct))["response"]!["drive_state"]!.AsObject();
         Assert.False(drive.ContainsKey("latitude"));
         Assert.Equal("D", (string?)drive["shift_state"]);
     }

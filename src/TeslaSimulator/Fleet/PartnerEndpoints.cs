@@ -34,6 +34,7 @@ internal static class PartnerEndpoints
             var (caller, error) = await gate.CheckAsync(ctx, checkRegion: true, partner: false, Scopes.VehicleDeviceData);
             if (error is not null) return error;
             var vins = (await ReadJsonAsync(ctx))?["vins"]?.AsArray().Select(v => v?.GetValue<string>() ?? "").ToList() ?? [];
+            if (vins.Count == 1) ctx.SetDevice(vins[0]); // Tesla recommends one VIN per call: the ledger shows who asked that way
             lock (state.Gate)
             {
                 var owned = vins.Select(v => state.Vehicle(caller!.Account!, v)).OfType<SimVehicle>().ToList();

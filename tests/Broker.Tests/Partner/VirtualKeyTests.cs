@@ -26,10 +26,15 @@ public sealed class VirtualKeyTests(PostgresServer postgres) : BrokerTestBase(po
         await RegisterPartnerAsync();
         await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
         await PairAsync(MidnightRunner, paired: true);
+        await ResetSimCallsAsync();
 
         await PollAccountsAsync();
 
         Assert.Equal([(MidnightRunner, true), (Sentinel, false)], await KeysAsync());
+        // One VIN per fleet_status call, as Tesla recommends (TESLA.md §4.6): the simulator tags such a call with its car.
+        var calls = await SimCallsAsync();
+        Assert.Equal(1, calls.Where(c => c.Category == "meta" && c.Device == MidnightRunner).Sum(c => c.Count));
+        Assert.Equal(1, calls.Where(c => c.Category == "meta" && c.Device == Sentinel).Sum(c => c.Count));
         var checkedAt = Time.GetUtcNow();
         await using (var db = Broker.CreateDbContext())
         {
