@@ -226,6 +226,33 @@ ensure_test_packages() {
   fi
 }
 
+# Both commands need the PostgreSQL server binaries; as root (CI, a fresh container) they are installed, otherwise
+# the message says exactly what to install.
+ensure_postgres() {
+  if command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+    return 0
+  fi
+  if is_root; then
+    say "installing PostgreSQL (initdb and pg_ctl were not found)"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql
+  else
+    die "PostgreSQL server binaries (initdb, pg_ctl) are needed. Install them, then run this again: sudo apt-get install --no-install-recommends postgresql"
+  fi
+}
+
+# The tests' OpenID provider runs on node (tests/OidcProvider): installed as root when missing.
+ensure_node() {
+  command -v npm >/dev/null 2>&1 && return 0
+  if is_root; then
+    say "installing node and npm (for the tests' OpenID provider)"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm
+  else
+    die "node and npm are needed for the tests' OpenID provider (tests/OidcProvider): sudo apt-get install --no-install-recommends nodejs npm"
+  fi
+}
+
 # Broker's tests sign in against a real OpenID provider: tests/OidcProvider (npm oidc-provider, pinned by its
 # package-lock.json). npm ci runs only when the lock file changed since the last install.
 ensure_oidc_provider() {
@@ -270,6 +297,8 @@ count_console() {
 cmd_test() {
   cd "$ROOT"
   command -v dotnet >/dev/null || die "the .NET SDK (dotnet) is not on PATH"
+  ensure_postgres
+  ensure_node
   ensure_test_packages
   say "restoring local .NET tools"
   dotnet tool restore
@@ -393,6 +422,7 @@ cmd_demo() {
   cd "$ROOT"
   command -v dotnet >/dev/null || die "the .NET SDK (dotnet) is not on PATH"
   command -v curl >/dev/null || die "curl is needed to wait for the services"
+  ensure_postgres
 
   # Fail fast on busy ports, before the slow build.
   require_free_port "$DEMO_BROKER_PORT" "the broker"
