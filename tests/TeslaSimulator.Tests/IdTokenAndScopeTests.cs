@@ -80,4 +80,17 @@ public sealed class IdTokenAndScopeTests
         Assert.Equal((Alice, "Alice Example"), ((string?)me["response"]!["email"], (string?)me["response"]!["full_name"]));
         Assert.NotNull(me["response"]!["profile_image_url"]);
     }
+
+    [Fact]
+    public async Task WakeUpNeedsVehicleCmdsAsTheScopeTableSays()
+    {
+        await using var app = new SimulatorApp();
+        var dataOnly = app.Fleet((string)(await app.TokensAsync(Bob, "openid vehicle_device_data", Ct))["access_token"]!, Eu);
+        var refused = await dataOnly.PostAsync($"/api/1/vehicles/{BobAsleep}/wake_up", null, Ct);
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Equal("""{"response":null,"error":"Unauthorized missing scopes","error_description":""}""", await refused.Content.ReadAsStringAsync(Ct));
+
+        var commands = app.Fleet((string)(await app.TokensAsync(Bob, "openid vehicle_device_data vehicle_cmds", Ct))["access_token"]!, Eu);
+        Assert.Equal(HttpStatusCode.OK, (await commands.PostAsync($"/api/1/vehicles/{BobAsleep}/wake_up", null, Ct)).StatusCode);
+    }
 }
