@@ -36,7 +36,7 @@ public sealed class ConnectEvents(
     public override Task RedirectToIdentityProvider(RedirectContext context)
     {
         var items = context.Properties.Items;
-        var realm = _tesla.Realm(items[TeslaConnect.RealmItem]!);
+        var realm = RealmOf(items);
         context.ProtocolMessage.IssuerAddress = realm.AuthorizeEndpoint;
         context.ProtocolMessage.ClientId = realm.ClientId;
         // Kept in the protected state, so the callback can compare it with an id_token's nonce if one comes back.
@@ -80,7 +80,7 @@ public sealed class ConnectEvents(
         }
         var props = context.Properties!;
         var ct = context.HttpContext.RequestAborted;
-        var realm = _tesla.Realm(props.Items[TeslaConnect.RealmItem]!);
+        var realm = RealmOf(props.Items);
         var audience = Audience(realm, code);
         var request = context.TokenEndpointRequest!;
         var tokens = await auth.ExchangeCodeAsync(realm, code, request.RedirectUri, request.GetParameter("code_verifier"), audience, ct);
@@ -95,6 +95,10 @@ public sealed class ConnectEvents(
         context.HandleResponse();
         context.Response.Redirect($"/connect/result?r={Uri.EscapeDataString(results.Protect(account.Id, props.Items[TeslaConnect.LinkTokenItem]!))}");
     }
+
+    /// <summary>The realm chosen at start, sealed in the state; a state from before realms existed is the global one.</summary>
+    private TeslaRealm RealmOf(IDictionary<string, string?> items) =>
+        _tesla.Realm(items.TryGetValue(TeslaConnect.RealmItem, out var name) && name is not null ? name : TeslaRealm.Global);
 
     /// <summary>
     /// The exchange must name a Fleet API host of the realm as <c>audience</c> (TESLA.md §1.4). Global codes carry the

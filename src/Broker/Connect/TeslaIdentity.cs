@@ -20,8 +20,8 @@ public sealed record TeslaIdentity(string Subject, string? Email, string Source)
 /// a signature check; every decoded Tesla access token carries <c>sub</c>.</item>
 /// <item>An id_token, when present, is validated: signature from the realm's JWKS (discovery), issuer the discovery
 /// issuer or one of <see cref="TeslaRealm.KnownIssuers"/>, audience the realm's client id, lifetime. Only then does its
-/// email count. A nonce is compared only when the token carries one: a different nonce, or a valid id_token naming
-/// another user than the access token, refuses the connect.</item>
+/// email count. A nonce is compared only when the token carries one: a different nonce (the one sent is kept in the
+/// protected state), or a valid id_token naming another user than the access token, refuses the connect.</item>
 /// <item>An id_token that does not validate is ignored (and logged), never a reason to fail the connect.</item>
 /// </list>
 /// Logs say which path was taken and why, never a token.
@@ -45,7 +45,8 @@ public sealed class TeslaIdentities(IHttpClientFactory http, IOptions<TeslaOptio
         {
             return new TeslaIdentity(subject, null, "access_token");
         }
-        if (valid.TryGetPayloadValue<string>("nonce", out var echoed) && echoed != nonce)
+        // A state sealed before the nonce was kept in it has none to compare with: the handler never compared it either.
+        if (nonce is not null && valid.TryGetPayloadValue<string>("nonce", out var echoed) && echoed != nonce)
         {
             throw new ConnectException(ConnectFailure.StateInvalid, "Tesla's id_token carries a nonce this connect attempt never sent.");
         }

@@ -78,6 +78,10 @@ public sealed class TeslaOptions
 
     internal TeslaRealm Realm(string name)
     {
+        if (name != TeslaRealm.Global && !Regions.ContainsKey(name))
+        {
+            throw new ArgumentException($"No Tesla realm is named '{name}'.", nameof(name));
+        }
         var own = name == TeslaRealm.Global ? null : Auth.GetValueOrDefault(name);
         var china = name == ChinaRegion;
         // China never borrows the global app: Tesla's China auth server does not know it (tesla-confirmed §2).
