@@ -477,6 +477,7 @@ cmd_demo() {
   say "starting the broker (log $broker_log)"
   ( cd "$broker_bin" && exec env \
       ASPNETCORE_ENVIRONMENT=Development \
+      AllowedHosts="127.0.0.1;localhost" \
       ConnectionStrings__Broker="$db_cs" \
       Vault__Keys__0__Id=demo-1 \
       Vault__Keys__0__Key="$DEMO_VAULT_KEY" \

@@ -464,6 +464,13 @@ namespace Broker.Migrations
                     b.HasKey("Id")
                         .HasName("pk_partner_keys");
 
+                    b.HasIndex("RetiredAt")
+                        .IsUnique()
+                        .HasDatabaseName("ux_partner_keys_one_current")
+                        .HasFilter("retired_at IS NULL");
+
+                    NpgsqlIndexBuilderExtensions.AreNullsDistinct(b.HasIndex("RetiredAt"), false);
+
                     b.ToTable("partner_keys", (string)null);
                 });
 

@@ -14,7 +14,12 @@ public static class AdminExtensions
     {
         builder.Services.AddScoped<OperatorKeys>();
         // Enums by name only: a number ("role": 5) would bind to a value outside the enum, which once ranked above admin.
-        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new Hosting.StrictEnumConverter()));
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.Converters.Add(new Hosting.StrictEnumConverter());
+            // {"scope":"metrics","scope":"admin"} is refused: a proxy reading the first would see another request than Broker.
+            o.SerializerOptions.AllowDuplicateProperties = false;
+        });
         builder.Services.AddScoped<AccountLifecycle>();
         builder.Services.AddOpenApi(o =>
         {

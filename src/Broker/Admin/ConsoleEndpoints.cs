@@ -9,6 +9,7 @@ using Broker.Tesla;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
+using System.ComponentModel.DataAnnotations;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -98,7 +99,7 @@ public static class ConsoleEndpoints
         return Page<HomePage>(new { Frame = Frame(http, af), Tenants = rows });
     }
 
-    private static async Task<IResult> CreateTenantAsync([FromForm, SingleLine] string slug, [FromForm, SingleLine] string name, HttpContext http, TenantProvisioning provisioning)
+    private static async Task<IResult> CreateTenantAsync([FromForm, SingleLine, MaxLength(64)] string slug, [FromForm, SingleLine, MaxLength(200)] string name, HttpContext http, TenantProvisioning provisioning)
     {
         if (!http.User.IsOperator())
         {
@@ -194,7 +195,7 @@ public static class ConsoleEndpoints
         return await AccountAsync(slug, id, http, access, db, af, tesla, console, ConnectLinksEndpoints.UrlFor(http.Request, token));
     }
 
-    private static async Task<IResult> CreateConnectLinkAsync(string slug, [FromForm, SingleLine] string? label, [FromForm, SingleLine] string? region,
+    private static async Task<IResult> CreateConnectLinkAsync(string slug, [FromForm, SingleLine, MaxLength(200)] string? label, [FromForm, SingleLine, MaxLength(8)] string? region,
         HttpContext http, TenantAccess access, TenantProvisioning provisioning, AuditLog audit, IAntiforgery af, IOptions<TeslaOptions> tesla)
     {
         if (await ResolveAsync(http, access, slug, TenantRole.Member) is not { } r)
@@ -231,22 +232,35 @@ public static class ConsoleEndpoints
     }
 
     private static async Task<IResult> InviteAsync(
-        string slug, [FromForm, SingleLine] string email, [FromForm, SingleLine] string? role, HttpContext http, TenantAccess access, TenantProvisioning provisioning)
+        string slug, [FromForm, SingleLine, MaxLength(320)] string email, [FromForm, SingleLine, MaxLength(16)] string? role, HttpContext http, TenantAccess access, TenantProvisioning provisioning)
     {
         if (await ResolveAsync(http, access, slug, TenantRole.Admin) is not { } r)
         {
             return Denied(http);
         }
-        if (!new System.ComponentModel.DataAnnotations.EmailAddressAttribute().IsValid(email))
+        if (!MemberEmailAttribute.IsValidEmail(email.Trim()))
         {
-            return Page<MessagePage>(new { Title = "Not invited", Message = "That is not an email address.", Tone = "error", LinkUrl = $"/console/tenants/{slug}", LinkText = "Back" }, 400);
+            return Page<MessagePage>(new { Title = "Not invited", Message = "That is not an email address a person can sign in with (name@example.com).", Tone = "error", LinkUrl = $"/console/tenants/{slug}", LinkText = "Back" }, 400);
         }
         if (!TenantRoles.TryParse(role ?? "member", out var tenantRole))
         {
             return Page<MessagePage>(new { Title = "Not invited", Message = "A role is member or admin.", Tone = "error", LinkUrl = $"/console/tenants/{slug}", LinkText = "Back" }, 400);
         }
-        await provisioning.InviteMemberAsync(r.Tenant!.Id, email, tenantRole, http.RequestAborted);
-        return TypedResults.LocalRedirect($"/console/tenants/{slug}");
+        return await MembershipActAsync(slug, "Not invited", () => provisioning.InviteMemberAsync(r.Tenant!.Id, email, tenantRole, http.RequestAborted));
+    }
+
+    /// <summary>A membership change the tenant's rules refuse (already a member, its only admin) is a page that says why.</summary>
+    private static async Task<IResult> MembershipActAsync(string slug, string title, Func<Task> act)
+    {
+        try
+        {
+            await act();
+            return TypedResults.LocalRedirect($"/console/tenants/{slug}");
+        }
+        catch (MembershipConflictException ex)
+        {
+            return Page<MessagePage>(new { Title = title, Message = ex.Message, Tone = "error", LinkUrl = $"/console/tenants/{slug}", LinkText = "Back" }, 409);
+        }
     }
 
     private static async Task<IResult> RemoveMemberAsync(string slug, Guid id, HttpContext http, TenantAccess access, TenantProvisioning provisioning)
@@ -255,12 +269,11 @@ public static class ConsoleEndpoints
         {
             return Denied(http);
         }
-        await provisioning.RemoveMemberAsync(r.Tenant!.Id, id, http.RequestAborted);
-        return TypedResults.LocalRedirect($"/console/tenants/{slug}");
+        return await MembershipActAsync(slug, "Not removed", () => provisioning.RemoveMemberAsync(r.Tenant!.Id, id, http.RequestAborted));
     }
 
     private static async Task<IResult> CreateApiKeyAsync(
-        string slug, [FromForm, SingleLine] string? label, [FromForm, SingleLine] string? scope, HttpContext http, TenantAccess access, TenantProvisioning provisioning, IAntiforgery af)
+        string slug, [FromForm, SingleLine, MaxLength(200)] string? label, [FromForm, SingleLine, MaxLength(16)] string? scope, HttpContext http, TenantAccess access, TenantProvisioning provisioning, IAntiforgery af)
     {
         if (await ResolveAsync(http, access, slug, TenantRole.Admin) is not { } r)
         {
@@ -301,12 +314,13 @@ public static class ConsoleEndpoints
         return Page<OperatorPage>(new { Frame = Frame(http, af) with { Notice = notice }, Keys = keys, Partner = await partner.GetStatusAsync(http.RequestAborted) });
     }
 
-    private static async Task<IResult> PartnerKeyAsync([FromForm, MultiLine] string? privateKeyPem, HttpContext http, BrokerDbContext db, IAntiforgery af, Partner.PartnerSetup partner) =>
+    private static async Task<IResult> PartnerKeyAsync(
+        [FromForm, MultiLine, MaxLength(16_384)] string? privateKeyPem, [FromForm] bool? replace, HttpContext http, BrokerDbContext db, IAntiforgery af, Partner.PartnerSetup partner) =>
         await PartnerActAsync(http, db, af, partner, async () => privateKeyPem is { Length: > 0 } pem
-            ? $"Imported key {(await partner.ImportKeyAsync(pem, http.RequestAborted)).PublicKeyHex[..18]}…"
-            : $"Generated key {(await partner.GenerateKeyAsync(http.RequestAborted)).PublicKeyHex[..18]}…");
+            ? $"Imported key {(await partner.ImportKeyAsync(pem, replace == true, http.RequestAborted)).PublicKeyHex[..18]}…"
+            : $"Generated key {(await partner.GenerateKeyAsync(replace == true, http.RequestAborted)).PublicKeyHex[..18]}…");
 
-    private static async Task<IResult> PartnerRegisterAsync([FromForm, SingleLine] string? region, HttpContext http, BrokerDbContext db, IAntiforgery af, Partner.PartnerSetup partner) =>
+    private static async Task<IResult> PartnerRegisterAsync([FromForm, SingleLine, MaxLength(8)] string? region, HttpContext http, BrokerDbContext db, IAntiforgery af, Partner.PartnerSetup partner) =>
         await PartnerActAsync(http, db, af, partner, async () =>
         {
             var rows = await partner.RegisterAsync(string.IsNullOrEmpty(region) ? null : region, http.RequestAborted);
@@ -330,7 +344,7 @@ public static class ConsoleEndpoints
     }
 
     private static async Task<IResult> CreateOperatorKeyAsync(
-        [FromForm, SingleLine] string? label, [FromForm, SingleLine] string? scope, HttpContext http, OperatorKeys keys, IAntiforgery af)
+        [FromForm, SingleLine, MaxLength(200)] string? label, [FromForm, SingleLine, MaxLength(16)] string? scope, HttpContext http, OperatorKeys keys, IAntiforgery af)
     {
         if (!http.User.IsOperator())
         {
@@ -390,8 +404,10 @@ public static class ConsoleEndpoints
 
     /// <summary>
     /// A path on this site by the framework's rule, else the console. The rule refuses control characters, which is what
-    /// matters: browsers drop tabs and line breaks, so "/\t/evil.example" arrives as "//evil.example", another site.
+    /// matters: browsers drop tabs and line breaks, so "/\t/evil.example" arrives as "//evil.example", another site. Only
+    /// printable ASCII: a Location header cannot carry anything else (a non-ASCII return URL once failed the sign-in with a 500),
+    /// and nothing in the console needs it.
     /// </summary>
     internal static string LocalOnly(string? returnUrl) =>
-        returnUrl is ['/', _, ..] && RedirectHttpResult.IsLocalUrl(returnUrl) ? returnUrl : "/console";
+        returnUrl is ['/', _, ..] && RedirectHttpResult.IsLocalUrl(returnUrl) && returnUrl.All(c => c is >= ' ' and <= '~') ? returnUrl : "/console";
 }

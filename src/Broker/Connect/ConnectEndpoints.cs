@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Broker.Connect.Pages;
 using Broker.Data;
 using Broker.Hosting;
@@ -58,7 +59,7 @@ public static class ConnectEndpoints
     /// link's, else the person's choice) and the tenant's scopes go into the challenge; the realm travels in the state.
     /// </summary>
     internal static async Task<IResult> StartAsync(
-        string token, [FromForm] bool? missing, [FromForm, SingleLine] string? realm, HttpContext http, BrokerDbContext db,
+        string token, [FromForm] bool? missing, [FromForm, SingleLine, MaxLength(16)] string? realm, HttpContext http, BrokerDbContext db,
         IOptions<TeslaOptions> tesla, TimeProvider time)
     {
         if (await FindLinkAsync(db, token, time, http.RequestAborted) is not { } link)
@@ -85,9 +86,9 @@ public static class ConnectEndpoints
     internal static async Task<IResult> ShowResultAsync(
         string? r, HttpContext http, BrokerDbContext db, ConnectResultProtector results, IAntiforgery antiforgery, IOptions<TeslaOptions> tesla)
     {
-        if (r is null || results.Unprotect(r) is not var (accountId, linkToken))
+        if (r is null || results.Unprotect(http.Request, r) is not var (accountId, linkToken))
         {
-            return new RazorComponentResult<ConnectErrorPage>(new { Failure = ConnectFailure.StateExpired }) { StatusCode = 400 };
+            return new RazorComponentResult<ConnectErrorPage>(new { Failure = ConnectFailure.ResultUnavailable }) { StatusCode = 404 };
         }
         var account = await db.TeslaAccounts.AsNoTracking().Include(a => a.Vehicles).Include(a => a.EnergySites)
             .SingleOrDefaultAsync(a => a.Id == accountId, http.RequestAborted);

@@ -93,7 +93,7 @@ public sealed class ConnectEvents(
         await schedule.PollSoonAsync(account.Id, ct);
         logger.LogInformation("Connect of account {AccountId} finished in the {Realm} realm, user named by the {Source}", account.Id, realm.Name, identity.Source);
         context.HandleResponse();
-        context.Response.Redirect($"/connect/result?r={Uri.EscapeDataString(results.Protect(account.Id, props.Items[TeslaConnect.LinkTokenItem]!))}");
+        context.Response.Redirect($"/connect/result?r={Uri.EscapeDataString(results.Protect(context.Response, account.Id, props.Items[TeslaConnect.LinkTokenItem]!))}");
     }
 
     /// <summary>The realm chosen at start, sealed in the state; a state from before realms existed is the global one.</summary>
@@ -136,7 +136,8 @@ public sealed class ConnectEvents(
         await ConnectPages.RenderAsync<Pages.ConnectErrorPage>(context.HttpContext, failure.HttpStatus, new()
         {
             [nameof(Pages.ConnectErrorPage.Failure)] = failure,
-            [nameof(Pages.ConnectErrorPage.RetryUrl)] = linkToken is null ? null : $"/connect/{linkToken}",
+            // A link that is spent, revoked or expired cannot be tried again: offering it would only lead to the invalid-link page.
+            [nameof(Pages.ConnectErrorPage.RetryUrl)] = linkToken is null || failure.Reason is "link_used" or "link_revoked" or "link_expired" ? null : $"/connect/{linkToken}",
         });
     }
 }

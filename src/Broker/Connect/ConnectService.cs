@@ -22,6 +22,7 @@ public sealed partial class ConnectService(
     FleetUsage usage,
     TokenVault vault,
     AuditLog audit,
+    TeslaAppGuard apps,
     IOptions<TeslaOptions> options,
     TimeProvider time,
     ILogger<ConnectService> logger)
@@ -70,6 +71,8 @@ public sealed partial class ConnectService(
             var (saved, isNew) = await UpsertAccountAsync(link, accountId, subject, email, region, baseUrl, scopes, ct);
             await StoreTokensAsync(saved.Id, tokens, ct);
             AccountDevices.Reconcile(db, saved, products, time.GetUtcNow()); // a reconnect also retires cars the account lost
+            await StartAfreshAsync(saved, scopes, ct);
+            await apps.LiftedAsync(region, ct); // Tesla just answered this app: whatever disabled it is over
             audit.Add(isNew ? "account.connected" : "account.reconnected", link.TenantId, saved.Id,
                 $"region={region}; scopes={string.Join(' ', scopes)}; vehicles={saved.Vehicles.Count(v => v.RetiredAt is null)}; energy_sites={saved.EnergySites.Count(s => s.RetiredAt is null)}",
                 actor: $"{(link.AccountId is null ? "connect-link" : "reconnect-link")}:{link.Id}");
@@ -118,6 +121,35 @@ public sealed partial class ConnectService(
         account.UpdatedAt = now;
         account.ConnectLinkId = link.AccountId is null ? link.Id : account.ConnectLinkId;
         return (account, isNew);
+    }
+
+    /// <summary>
+    /// A (re)connect starts the account afresh: Tesla's refusal of the old token and the waits set for it are over, every
+    /// car and site is due at once (a back-off or a missing scope may have put them hours out), and what a scope the owner
+    /// no longer grants covered leaves storage, so /metrics stops showing it at once (location without vehicle_location).
+    /// </summary>
+    private async Task StartAfreshAsync(TeslaAccount account, string[] scopes, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        (account.TokenRejectedSince, account.TokenRejectedError, account.TokenRetryAt) = (null, null, null);
+        var cars = db.VehicleReadings.Where(r => r.AccountId == account.Id);
+        if (!scopes.Contains("vehicle_device_data"))
+        {
+            await cars.ExecuteDeleteAsync(ct);
+        }
+        else
+        {
+            await cars.ExecuteUpdateAsync(s => s.SetProperty(r => r.NextPollAt, now).SetProperty(r => r.ConsecutiveFailures, 0), ct);
+            if (!scopes.Contains("vehicle_location"))
+            {
+                await cars.ExecuteUpdateAsync(s => s
+                    .SetProperty(r => r.Latitude, (double?)null).SetProperty(r => r.Longitude, (double?)null).SetProperty(r => r.Heading, (double?)null), ct);
+            }
+        }
+        var sites = db.EnergySiteReadings.Where(r => r.AccountId == account.Id);
+        await (scopes.Contains("energy_device_data")
+            ? sites.ExecuteUpdateAsync(s => s.SetProperty(r => r.NextPollAt, now).SetProperty(r => r.ConsecutiveFailures, 0), ct)
+            : sites.ExecuteDeleteAsync(ct));
     }
 
     /// <summary>The owner's email from <c>/api/1/users/me</c>; a refusal there costs the email, never the connect.</summary>

@@ -77,23 +77,39 @@ public static class TeslaConnect
 }
 
 /// <summary>
-/// Seals "which account did this browser just link" into the result URL for 30 minutes, so the
-/// result page survives a refresh without exposing account ids to anyone holding the link.
+/// Seals "which account did this browser just link" into the result URL for 30 minutes, so the result page survives a
+/// refresh without exposing account ids to anyone holding the link. The URL is bound to the browser that connected: it
+/// names a random value that only that browser holds in an HttpOnly cookie, so a copied or logged URL shows nothing
+/// (the page lists the owner's email, cars and VINs).
 /// </summary>
 public sealed class ConnectResultProtector(IDataProtectionProvider provider, TimeProvider time)
 {
+    private const string CookieName = "broker.connect.result";
+    private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(30);
+
     private readonly ITimeLimitedDataProtector _protector =
-        provider.CreateProtector("Broker.Connect.Result.v1").ToTimeLimitedDataProtector();
+        provider.CreateProtector("Broker.Connect.Result.v2").ToTimeLimitedDataProtector();
 
-    public string Protect(Guid accountId, string linkToken) =>
-        _protector.Protect($"{accountId:N}|{linkToken}", time.GetUtcNow().AddMinutes(30));
+    public string Protect(HttpResponse response, Guid accountId, string linkToken)
+    {
+        var browser = Tenants.SecretToken.New();
+        response.Cookies.Append(CookieName, browser, new CookieOptions
+        {
+            HttpOnly = true, SameSite = SameSiteMode.Lax, Secure = response.HttpContext.Request.IsHttps, Path = "/connect/result", MaxAge = Lifetime,
+        });
+        return _protector.Protect($"{accountId:N}|{browser}|{linkToken}", time.GetUtcNow() + Lifetime);
+    }
 
-    public (Guid AccountId, string LinkToken)? Unprotect(string value)
+    /// <summary>The account and link, when the value is genuine, not expired, and this browser is the one that connected.</summary>
+    public (Guid AccountId, string LinkToken)? Unprotect(HttpRequest request, string value)
     {
         try
         {
-            var parts = _protector.Unprotect(value, out var expiration).Split('|', 2);
-            return expiration < time.GetUtcNow() || parts.Length != 2 ? null : (Guid.ParseExact(parts[0], "N"), parts[1]);
+            var parts = _protector.Unprotect(value, out var expiration).Split('|', 3);
+            return expiration < time.GetUtcNow() || parts.Length != 3 || request.Cookies[CookieName] is not { } browser
+                || !System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(browser), System.Text.Encoding.UTF8.GetBytes(parts[1]))
+                ? null
+                : (Guid.ParseExact(parts[0], "N"), parts[2]);
         }
         catch (System.Security.Cryptography.CryptographicException)
         {

@@ -97,6 +97,8 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
     private static void DefinePartner(ModelBuilder modelBuilder)
     {
         var key = modelBuilder.Entity<PartnerKey>();
+        // At most one current key: two made at once cannot both be current (the loser's insert fails, a 409).
+        key.HasIndex(k => k.RetiredAt).IsUnique().AreNullsDistinct(false).HasFilter("retired_at IS NULL").HasDatabaseName("ux_partner_keys_one_current");
         key.Property(k => k.PublicKeyHex).HasMaxLength(130);
         key.Property(k => k.VaultKeyId).HasMaxLength(64);
         key.Property(k => k.Origin).HasMaxLength(16);

@@ -20,6 +20,7 @@ public static class DatabaseExtensions
         builder.Services.AddScoped(sp => sp.GetRequiredService<IDbContextFactory<BrokerDbContext>>().CreateDbContext());
         builder.Services.AddHealthChecks().AddDbContextCheck<BrokerDbContext>("database", tags: [Hosting.HostingExtensions.ReadyTag]);
         builder.Services.AddExceptionHandler<DatabaseUnavailableHandler>();
+        builder.Services.AddExceptionHandler<UniqueViolationHandler>();
         return builder;
     }
 

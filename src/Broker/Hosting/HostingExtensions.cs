@@ -78,7 +78,7 @@ public static class HostingExtensions
 
     /// <summary>
     /// What every request meets first: the trusted proxy's forwarded headers, then the refusal of control characters
-    /// anywhere in the path or the query (after decoding). No route takes one, Postgres cannot compare a NUL, and a
+    /// anywhere in the path or the query (after decoding), and of a body in any charset but UTF-8. No route takes one, Postgres cannot compare a NUL, and a
     /// CR/LF that reaches a Location header or a log line splits it (<see cref="TextInput"/>). The two OAuth callbacks
     /// are the exception: their query is written by Tesla or the identity provider (an <c>error_description</c> may hold
     /// anything), nothing of it is stored, and their handlers answer a failure with a page the person can act on.
@@ -90,9 +90,15 @@ public static class HostingExtensions
         {
             var request = context.Request;
             var callback = request.Path.Equals(Connect.TeslaConnect.CallbackPath) || request.Path.Equals(People.ConsoleAuthentication.CallbackPath);
-            return TextInput.HasControl(request.Path.Value)
-                || (!callback && request.Query.Any(q => TextInput.HasControl(q.Key) || q.Value.Any(v => TextInput.HasControl(v))))
-                ? TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, detail: "The address contains control characters.").ExecuteAsync(context)
+            if (TextInput.HasControl(request.Path.Value)
+                || (!callback && request.Query.Any(q => TextInput.HasControl(q.Key) || q.Value.Any(v => TextInput.HasControl(v)))))
+            {
+                return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, detail: "The address contains control characters.").ExecuteAsync(context);
+            }
+            // Bodies are UTF-8: an unknown charset once made the JSON reader throw (a 500); any other is refused before it is read.
+            return Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(request.ContentType, out var type)
+                && type.Charset.HasValue && !type.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !type.Charset.Equals("utf8", StringComparison.OrdinalIgnoreCase)
+                ? TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, detail: "Send the body in UTF-8 (charset=utf-8), or without a charset.").ExecuteAsync(context)
                 : next(context);
         });
     }

@@ -5,10 +5,15 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Broker.Partner;
 
-/// <summary>Body of <c>POST /api/v1/partner/key</c>: empty to generate, a PEM private key to import.</summary>
-public sealed record PartnerKeyRequest([property: MaxLength(16_384), MultiLine] string? PrivateKeyPem);
+/// <summary>
+/// Body of <c>POST /api/v1/partner/key</c>: <c>privateKeyPem</c> to import, or <c>generate: true</c>; one of the two, said
+/// out loud. Replacing the key in use un-pairs every car paired with it, so it also takes <c>replace: true</c>.
+/// </summary>
+public sealed record PartnerKeyRequest(
+    [property: MaxLength(16_384), MultiLine] string? PrivateKeyPem = null, bool Generate = false, bool Replace = false);
 
-public sealed record PartnerRegistrationRequest([property: MaxLength(8), SingleLine] string? Region);
+/// <summary>Body of <c>POST /api/v1/partner/registrations</c>: a configured region (<c>na</c>, <c>eu</c>, <c>cn</c>) or <c>all</c>.</summary>
+public sealed record PartnerRegistrationRequest([property: Required, MaxLength(8), SingleLine] string Region);
 
 /// <summary>The public key where Tesla fetches it, and the operator's partner set-up API (<c>/api/v1/partner</c>).</summary>
 public static class PartnerEndpoints
@@ -28,14 +33,17 @@ public static class PartnerEndpoints
 
         group.MapGet("/", async (PartnerSetup setup, HttpContext http) => TypedResults.Ok(await setup.GetStatusAsync(http.RequestAborted)));
 
-        group.MapPost("/key", async Task<Results<Ok<PartnerKeyResponse>, ProblemHttpResult>> (PartnerKeyRequest? request, PartnerSetup setup, HttpContext http) =>
-            await Attempt(() => request?.PrivateKeyPem is { Length: > 0 } pem
-                ? setup.ImportKeyAsync(pem, http.RequestAborted)
-                : setup.GenerateKeyAsync(http.RequestAborted)));
+        group.MapPost("/key", async Task<Results<Ok<PartnerKeyResponse>, ProblemHttpResult>> (PartnerKeyRequest request, PartnerSetup setup, HttpContext http) =>
+            await Attempt(() => (request.PrivateKeyPem, request.Generate) switch
+            {
+                ({ Length: > 0 } pem, false) => setup.ImportKeyAsync(pem, request.Replace, http.RequestAborted),
+                (null or "", true) => setup.GenerateKeyAsync(request.Replace, http.RequestAborted),
+                _ => throw new PartnerSetupException("Say what to do", "Send either privateKeyPem (a key to import) or generate: true, not both and not neither."),
+            }));
 
         group.MapPost("/registrations", async Task<Results<Ok<IReadOnlyList<PartnerRegistrationResponse>>, ProblemHttpResult>> (
-            PartnerRegistrationRequest? request, PartnerSetup setup, HttpContext http) =>
-            await Attempt(() => setup.RegisterAsync(request?.Region is { Length: > 0 } r ? r : null, http.RequestAborted)));
+            PartnerRegistrationRequest request, PartnerSetup setup, HttpContext http) =>
+            await Attempt(() => setup.RegisterAsync(request.Region.Equals("all", StringComparison.OrdinalIgnoreCase) ? null : request.Region, http.RequestAborted)));
         return group;
     }
 

@@ -41,17 +41,30 @@ public sealed class PartnerSetup(
             RegistrableRegions(), [.. registrations.Select(r => r.ToResponse(key))]);
     }
 
-    public async Task<PartnerKeyResponse> GenerateKeyAsync(CancellationToken ct)
+    /// <summary>A new key pair; over a key in use only with <paramref name="replace"/> (it un-pairs every car paired with that key).</summary>
+    public async Task<PartnerKeyResponse> GenerateKeyAsync(bool replace, CancellationToken ct)
     {
+        await RefuseSilentReplacementAsync(replace, ct);
         var key = await keys.GenerateAsync(ct);
         return await SaveKeyAsync(key, "partner.key_generated", ct);
     }
 
-    /// <summary>Throws <see cref="PartnerSetupException"/> for anything but a prime256v1 private key.</summary>
-    public async Task<PartnerKeyResponse> ImportKeyAsync(string privateKeyPem, CancellationToken ct)
+    /// <summary>Throws <see cref="PartnerSetupException"/> for anything but a prime256v1 private key, or over a key in use without <paramref name="replace"/>.</summary>
+    public async Task<PartnerKeyResponse> ImportKeyAsync(string privateKeyPem, bool replace, CancellationToken ct)
     {
+        await RefuseSilentReplacementAsync(replace, ct);
         var key = await keys.ImportAsync(privateKeyPem, ct);
         return await SaveKeyAsync(key, "partner.key_imported", ct);
+    }
+
+    private async Task RefuseSilentReplacementAsync(bool replace, CancellationToken ct)
+    {
+        if (!replace && await keys.CurrentAsync(ct) is { } current)
+        {
+            throw new PartnerSetupException("A partner key is in use", $"Key {current.PublicKeyHex[..18]}… is the one cars are paired with and Tesla has "
+                + "registered. A new one un-pairs every car until its owner pairs again, and needs registering in every region. "
+                + "Ask again with replace: true if that is what you want.", StatusCodes.Status409Conflict);
+        }
     }
 
     /// <summary>

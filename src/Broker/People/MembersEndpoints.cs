@@ -1,13 +1,17 @@
 using System.ComponentModel.DataAnnotations;
 using Broker.Data;
 using Broker.Hosting;
+using System.Text.Json.Serialization;
 using Broker.Tenants;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
 namespace Broker.People;
 
-public sealed record InviteMemberRequest([property: Required, EmailAddress, MaxLength(320), SingleLine] string Email, TenantRole Role = TenantRole.Member);
+public sealed record InviteMemberRequest([property: Required, MemberEmail, MaxLength(320), SingleLine] string Email, TenantRole Role = TenantRole.Member);
+
+/// <summary>Body of <c>PUT …/members/{id}</c>: the member's new role.</summary>
+public sealed record ChangeRoleRequest([property: JsonRequired] TenantRole Role);
 
 /// <summary>Joined is false until the invited person first signs in with that (verified) email.</summary>
 public sealed record MemberResponse(Guid Id, string Email, string Role, bool Joined, string? Name, DateTimeOffset CreatedAt, string CreatedBy);
@@ -31,14 +35,48 @@ public static class MembersEndpoints
                 .ToListAsync(http.RequestAborted));
         });
 
-        group.MapPost("/", async Task<Ok<MemberResponse>> (InviteMemberRequest request, HttpContext http, TenantProvisioning provisioning) =>
+        // Inviting someone who is already a member is a 409: a role changes only by saying so (PUT), never by a second invitation.
+        group.MapPost("/", async Task<Results<Ok<MemberResponse>, ProblemHttpResult>> (InviteMemberRequest request, HttpContext http, TenantProvisioning provisioning) =>
         {
-            var m = await provisioning.InviteMemberAsync(http.TenantId(), request.Email, request.Role, http.RequestAborted);
-            return TypedResults.Ok(new MemberResponse(m.Id, m.Email, m.Role.Name(), m.PersonId != null, null, m.CreatedAt, m.CreatedBy));
+            try
+            {
+                return TypedResults.Ok(ToResponse(await provisioning.InviteMemberAsync(http.TenantId(), request.Email, request.Role, http.RequestAborted)));
+            }
+            catch (MembershipConflictException ex)
+            {
+                return Conflict(ex);
+            }
         }).RequireTenantRole(TenantRole.Admin);
 
-        group.MapDelete("/{id:guid}", async Task<Results<NoContent, NotFound>> (Guid id, HttpContext http, TenantProvisioning provisioning) =>
-            await provisioning.RemoveMemberAsync(http.TenantId(), id, http.RequestAborted) ? TypedResults.NoContent() : TypedResults.NotFound())
-            .RequireTenantRole(TenantRole.Admin);
+        group.MapPut("/{id:guid}", async Task<Results<Ok<MemberResponse>, NotFound, ProblemHttpResult>> (
+            Guid id, ChangeRoleRequest request, HttpContext http, TenantProvisioning provisioning) =>
+        {
+            try
+            {
+                return await provisioning.ChangeRoleAsync(http.TenantId(), id, request.Role, http.RequestAborted) is { } m
+                    ? TypedResults.Ok(ToResponse(m)) : TypedResults.NotFound();
+            }
+            catch (MembershipConflictException ex)
+            {
+                return Conflict(ex);
+            }
+        }).RequireTenantRole(TenantRole.Admin);
+
+        group.MapDelete("/{id:guid}", async Task<Results<NoContent, NotFound, ProblemHttpResult>> (Guid id, HttpContext http, TenantProvisioning provisioning) =>
+        {
+            try
+            {
+                return await provisioning.RemoveMemberAsync(http.TenantId(), id, http.RequestAborted) ? TypedResults.NoContent() : TypedResults.NotFound();
+            }
+            catch (MembershipConflictException ex)
+            {
+                return Conflict(ex);
+            }
+        }).RequireTenantRole(TenantRole.Admin);
     }
+
+    private static MemberResponse ToResponse(Membership m) => new(m.Id, m.Email, m.Role.Name(), m.PersonId != null, null, m.CreatedAt, m.CreatedBy);
+
+    private static ProblemHttpResult Conflict(MembershipConflictException ex) =>
+        TypedResults.Problem(ex.Message, title: "Conflict", statusCode: StatusCodes.Status409Conflict);
 }

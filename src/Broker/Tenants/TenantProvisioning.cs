@@ -57,28 +57,43 @@ public sealed partial class TenantProvisioning(BrokerDbContext db, AuditLog audi
     }
 
     /// <summary>
-    /// Invites by email (or changes the role of an existing member). Binds at once only to a person who already
-    /// signed in with that email *verified* by the provider: anyone may claim any email at a provider that does
-    /// not verify, and an unverified claim must never join a tenant, whether it came before the invitation or after.
+    /// Invites by email. Binds at once only to a person who already signed in with that email *verified* by the provider:
+    /// anyone may claim any email at a provider that does not verify, and an unverified claim must never join a tenant,
+    /// whether it came before the invitation or after. An email already in the tenant is a conflict: a role changes through
+    /// <see cref="ChangeRoleAsync"/> only (a second invitation once quietly turned an admin into a member).
     /// </summary>
     public async Task<Membership> InviteMemberAsync(Guid tenantId, string email, TenantRole role, CancellationToken ct)
     {
         email = email.Trim().ToLowerInvariant();
-        var membership = await db.Memberships.SingleOrDefaultAsync(m => m.TenantId == tenantId && m.Email == email, ct);
-        if (membership is null)
+        if (await db.Memberships.AsNoTracking().SingleOrDefaultAsync(m => m.TenantId == tenantId && m.Email == email, ct) is { } existing)
         {
-            var personId = await db.People.Where(p => p.Email == email && p.EmailVerified)
-                .OrderByDescending(p => p.LastSignInAt).Select(p => (Guid?)p.Id).FirstOrDefaultAsync(ct);
-            membership = new Membership { TenantId = tenantId, Email = email, PersonId = personId, Role = role, CreatedAt = time.GetUtcNow(), CreatedBy = "" };
-            db.Memberships.Add(membership);
+            throw new MembershipConflictException($"{email} is already a member ({existing.Role.Name()}). Change a role with PUT …/members/{existing.Id}.");
         }
-        membership.Role = role;
+        var personId = await db.People.Where(p => p.Email == email && p.EmailVerified)
+            .OrderByDescending(p => p.LastSignInAt).Select(p => (Guid?)p.Id).FirstOrDefaultAsync(ct);
         var entry = audit.Add("membership.invited", tenantId, detail: $"email={email}; role={role.Name()}");
-        membership.CreatedBy = membership.CreatedBy is { Length: > 0 } by ? by : entry.Actor;
+        var membership = new Membership { TenantId = tenantId, Email = email, PersonId = personId, Role = role, CreatedAt = time.GetUtcNow(), CreatedBy = entry.Actor };
+        db.Memberships.Add(membership);
         await db.SaveChangesAsync(ct);
         return membership;
     }
 
+    /// <summary>A member's new role; null when there is no such member. The tenant keeps at least one admin.</summary>
+    public async Task<Membership?> ChangeRoleAsync(Guid tenantId, Guid membershipId, TenantRole role, CancellationToken ct)
+    {
+        var membership = await db.Memberships.SingleOrDefaultAsync(m => m.Id == membershipId && m.TenantId == tenantId, ct);
+        if (membership is null || membership.Role == role)
+        {
+            return membership;
+        }
+        await RefuseLosingTheLastAdminAsync(membership, ct);
+        audit.Add("membership.role_changed", tenantId, detail: $"email={membership.Email}; role={membership.Role.Name()} -> {role.Name()}");
+        membership.Role = role;
+        await db.SaveChangesAsync(ct);
+        return membership;
+    }
+
+    /// <summary>Removes a member (and ends their console sessions); false when there is no such member. The tenant keeps at least one admin.</summary>
     public async Task<bool> RemoveMemberAsync(Guid tenantId, Guid membershipId, CancellationToken ct)
     {
         var membership = await db.Memberships.SingleOrDefaultAsync(m => m.Id == membershipId && m.TenantId == tenantId, ct);
@@ -86,6 +101,7 @@ public sealed partial class TenantProvisioning(BrokerDbContext db, AuditLog audi
         {
             return false;
         }
+        await RefuseLosingTheLastAdminAsync(membership, ct);
         db.Memberships.Remove(membership);
         audit.Add("membership.removed", tenantId, detail: $"email={membership.Email}");
         await db.SaveChangesAsync(ct);
@@ -95,6 +111,16 @@ public sealed partial class TenantProvisioning(BrokerDbContext db, AuditLog audi
             await ConsoleSessionStore.EndForPersonAsync(db, personId, ct);
         }
         return true;
+    }
+
+    /// <summary>An admin who is the tenant's only one can neither leave nor become a member: someone must be able to manage it.</summary>
+    private async Task RefuseLosingTheLastAdminAsync(Membership membership, CancellationToken ct)
+    {
+        if (membership.Role == TenantRole.Admin
+            && !await db.Memberships.AnyAsync(m => m.TenantId == membership.TenantId && m.Role == TenantRole.Admin && m.Id != membership.Id, ct))
+        {
+            throw new MembershipConflictException($"{membership.Email} is this tenant's only admin. Make someone else an admin first.");
+        }
     }
 
     public async Task<Tenant> EnsureTenantAsync(string slug, string name, CancellationToken ct)

@@ -7,8 +7,8 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Broker.Tenants;
 
-/// <summary>The tenant's polling policy. Null never wakes a car (the default).</summary>
-public sealed record PolicyRequest([property: Range(1, 10080)] int? WakeAfterSleepMinutes);
+/// <summary>The tenant's polling policy. Null never wakes a car (the default); the field must be sent, so a PUT that forgot it changes nothing by accident.</summary>
+public sealed record PolicyRequest([property: Range(1, 10080), System.Text.Json.Serialization.JsonRequired] int? WakeAfterSleepMinutes);
 
 public sealed record PolicyResponse(int? WakeAfterSleepMinutes);
 

@@ -15,12 +15,13 @@ namespace Broker.Tesla;
 /// metrics and the console banner read. Tesla sends no Retry-After for it (vehicle-command#403, TeslaMate PR #5476).</item>
 /// </list>
 /// </summary>
-public sealed class TeslaAppGuard(BrokerDbContext db, AuditLog audit, TimeProvider time, IOptions<Polling.PollingOptions> options, ILogger<TeslaAppGuard> logger)
+public sealed class TeslaAppGuard(
+    BrokerDbContext db, AuditLog audit, TimeProvider time, IOptions<Polling.PollingOptions> options, IOptions<TeslaOptions> tesla, ILogger<TeslaAppGuard> logger)
 {
     private TimeSpan PollingProbe => TimeSpan.FromMinutes(options.Value.DisabledAppProbeMinutes);
 
-    /// <summary>China has its own developer app (and billing); every other region shares the global one.</summary>
-    public static string RealmOf(string region) => region.Equals("cn", StringComparison.OrdinalIgnoreCase) ? "cn" : "global";
+    /// <summary>Each realm is a developer app of its own, with its own billing (China's, <c>Tesla:Auth:cn</c>); the rest share the global one.</summary>
+    private string RealmOf(string region) => tesla.Value.RealmNameOf(region);
 
     /// <summary>Whether a poll may call Tesla now: the app is fine (Probing false), or this caller holds the probe.</summary>
     public sealed record Gate(bool Allowed, bool Probing, DateTimeOffset? NotBefore);

@@ -36,7 +36,7 @@ public sealed class ChinaUnconfiguredTests(PostgresServer postgres) : BrokerTest
     public async Task PartnerRegistrationLeavesChinaOutAndRefusesItByNameWithWhatToSet()
     {
         var operatorApi = ApiClient(BrokerApplication.OperatorToken);
-        await operatorApi.PostAsync("/api/v1/partner/key", null, Ct);
+        await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { generate = true }, Ct);
 
         var status = await operatorApi.GetFromJsonAsync<JsonElement>("/api/v1/partner", Ct);
         Assert.Equal(["eu", "na"], status.GetProperty("regions").EnumerateArray().Select(r => r.GetString()));

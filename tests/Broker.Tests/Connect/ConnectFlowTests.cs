@@ -37,6 +37,25 @@ public sealed class ConnectFlowTests(PostgresServer postgres) : BrokerTestBase(p
         Assert.Contains(account.EnergySites, s => s.HasBattery);
     }
 
+    /// <summary>Found by the outside test: the result URL showed the owner's email, cars and VINs in any browser it was pasted into.</summary>
+    [Fact]
+    public async Task TheResultPageOpensOnlyInTheBrowserThatConnected()
+    {
+        var user = NewUser();
+        var landed = await user.ReturnToBrokerAsync(await user.SignInAndConsentAsync(await user.StartAsync(LinkToken), "alice@example.com", "alice-demo"));
+        var result = landed.Headers.Location!.OriginalString;
+
+        var own = await user.Browser.GetAsync(result, Ct);
+        var elsewhere = await Broker.CreateBrowser().GetAsync(result, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, elsewhere.StatusCode);
+        var page = await elsewhere.Content.ReadAsStringAsync(Ct);
+        Assert.Contains("data-reason=\"result_unavailable\"", page);
+        Assert.DoesNotContain("Midnight Runner", page);
+        Assert.DoesNotContain("5YJ3E1EA7PF381204", page);
+    }
+
     [Fact]
     public async Task DatabaseAndLogsHoldNoPlaintextTokenAfterConnect()
     {

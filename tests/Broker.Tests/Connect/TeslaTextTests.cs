@@ -30,12 +30,12 @@ public sealed class TeslaTextTests(PostgresServer postgres) : BrokerTestBase(pos
         Assert.Equal(2, await db.Vehicles.CountAsync(Ct));
     }
 
-    /// <summary>The demo fleet with alice's first car renamed "Night\0 Owl\r\n\u0007\u0085".</summary>
+    /// <summary>The demo fleet with alice's first car renamed "Night\0 Owl\r\n\u0007\u0085\u202E\u200B".</summary>
     private static string WriteSeed()
     {
         var seed = JsonNode.Parse(File.ReadAllText(Path.Combine(PostgresServer.RepoRoot(), "src/TeslaSimulator/Seed/demo-fleet.json")))!;
         var alice = seed["accounts"]!.AsArray().Single(a => (string?)a!["email"] == "alice@example.com")!;
-        alice["vehicles"]![0]!["displayName"] = "Night\0 Owl\r\n\u0007\u0085";
+        alice["vehicles"]![0]!["displayName"] = "Night\0 Owl\r\n\u0007\u0085\u202E\u200B";
         var path = Path.Combine(Path.GetTempPath(), $"broker-control-text-seed-{Environment.ProcessId}.json");
         File.WriteAllText(path, seed.ToJsonString());
         return path;

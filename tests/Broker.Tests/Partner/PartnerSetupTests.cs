@@ -27,7 +27,7 @@ public sealed class PartnerSetupTests(PostgresServer postgres) : BrokerTestBase(
         Simulator.PartnerWeb = () => Broker.Server.CreateHandler();
         var operatorApi = OperatorClient();
 
-        var key = await ReadAsync<PartnerKeyResponse>(await operatorApi.PostAsync("/api/v1/partner/key", null, Ct));
+        var key = await ReadAsync<PartnerKeyResponse>(await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { generate = true }, Ct));
         Assert.Equal("generated", key.Origin);
         Assert.Matches("^04[0-9a-f]{128}$", key.PublicKeyHex);
 
@@ -62,7 +62,7 @@ public sealed class PartnerSetupTests(PostgresServer postgres) : BrokerTestBase(
     {
         Simulator.PartnerWeb = () => Broker.Server.CreateHandler();
         var operatorApi = OperatorClient();
-        await operatorApi.PostAsync("/api/v1/partner/key", null, Ct);
+        await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { generate = true }, Ct);
         await ResetSimCallsAsync();
 
         var result = await ReadAsync<List<PartnerRegistrationResponse>>(
@@ -82,11 +82,14 @@ public sealed class PartnerSetupTests(PostgresServer postgres) : BrokerTestBase(
     public async Task ImportedKeyBecomesCurrentRetiresTheOldOneAndItsPrivateHalfStillSigns()
     {
         var operatorApi = OperatorClient();
-        var generated = await ReadAsync<PartnerKeyResponse>(await operatorApi.PostAsync("/api/v1/partner/key", null, Ct));
+        var generated = await ReadAsync<PartnerKeyResponse>(await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { generate = true }, Ct));
         using var mine = ECDsa.Create(ECCurve.NamedCurves.nistP256);
 
+        // Over the key in use only when asked to replace it: every car paired with it would need pairing again.
+        var silently = await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { privateKeyPem = mine.ExportECPrivateKeyPem() }, Ct);
+        Assert.Equal(HttpStatusCode.Conflict, silently.StatusCode);
         var imported = await ReadAsync<PartnerKeyResponse>(
-            await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { privateKeyPem = mine.ExportECPrivateKeyPem() }, Ct));
+            await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { privateKeyPem = mine.ExportECPrivateKeyPem(), replace = true }, Ct));
 
         Assert.Equal("imported", imported.Origin);
         Assert.Equal(HexOf(mine.ExportSubjectPublicKeyInfoPem()), imported.PublicKeyHex);
@@ -142,7 +145,7 @@ public sealed class PartnerSetupTests(PostgresServer postgres) : BrokerTestBase(
     {
         // PartnerWeb left unset: the simulator's download of https://broker.test/.well-known/… answers 404, Tesla answers 424.
         var operatorApi = OperatorClient();
-        await operatorApi.PostAsync("/api/v1/partner/key", null, Ct);
+        await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { generate = true }, Ct);
 
         var result = await ReadAsync<List<PartnerRegistrationResponse>>(
             await operatorApi.PostAsJsonAsync("/api/v1/partner/registrations", new { region = "na" }, Ct));
@@ -159,21 +162,48 @@ public sealed class PartnerSetupTests(PostgresServer postgres) : BrokerTestBase(
     [Fact]
     public async Task RegistrationWithoutAKeyOrADomainOrInAnUnknownRegionIsAProblem()
     {
-        var noKey = await OperatorClient().PostAsync("/api/v1/partner/registrations", null, Ct);
+        var noKey = await OperatorClient().PostAsJsonAsync("/api/v1/partner/registrations", new { region = "all" }, Ct);
         Assert.Equal(HttpStatusCode.Conflict, noKey.StatusCode);
         Assert.Contains("Generate or import a key", (await noKey.Content.ReadFromJsonAsync<ProblemDetails>(Ct))!.Detail);
 
-        await OperatorClient().PostAsync("/api/v1/partner/key", null, Ct);
+        await OperatorClient().PostAsJsonAsync("/api/v1/partner/key", new { generate = true }, Ct);
         var unknown = await OperatorClient().PostAsJsonAsync("/api/v1/partner/registrations", new { region = "mars" }, Ct);
         Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
 
         await using var withoutDomain = new BrokerApplication(Broker.ConnectionString, Simulator, new() { ["Partner:Domain"] = "" });
         var client = withoutDomain.CreateClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", BrokerApplication.OperatorToken);
-        var noDomain = await client.PostAsync("/api/v1/partner/registrations", null, Ct);
+        var noDomain = await client.PostAsJsonAsync("/api/v1/partner/registrations", new { region = "all" }, Ct);
         Assert.Equal(HttpStatusCode.Conflict, noDomain.StatusCode);
         Assert.Contains("Partner:Domain", (await noDomain.Content.ReadFromJsonAsync<ProblemDetails>(Ct))!.Detail);
         Assert.Null((await client.GetFromJsonAsync<PartnerStatusResponse>("/api/v1/partner", Ct))!.PairingUrl);
+    }
+
+    /// <summary>Found by the outside test: an empty body, null or a misspelt field generated a new fleet-wide key each time.</summary>
+    [Fact]
+    public async Task AKeyIsMadeOnlyWhenAskedForOutLoudAndOnlyOneIsEverCurrent()
+    {
+        var operatorApi = OperatorClient();
+        foreach (var body in new[] { "", "null", "{}", "{\"privateKey\":\"x\"}", "{\"generate\":false}", "{\"generate\":true,\"privateKeyPem\":\"x\"}" })
+        {
+            var response = await operatorApi.PostAsync("/api/v1/partner/key", new StringContent(body, System.Text.Encoding.UTF8, "application/json"), Ct);
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"'{body}': {(int)response.StatusCode}");
+        }
+        foreach (var body in new[] { "", "null", "{}" })
+        {
+            var response = await operatorApi.PostAsync("/api/v1/partner/registrations", new StringContent(body, System.Text.Encoding.UTF8, "application/json"), Ct);
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"registrations '{body}': {(int)response.StatusCode}");
+        }
+        await using (var db = Broker.CreateDbContext())
+        {
+            Assert.False(await db.PartnerKeys.AnyAsync(Ct));
+        }
+
+        // Eight operators press "Generate" at once: one key becomes current, the others are told it exists (409).
+        var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { generate = true }, Ct)));
+        Assert.All(answers, a => Assert.True(a.StatusCode is HttpStatusCode.OK or HttpStatusCode.Conflict, $"{(int)a.StatusCode}"));
+        await using var check = Broker.CreateDbContext();
+        Assert.Equal(1, await check.PartnerKeys.CountAsync(k => k.RetiredAt == null, Ct));
     }
 
     [Fact]

@@ -95,8 +95,8 @@ public sealed class VirtualKeyTests(PostgresServer postgres) : BrokerTestBase(po
     {
         Simulator.PartnerWeb = () => Broker.Server.CreateHandler();
         var operatorApi = ApiClient(BrokerApplication.OperatorToken);
-        (await operatorApi.PostAsync("/api/v1/partner/key", null, Ct)).EnsureSuccessStatusCode();
-        var registrations = await (await operatorApi.PostAsync("/api/v1/partner/registrations", null, Ct))
+        (await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { generate = true }, Ct)).EnsureSuccessStatusCode();
+        var registrations = await (await operatorApi.PostAsJsonAsync("/api/v1/partner/registrations", new { region = "all" }, Ct))
             .Content.ReadFromJsonAsync<List<PartnerRegistrationResponse>>(Ct);
         Assert.Equal("registered", registrations!.Single(r => r.Region == "na").Status);
     }

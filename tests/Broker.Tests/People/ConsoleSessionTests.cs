@@ -68,7 +68,7 @@ public sealed class ConsoleSessionTests(PostgresServer postgres) : ConsoleTestBa
     [Fact]
     public async Task RemovingAMemberEndsTheirSessionAtOnce()
     {
-        var invited = await (await ApiClient(ApiKey).PostAsJsonAsync("/api/v1/members", new { email = "alice-admin@example.com", role = "admin" }, Ct))
+        var invited = await (await ApiClient(ApiKey).PostAsJsonAsync("/api/v1/members", new { email = "alice-admin@example.com", role = "member" }, Ct))
             .Content.ReadFromJsonAsync<Member>(Ct);
         var alice = await new ConsolePerson(Broker).SignInAsync(Provider, "alice-admin@example.com", "alice-admin-demo");
         var formToken = await alice.FormTokenAsync("/console/tenants/household");
@@ -118,6 +118,9 @@ public sealed class ConsoleSessionTests(PostgresServer postgres) : ConsoleTestBa
     [InlineData("https://evil.example/", "/console")]
     [InlineData("javascript:alert(1)", "/console")]
     [InlineData("~/console", "/console")]
+    [InlineData("/console/tenants/d\u00e9mo", "/console")]
+    [InlineData("/\u3002/evil.example", "/console")]
+    [InlineData("/\uFF0Fevil.example", "/console")]
     public async Task AfterSignInTheBrowserGoesOnlyToAPathOnThisSite(string returnUrl, string expected)
     {
         var person = new ConsolePerson(Broker);

@@ -79,6 +79,30 @@ public sealed class DeviceChangesTests(PostgresServer postgres) : BrokerTestBase
         Assert.NotNull(Assert.Single(after.Vehicles, v => v.Vin == BlueYonder).RetiredAt);
     }
 
+    /// <summary>
+    /// Found by the outside test: polling pushed an account without the data scope an hour out, and a reconnect that granted
+    /// it left the cars waiting for that hour. Withdrawn location leaves storage and /metrics at the reconnect.
+    /// </summary>
+    [Fact]
+    public async Task AReconnectWithMoreScopesPollsAtOnceAndOneWithFewerDropsWhatTheyCovered()
+    {
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo", ["openid", "offline_access", "energy_device_data"]);
+        await PollAccountsAsync();
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        await ResetSimCallsAsync();
+
+        await PollAccountsAsync();
+
+        Assert.Contains(await SimCallsAsync("alice@example.com"), c => c.Category == "data" && c.Status == 200);
+        Assert.Matches("tesla_vehicle_latitude_degrees\\{", await ScrapeMetricsAsync(ApiKey));
+
+        // The owner takes location back at the next reconnect: it is gone from storage and /metrics before any poll.
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo", ["openid", "offline_access", "vehicle_device_data", "energy_device_data"]);
+        Assert.DoesNotMatch("tesla_vehicle_latitude_degrees\\{", await ScrapeMetricsAsync(ApiKey));
+        await using var db = Broker.CreateDbContext();
+        Assert.All(await db.VehicleReadings.ToListAsync(Ct), r => Assert.Null(r.Latitude));
+    }
+
     /// <summary>A car in the simulator's seed shape (State/Seed.cs), parked and awake.</summary>
     internal static object Car(string vin, string name = "New arrival") => new
     {

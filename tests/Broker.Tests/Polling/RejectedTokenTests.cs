@@ -41,6 +41,24 @@ public sealed class RejectedTokenTests(PostgresServer postgres) : BrokerTestBase
         Assert.Null(recovered.TeslaError);
     }
 
+    /// <summary>Found by the outside test: a reconnect kept the old wait (up to 6 h) and the warning, and polled nothing.</summary>
+    [Fact]
+    public async Task AReconnectStartsTheAccountAfreshWhateverItWasWaitingFor()
+    {
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        await SetUnknownUserAsync(true);
+        await PollAccountsAsync(); // refused after its refresh: the account now waits 15 min
+        Assert.Contains("tesla_rejects_token", Assert.Single(await GetJsonAsync<AccountResponse[]>(ApiKey, "/api/v1/accounts")).Attention);
+        await SetUnknownUserAsync(false);
+        await ResetSimCallsAsync();
+
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        await PollAccountsAsync();
+
+        Assert.Empty(Assert.Single(await GetJsonAsync<AccountResponse[]>(ApiKey, "/api/v1/accounts")).Attention);
+        Assert.Contains(await SimCallsAsync("alice@example.com"), c => c.Category == "data" && c.Status == 200); // polled at once
+    }
+
     [Fact]
     public async Task TheRealUnknownUserBodyIsReadAsARefusedToken()
     {

@@ -22,8 +22,11 @@ public sealed class InputRulesTests(PostgresServer postgres) : ConsoleTestBase(p
 
     
 
-    /// <summary>NUL (Postgres 22021), line breaks (headers, logs, the slug's old <c>$</c>), escape, DEL and C1.</summary>
-    private static readonly string[] Controls = ["\0", "\n", "\r\n", "\u001b[31m", "\u007f", "\u0085", "\t"];
+    /// <summary>
+    /// NUL (Postgres 22021), line breaks (headers, logs, the slug's old <c>$</c>), escape, DEL and C1; and the invisible ones
+    /// that change how text reads: bidi override (U+202E), line separator, zero-width space, byte-order mark.
+    /// </summary>
+    private static readonly string[] Controls = ["\0", "\n", "\r\n", "\u001b[31m", "\u007f", "\u0085", "\t", "\u202E", "\u2028", "\u200B", "\uFEFF"];
 
     /// <summary>Every JSON body of the API with each of its text fields; the other fields valid, so the control character is the only fault.</summary>
     private static IEnumerable<(string Path, string Field, Func<string, object> Body)> ApiFields() =>
@@ -104,6 +107,55 @@ public sealed class InputRulesTests(PostgresServer postgres) : ConsoleTestBase(p
         Assert.True(before.SequenceEqual(after), DatabaseSnapshot.Difference(before, after));
     }
 
+    /// <summary>Found by the outside test: console forms had no length limits, so a long label reached Postgres (22001, a 500).</summary>
+    [Fact]
+    public async Task ConsoleFieldsLongerThanTheirColumnsAreRefusedAndWriteNothing()
+    {
+        var op = await new ConsolePerson(Broker).SignInAsync(Provider, "operator@example.com", "operator-demo");
+        (string Path, Func<string, KeyValuePair<string, string>[]> Form, int Max)[] forms =
+        [
+            ("/console/tenants", v => [new("slug", "t" + v[1..]), new("name", "New")], 64),
+            ("/console/tenants", v => [new("slug", "new-tenant"), new("name", v)], 200),
+            ("/console/tenants/household/connect-links", v => [new("label", v)], 200),
+            ("/console/tenants/household/api-keys", v => [new("label", v), new("scope", "metrics")], 200),
+            ("/console/tenants/household/members", v => [new("email", v[..^12] + "@example.com"), new("role", "member")], 320),
+            ("/console/operator/keys", v => [new("label", v)], 200),
+        ];
+        var before = await DatabaseSnapshot.TakeAsync(Broker.ConnectionString, Ct, "console_sessions");
+        foreach (var (path, form, max) in forms)
+        {
+            var response = await op.PostFormAsync(path, form(new string('a', max + 1)));
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{path}, {max + 1} characters: {(int)response.StatusCode}");
+        }
+        Assert.True(before.SequenceEqual(await DatabaseSnapshot.TakeAsync(Broker.ConnectionString, Ct, "console_sessions")));
+    }
+
+    [Theory]
+    [InlineData("application/json; charset=bogus")]
+    [InlineData("application/json; charset=latin1")]
+    [InlineData("application/json; charset=utf-16")]
+    public async Task ABodyInAnyCharsetButUtf8IsRefusedNotThrown(string contentType)
+    {
+        foreach (var path in new[] { "/api/v1/connect-links", "/api/v1/api-keys", "/api/v1/members" })
+        {
+            var content = new StringContent("{\"label\":\"x\",\"email\":\"a@example.com\"}");
+            content.Headers.Remove("Content-Type");
+            content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+            var response = await ApiClient(ApiKey).PostAsync(path, content, Ct);
+            Assert.True(response.StatusCode == HttpStatusCode.UnsupportedMediaType, $"{path} with {contentType}: {(int)response.StatusCode}");
+        }
+    }
+
+    [Fact]
+    public async Task AFieldSentTwiceOrARequiredFieldLeftOutIsRefused()
+    {
+        var twice = new StringContent("{\"label\":\"x\",\"scope\":\"metrics\",\"scope\":\"admin\"}", System.Text.Encoding.UTF8, "application/json");
+        Assert.Equal(HttpStatusCode.BadRequest, (await ApiClient(ApiKey).PostAsync("/api/v1/api-keys", twice, Ct)).StatusCode);
+        (await ApiClient(ApiKey).PutAsJsonAsync("/api/v1/policy", new { wakeAfterSleepMinutes = 30 }, Ct)).EnsureSuccessStatusCode();
+        Assert.Equal(HttpStatusCode.BadRequest, (await ApiClient(ApiKey).PutAsJsonAsync("/api/v1/policy", new { }, Ct)).StatusCode);
+        Assert.Equal(30, (await GetJsonAsync<global::Broker.Tenants.PolicyResponse>(ApiKey, "/api/v1/policy")).WakeAfterSleepMinutes);
+    }
+
     [Fact]
     public async Task ControlCharactersAnywhereInTheAddressAreRefused()
     {
@@ -173,7 +225,7 @@ public sealed class InputRulesTests(PostgresServer postgres) : ConsoleTestBase(p
     /// and query strings need none: <see cref="HostingExtensions.UseBrokerFrontDoor"/> refuses control characters there.
     /// </summary>
     [Fact]
-    public void EveryTextFieldOfEveryJsonBodyAndFormDeclaresItsLineRule()
+    public void EveryTextFieldOfEveryJsonBodyAndFormDeclaresItsLineRuleAndLength()
     {
         var endpoints = Broker.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>().ToList();
         var missing = new List<string>();
@@ -186,23 +238,26 @@ public sealed class InputRulesTests(PostgresServer postgres) : ConsoleTestBase(p
                 if (parameter.ParameterType == typeof(string) && parameter.GetCustomAttribute<FromFormAttribute>() is not null)
                 {
                     checkedFields++;
-                    if (!HasLineRule(parameter.GetCustomAttributes())) missing.Add($"{endpoint.RoutePattern.RawText}: form field {parameter.Name}");
+                    if (!HasLineRule(parameter.GetCustomAttributes()) || !HasLength(parameter.GetCustomAttributes())) missing.Add($"{endpoint.RoutePattern.RawText}: form field {parameter.Name}");
                 }
                 else if (IsBody(parameter, endpoint))
                 {
                     foreach (var property in parameter.ParameterType.GetProperties().Where(p => p.PropertyType == typeof(string)))
                     {
                         checkedFields++;
-                        if (!HasLineRule(property.GetCustomAttributes())) missing.Add($"{endpoint.RoutePattern.RawText}: {parameter.ParameterType.Name}.{property.Name}");
+                        if (!HasLineRule(property.GetCustomAttributes()) || !HasLength(property.GetCustomAttributes())) missing.Add($"{endpoint.RoutePattern.RawText}: {parameter.ParameterType.Name}.{property.Name}");
                     }
                 }
             }
         }
         Assert.True(checkedFields >= 15, $"only {checkedFields} text fields found: is the walk still finding the handlers?");
-        Assert.True(missing.Count == 0, "Text fields without [SingleLine] or [MultiLine]:\n" + string.Join('\n', missing));
+        Assert.True(missing.Count == 0, "Text fields without [SingleLine] or [MultiLine] and [MaxLength]:\n" + string.Join('\n', missing));
     }
 
     private static bool HasLineRule(IEnumerable<Attribute> attributes) => attributes.Any(a => a is SingleLineAttribute or MultiLineAttribute);
+
+    /// <summary>A length limit (the column's): without one a long value reaches Postgres and fails there.</summary>
+    private static bool HasLength(IEnumerable<Attribute> attributes) => attributes.Any(a => a is System.ComponentModel.DataAnnotations.MaxLengthAttribute);
 
     private static bool IsBody(ParameterInfo parameter, Endpoint endpoint) =>
         endpoint.Metadata.GetMetadata<IAcceptsMetadata>() is { RequestType: { } type } && type == parameter.ParameterType;

@@ -86,8 +86,8 @@ public sealed class SecretsNeverLeakTests(PostgresServer postgres) : ConsoleTest
         await AddPartnerKeyAsync(secrets, "generated partner private key");
         using var imported = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var operatorApi = ApiClient(BrokerApplication.OperatorToken);
-        AssertStatus(HttpStatusCode.OK, await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { privateKeyPem = imported.ExportECPrivateKeyPem() }, Ct));
-        AssertStatus(HttpStatusCode.BadRequest, await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { privateKeyPem = imported.ExportPkcs8PrivateKeyPem()[..120] }, Ct));
+        AssertStatus(HttpStatusCode.OK, await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { privateKeyPem = imported.ExportECPrivateKeyPem(), replace = true }, Ct));
+        AssertStatus(HttpStatusCode.BadRequest, await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { privateKeyPem = imported.ExportPkcs8PrivateKeyPem()[..120], replace = true }, Ct));
         await AddPartnerKeyAsync(secrets, "imported partner private key");
         AssertStatus(HttpStatusCode.OK, await op.PostFormAsync("/console/operator/partner/registrations", KeyValuePair.Create("region", "na")));
 

@@ -62,6 +62,22 @@ public sealed class TeslaAppDisabledTests(PostgresServer postgres) : BrokerTestB
         Assert.Equal(System.Net.HttpStatusCode.OK, (await ApiClient(fleetKey).GetAsync("/api/v1/accounts", Ct)).StatusCode);
     }
 
+    /// <summary>Found by the outside test: a connect that Tesla answered did not lift the disabled state; polling waited for the probe.</summary>
+    [Fact]
+    public async Task AConnectThatTeslaAnswersLiftsTheDisabledApp()
+    {
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        await SetRefusalAsync(403);
+        await PollAccountsAsync();
+        await SetRefusalAsync(null);
+
+        await NewUser().ConnectAsync(LinkToken, "bob@example.com", "bob-demo");
+
+        await using var db = Broker.CreateDbContext();
+        Assert.Null((await db.TeslaApps.SingleAsync(Ct)).DisabledSince);
+        Assert.Equal(1, await db.AuditEvents.CountAsync(e => e.Action == "tesla.app_enabled", Ct));
+    }
+
     [Fact]
     public async Task TheRealBillingLimitBodyIsReadAsTheAppDisabledNotAsOneDevice()
     {
