@@ -152,6 +152,19 @@ public sealed partial class ComposeFileTests : IDisposable
     }
 
     [Fact]
+    public async Task EveryBrokerContainerWritesTheJsonLogsComposeLogsTestsRan()
+    {
+        var (exit, config) = await ComposeAsync(FilledEnvFile(), false, "config");
+        Assert.True(exit == 0, config);
+
+        foreach (var service in new[] { "migrate", "broker-1", "broker-2" })
+        {
+            var logging = EnvironmentOf(Services(config)[service]).Where(e => e.Key.StartsWith("Logging__")).ToDictionary();
+            Assert.Equal(ComposeLogsTests.ComposeLogging(), logging);
+        }
+    }
+
+    [Fact]
     public void NginxAndPrometheusReachEveryReplica()
     {
         var upstream = Regex.Match(File.ReadAllText(DeployTools.PathOf("deploy/nginx/broker.conf")), @"upstream broker \{(.*?)\}", RegexOptions.Singleline).Groups[1].Value;
