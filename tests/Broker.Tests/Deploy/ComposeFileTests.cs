@@ -184,10 +184,17 @@ public sealed partial class ComposeFileTests : IDisposable
         var config = Path.Combine(_dir.FullName, "prometheus.yml");
         await File.WriteAllTextAsync(config, File.ReadAllText(DeployTools.PathOf("deploy/prometheus/prometheus.yml"))
             .Replace("/run/secrets/metrics_token", token), TestContext.Current.CancellationToken);
+        // rule_files are read relative to the configuration, where compose mounts alerts.yml too (below).
+        File.Copy(DeployTools.PathOf("deploy/prometheus/alerts.yml"), Path.Combine(_dir.FullName, "alerts.yml"));
 
         var (exit, output) = await DeployTools.RunAsync(DeployTools.Locate("promtool", "prometheus"), ["check", "config", config]);
 
         Assert.True(exit == 0, output);
+        Assert.Contains("SUCCESS: 1 rule files found", output);
+        var (composeExit, rendered) = await ComposeAsync(FilledEnvFile(), false, "config");
+        Assert.True(composeExit == 0, rendered);
+        Assert.Matches(@"- \S+/deploy/prometheus/prometheus\.yml:/etc/prometheus/prometheus\.yml:ro\n", Services(rendered)["prometheus"]);
+        Assert.Matches(@"- \S+/deploy/prometheus/alerts\.yml:/etc/prometheus/alerts\.yml:ro\n", Services(rendered)["prometheus"]);
     }
 
     public void Dispose() => _dir.Delete(recursive: true);

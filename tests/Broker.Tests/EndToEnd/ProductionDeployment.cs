@@ -73,7 +73,8 @@ public sealed partial class ProductionDeployment(PostgresServer postgres) : IAsy
         // As in compose: Prometheus holds the metrics-only token (Metrics:TokenFile), never the operator's.
         var tokenFile = Path.Combine(_dir.FullName, "metrics_token");
         await File.WriteAllTextAsync(tokenFile, MetricsToken, Ct);
-        Prometheus.Start(PrometheusConfig(await ReadRepoFileAsync("deploy/prometheus/prometheus.yml"), tokenFile));
+        Prometheus.Start(PrometheusConfig(await ReadRepoFileAsync("deploy/prometheus/prometheus.yml"), tokenFile),
+            ("alerts.yml", await ReadRepoFileAsync("deploy/prometheus/alerts.yml")));   // beside it, as compose mounts it
 
         Nginx = new NginxHost(_dir);
         await Nginx.StartAsync(NginxSite(await ReadRepoFileAsync("deploy/nginx/broker.conf")), HttpsPort, Ct);
@@ -87,6 +88,9 @@ public sealed partial class ProductionDeployment(PostgresServer postgres) : IAsy
             // Links are asked for through nginx, as a partner's backend would: they carry the public https host.
             householdLink = await CreateLinkThroughNginxAsync(HouseholdKey);
             fleetLink = await CreateLinkThroughNginxAsync(fleetKey);
+            // The fleet names its accounts in /metrics (the dashboard's tables and the alerts show bob's email); the
+            // household does not, so both the named and the unnamed way through every query are exercised.
+            await NamesInMetricsThroughNginxAsync(fleetKey);
         }
 
         _browser = new BrowserFixture();
@@ -138,6 +142,14 @@ public sealed partial class ProductionDeployment(PostgresServer postgres) : IAsy
     }
 
     private sealed record LinkResponse(string Url);
+
+    private async Task NamesInMetricsThroughNginxAsync(string apiKey)
+    {
+        using var http = Nginx.CreateClient(PublicUrl);
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        var response = await http.PutAsJsonAsync("/api/v1/policy", new { accountNamesInMetrics = true }, Ct);
+        Assert.True(response.IsSuccessStatusCode, $"PUT /api/v1/policy through nginx: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(Ct)}");
+    }
 
     /// <summary>
     /// The whole flow in a fresh Chromium profile: the link, "Continue to Tesla", sign-in and consent at the
