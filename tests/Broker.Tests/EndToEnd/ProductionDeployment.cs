@@ -97,6 +97,7 @@ public sealed partial class ProductionDeployment(PostgresServer postgres) : IAsy
         await _browser.InitializeAsync();
         Alice = await ConnectInChromiumAsync(householdLink, "alice@example.com", "alice-demo", callbackOnOtherReplica: true);
         AliceConnectedAt = Stopwatch.GetTimestamp();
+        await TeslaRateLimitsAlicesPowerwallOnceAsync();
         Bob = await ConnectInChromiumAsync(fleetLink, "bob@example.com", "bob-demo", callbackOnOtherReplica: false);
         await BobWithdrawsAccessAfterHisFirstPollAsync();
     }
@@ -130,6 +131,16 @@ public sealed partial class ProductionDeployment(PostgresServer postgres) : IAsy
         await WaitForAsync("bob's first poll", async db => await db.VehicleReadings.AnyAsync(r => db.Vehicles.Any(v => v.Id == r.VehicleId && v.Vin == BobAsleep), Ct));
         using var control = Simulator.CreateControlClient();
         (await control.PostAsync("/_sim/accounts/bob@example.com/revoke-consent", null, Ct)).EnsureSuccessStatusCode();
+    }
+
+    /// <summary>
+    /// One 429 on alice's Powerwall (live_status, not billed, not counted by the vehicle_data checks): the dashboard's
+    /// Fleet API failure panels need a failure that a poll records (bob's 401 ends his poll before it saves).
+    /// </summary>
+    private async Task TeslaRateLimitsAlicesPowerwallOnceAsync()
+    {
+        using var control = Simulator.CreateControlClient();
+        (await control.PostAsJsonAsync("/_sim/faults", new { path = "/api/1/energy_sites/", status = 429, retryAfterSeconds = 5, count = 1 }, Ct)).EnsureSuccessStatusCode();
     }
 
     private async Task<string> CreateLinkThroughNginxAsync(string apiKey)
