@@ -15,11 +15,13 @@ readonly ROOT
 
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-# Demo ports and paths (the simulator's defaults are 7800/7801/7802, see its appsettings.json).
+# Demo ports and paths (the simulator's defaults are 7800/7801/7802 and, for its China realm, 7803/7804; see its appsettings.json).
 readonly DEMO_DIR="$ROOT/.demo"
 readonly DEMO_PG_PORT=55433
 readonly DEMO_BROKER_PORT=5080
-readonly SIM_AUTH_PORT=7800 SIM_NA_PORT=7801 SIM_EU_PORT=7802
+readonly SIM_AUTH_PORT=7800 SIM_NA_PORT=7801 SIM_EU_PORT=7802 SIM_CN_AUTH_PORT=7803 SIM_CN_PORT=7804
+# Tesla China's demo app at the simulator's China auth server (its seed file registers it; Tesla China knows no global app).
+readonly DEMO_CN_CLIENT_ID=broker-demo-cn DEMO_CN_CLIENT_SECRET=demo-cn-client-secret
 # The admin console's OpenID client at the simulator's development identity provider (/dev-idp).
 readonly DEMO_CONSOLE_CLIENT_ID=broker-console
 
@@ -226,6 +228,33 @@ ensure_test_packages() {
   fi
 }
 
+# Both commands need the PostgreSQL server binaries; as root (CI, a fresh container) they are installed, otherwise
+# the message says exactly what to install.
+ensure_postgres() {
+  if command -v initdb >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+    return 0
+  fi
+  if is_root; then
+    say "installing PostgreSQL (initdb and pg_ctl were not found)"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql
+  else
+    die "PostgreSQL server binaries (initdb, pg_ctl) are needed. Install them, then run this again: sudo apt-get install --no-install-recommends postgresql"
+  fi
+}
+
+# The tests' OpenID provider runs on node (tests/OidcProvider): installed as root when missing.
+ensure_node() {
+  command -v npm >/dev/null 2>&1 && return 0
+  if is_root; then
+    say "installing node and npm (for the tests' OpenID provider)"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm
+  else
+    die "node and npm are needed for the tests' OpenID provider (tests/OidcProvider): sudo apt-get install --no-install-recommends nodejs npm"
+  fi
+}
+
 # Broker's tests sign in against a real OpenID provider: tests/OidcProvider (npm oidc-provider, pinned by its
 # package-lock.json). npm ci runs only when the lock file changed since the last install.
 ensure_oidc_provider() {
@@ -270,6 +299,8 @@ count_console() {
 cmd_test() {
   cd "$ROOT"
   command -v dotnet >/dev/null || die "the .NET SDK (dotnet) is not on PATH"
+  ensure_postgres
+  ensure_node
   ensure_test_packages
   say "restoring local .NET tools"
   dotnet tool restore
@@ -393,12 +424,15 @@ cmd_demo() {
   cd "$ROOT"
   command -v dotnet >/dev/null || die "the .NET SDK (dotnet) is not on PATH"
   command -v curl >/dev/null || die "curl is needed to wait for the services"
+  ensure_postgres
 
   # Fail fast on busy ports, before the slow build.
   require_free_port "$DEMO_BROKER_PORT" "the broker"
   require_free_port "$SIM_AUTH_PORT" "the simulator's auth server"
   require_free_port "$SIM_NA_PORT" "the simulator's NA Fleet API"
   require_free_port "$SIM_EU_PORT" "the simulator's EU Fleet API"
+  require_free_port "$SIM_CN_AUTH_PORT" "the simulator's China auth server"
+  require_free_port "$SIM_CN_PORT" "the simulator's China Fleet API"
 
   say "building (Release)"
   dotnet build src/TeslaSimulator/TeslaSimulator.csproj -c Release -nologo -v q
@@ -452,6 +486,11 @@ cmd_demo() {
       Tesla__TokenEndpoint="http://127.0.0.1:$SIM_AUTH_PORT/oauth2/v3/token" \
       Tesla__Regions__na="http://127.0.0.1:$SIM_NA_PORT" \
       Tesla__Regions__eu="http://127.0.0.1:$SIM_EU_PORT" \
+      Tesla__Regions__cn="http://127.0.0.1:$SIM_CN_PORT" \
+      Tesla__Auth__cn__ClientId="$DEMO_CN_CLIENT_ID" \
+      Tesla__Auth__cn__ClientSecret="$DEMO_CN_CLIENT_SECRET" \
+      Tesla__Auth__cn__AuthBaseUrl="http://127.0.0.1:$SIM_CN_AUTH_PORT" \
+      Tesla__Auth__cn__TokenEndpoint="http://127.0.0.1:$SIM_CN_AUTH_PORT/oauth2/v3/token" \
       Demo__ApiKey="$DEMO_API_KEY" \
       Demo__ConnectToken="$DEMO_CONNECT_TOKEN" \
       Operator__Token="$DEMO_OPERATOR_TOKEN" \
@@ -478,6 +517,8 @@ cmd_demo() {
       $base/connect/$DEMO_CONNECT_TOKEN
     Sign in at the simulator as alice@example.com or bob@example.com
     (the password hint is on the sign-in page), grant the scopes, see the result page.
+    Tesla China: on the same page choose "Tesla in mainland China", then sign in at the
+    simulator's China auth server (port $SIM_CN_AUTH_PORT, app $DEMO_CN_CLIENT_ID) as chen@example.cn / chen-demo.
 
   Tenant "demo" API key:
       $DEMO_API_KEY
@@ -501,10 +542,11 @@ cmd_demo() {
       operator@example.com / operator-demo        operator: every tenant, audit log, partner set-up
       alice-admin@example.com / alice-admin-demo  admin of the "demo" tenant
       bob-admin@example.com / bob-admin-demo      no tenant yet (invite him from the console)
-    Partner set-up: Operator page → Generate key pair → Register (NA and EU register; the
-    simulator has no CN region, so CN fails with the error Tesla gives for an unknown audience). API: $base/openapi/v1.json
+    Partner set-up: Operator page → Generate key pair → Register (NA and EU with the global app,
+    CN with the China app at the China auth server). API: $base/openapi/v1.json
 
-  Tesla simulator: auth http://127.0.0.1:$SIM_AUTH_PORT, Fleet API na http://127.0.0.1:$SIM_NA_PORT, eu http://127.0.0.1:$SIM_EU_PORT
+  Tesla simulator: auth http://127.0.0.1:$SIM_AUTH_PORT, Fleet API na http://127.0.0.1:$SIM_NA_PORT, eu http://127.0.0.1:$SIM_EU_PORT;
+    China: auth http://127.0.0.1:$SIM_CN_AUTH_PORT, Fleet API cn http://127.0.0.1:$SIM_CN_PORT
   Logs: $broker_log, $sim_log, $DEMO_DIR/pg/run/postgres.log
   Secrets: $DEMO_DIR/secrets.env
 
@@ -536,7 +578,7 @@ Usage: ./broker.sh <command> [args]
 
   demo
       Build (Release) and run the broker on http://127.0.0.1:5080 with the Tesla simulator
-      (127.0.0.1:7800-7802) and a private PostgreSQL in .demo/pg (port 55433, kept between
+      (127.0.0.1:7800-7804, China included) and a private PostgreSQL in .demo/pg (port 55433, kept between
       runs). Prints the Connect link, the demo tenant's API key and the database details.
       Ctrl-C stops everything it started.
 

@@ -52,7 +52,7 @@ app.MapPartner();          // /.well-known/…/com.tesla.3p.public-key.pem, /api
 app.MapConsole();          // /console: people and operators in a browser
 app.MapOpenApi();          // /openapi/v1.json
 app.MapBrokerMetrics();
-app.MapBrokerHealth();     // /healthz (live), /readyz (Postgres and schema)
+app.MapBrokerHealth();     // / (landing page), /healthz (live), /readyz (Postgres and schema)
 
 await app.RunAsync();
 return 0;

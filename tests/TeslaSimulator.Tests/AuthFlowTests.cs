@@ -190,7 +190,8 @@ public sealed class AuthFlowTests
         Assert.NotNull(ok["access_token"]);
         Assert.Null(ok["refresh_token"]);
         var bad = await PostFormAsync(client, "/oauth2/v3/token", Ct, ("grant_type", "client_credentials"), ("client_id", ClientId), ("client_secret", "wrong"), ("audience", Na));
-        Assert.Equal(HttpStatusCode.Unauthorized, bad.StatusCode);
+        // D-CONV lists unauthorized_client among the 400s, and auth.tesla.cn answered it so (tesla-confirmed §2).
+        Assert.Equal((HttpStatusCode.BadRequest, "unauthorized_client"), (bad.StatusCode, (string?)(await Json(bad, Ct))["error"]));
         var grant = await PostFormAsync(client, "/oauth2/v3/token", Ct, ("grant_type", "password"));
         Assert.Equal("unsupported_grant_type", (string?)(await Json(grant, Ct))["error"]);
     }

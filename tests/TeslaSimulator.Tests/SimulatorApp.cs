@@ -28,6 +28,18 @@ public sealed partial class SimulatorApp : WebApplicationFactory<SimulatorMarker
     public const string AliceCharging = "7SAYGDEE5PA114587";
     public const string BobAsleep = "XP7YGCEK1PB209361";
     public const long AliceSite = 2252179001;
+    // China: its own auth server, Fleet API host, app and demo account (tesla-confirmed §2).
+    public const string CnAuthBase = "http://127.0.0.1:7803";
+    public const string Cn = "http://127.0.0.1:7804";
+    public const string CnClientId = "broker-demo-cn";
+    public const string CnClientSecret = "demo-cn-client-secret";
+    public const string Chen = "chen@example.cn";
+    public const string ChenCar = "LRWYGCEK3PC517246";
+
+    /// <summary>An auth server and the app registered there.</summary>
+    public sealed record Realm(string AuthBase, string ClientId, string ClientSecret);
+    public static readonly Realm Global = new(AuthBase, ClientId, ClientSecret);
+    public static readonly Realm China = new(CnAuthBase, CnClientId, CnClientSecret);
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2025, 6, 1, 19, 0, 0, TimeSpan.Zero));
 
@@ -62,10 +74,11 @@ public sealed partial class SimulatorApp : WebApplicationFactory<SimulatorMarker
         $"{baseUrl ?? "https://" + domain}/.well-known/appspecific/com.tesla.3p.public-key.pem";
 
     /// <summary>A Fleet API client with a partner token (client_credentials) for the demo client.</summary>
-    public async Task<HttpClient> PartnerAsync(string baseUrl = Na, CancellationToken ct = default)
+    public async Task<HttpClient> PartnerAsync(string baseUrl = Na, CancellationToken ct = default, Realm? realm = null)
     {
-        var token = await Json(await PostFormAsync(Client(), "/oauth2/v3/token", ct, ("grant_type", "client_credentials"),
-            ("client_id", ClientId), ("client_secret", ClientSecret), ("audience", baseUrl)), ct);
+        realm ??= Global;
+        var token = await Json(await PostFormAsync(Client(realm.AuthBase), "/oauth2/v3/token", ct, ("grant_type", "client_credentials"),
+            ("client_id", realm.ClientId), ("client_secret", realm.ClientSecret), ("audience", baseUrl)), ct);
         return Fleet((string)token["access_token"]!, baseUrl);
     }
 
@@ -96,17 +109,18 @@ public sealed partial class SimulatorApp : WebApplicationFactory<SimulatorMarker
         return (verifier, Base64UrlEncoder.Encode(SHA256.HashData(Encoding.ASCII.GetBytes(verifier))));
     }
 
-    public static string AuthorizeUrl(string scopes, string? challenge = null, string extra = "") =>
-        $"/oauth2/v3/authorize?response_type=code&client_id={ClientId}&redirect_uri={Uri.EscapeDataString(RedirectUri)}" +
+    public static string AuthorizeUrl(string scopes, string? challenge = null, string extra = "", string clientId = ClientId) =>
+        $"/oauth2/v3/authorize?response_type=code&client_id={clientId}&redirect_uri={Uri.EscapeDataString(RedirectUri)}" +
         $"&scope={Uri.EscapeDataString(scopes)}&state=st-123&nonce=n-456&locale=en-US&prompt=login" +
         (challenge is null ? "" : $"&code_challenge={challenge}&code_challenge_method=S256") + extra;
 
     /// <summary>Drives authorize → sign-in → consent through the HTML forms; returns the final redirect.</summary>
     public async Task<Uri> AuthorizeAsync(string email, string password, string scopes, string? challenge = null,
-        IEnumerable<string>? tick = null, string extra = "", CancellationToken ct = default)
+        IEnumerable<string>? tick = null, string extra = "", CancellationToken ct = default, Realm? realm = null)
     {
-        var client = Client();
-        var login = await client.GetStringAsync(AuthorizeUrl(scopes, challenge, extra), ct);
+        realm ??= Global;
+        var client = Client(realm.AuthBase);
+        var login = await client.GetStringAsync(AuthorizeUrl(scopes, challenge, extra, realm.ClientId), ct);
         var consent = await PostFormAsync(client, "/oauth2/v3/authorize", ct,
             ("transaction_id", Hidden(login)), ("identity", email), ("credential", password), ("action", "login"));
         if (consent.StatusCode == HttpStatusCode.Redirect) return consent.Headers.Location!;
@@ -128,28 +142,30 @@ public sealed partial class SimulatorApp : WebApplicationFactory<SimulatorMarker
     public static string Query(Uri uri, string key) =>
         Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(uri.Query).TryGetValue(key, out var v) ? v.ToString() : "";
 
-    public async Task<HttpResponseMessage> ExchangeAsync(string code, string? verifier, string? audience = Na, CancellationToken ct = default)
+    public async Task<HttpResponseMessage> ExchangeAsync(string code, string? verifier, string? audience = Na, CancellationToken ct = default, Realm? realm = null)
     {
+        realm ??= Global;
         var fields = new List<(string, string)>
         {
-            ("grant_type", "authorization_code"), ("client_id", ClientId), ("client_secret", ClientSecret),
+            ("grant_type", "authorization_code"), ("client_id", realm.ClientId), ("client_secret", realm.ClientSecret),
             ("code", code), ("redirect_uri", RedirectUri),
         };
         if (audience is not null) fields.Add(("audience", audience));
         if (verifier is not null) fields.Add(("code_verifier", verifier));
-        return await PostFormAsync(Client(), "/oauth2/v3/token", ct, [.. fields]);
+        return await PostFormAsync(Client(realm.AuthBase), "/oauth2/v3/token", ct, [.. fields]);
     }
 
-    public async Task<HttpResponseMessage> RefreshAsync(string refreshToken, CancellationToken ct = default) =>
-        await PostFormAsync(Client(), "/oauth2/v3/token", ct,
-            ("grant_type", "refresh_token"), ("client_id", ClientId), ("refresh_token", refreshToken));
+    public async Task<HttpResponseMessage> RefreshAsync(string refreshToken, CancellationToken ct = default, Realm? realm = null) =>
+        await PostFormAsync(Client((realm ?? Global).AuthBase), "/oauth2/v3/token", ct,
+            ("grant_type", "refresh_token"), ("client_id", (realm ?? Global).ClientId), ("refresh_token", refreshToken));
 
     /// <summary>A full connect for an account; returns the token response.</summary>
     public async Task<JsonObject> TokensAsync(string email, string scopes = "openid offline_access vehicle_device_data vehicle_location vehicle_cmds vehicle_charging_cmds energy_device_data", CancellationToken ct = default)
     {
         var (verifier, challenge) = Pkce();
-        var redirect = await AuthorizeAsync(email, email == Alice ? "alice-demo" : "bob-demo", scopes, challenge, ct: ct);
-        var response = await ExchangeAsync(Query(redirect, "code"), verifier, email == Alice ? Na : Eu, ct);
+        var realm = email == Chen ? China : Global;
+        var redirect = await AuthorizeAsync(email, email.Split('@')[0] + "-demo", scopes, challenge, ct: ct, realm: realm);
+        var response = await ExchangeAsync(Query(redirect, "code"), verifier, email == Alice ? Na : email == Chen ? Cn : Eu, ct, realm);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return await Json(response, ct);
     }

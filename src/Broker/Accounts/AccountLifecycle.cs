@@ -61,7 +61,7 @@ public sealed class AccountLifecycle(
     /// <summary>A single-use link that runs the connect flow again for this account only; null when there is no such account.</summary>
     public async Task<(ConnectLink Link, string Token)?> CreateReconnectLinkAsync(Guid tenantId, Guid accountId, CancellationToken ct)
     {
-        var email = await db.TeslaAccounts.Where(a => a.Id == accountId && a.TenantId == tenantId).Select(a => new { a.Email }).SingleOrDefaultAsync(ct);
+        var email = await db.TeslaAccounts.Where(a => a.Id == accountId && a.TenantId == tenantId).Select(a => new { a.Email, a.Region }).SingleOrDefaultAsync(ct);
         if (email is null)
         {
             return null;
@@ -69,6 +69,6 @@ public sealed class AccountLifecycle(
         var expires = time.GetUtcNow().AddDays(console.Value.ReconnectLinkDays);
         var actor = audit.Add("account.reconnect_link_created", tenantId, accountId, $"expires={expires:O}").Actor;
         return await provisioning.AddConnectLinkAsync(tenantId, $"reconnect {email.Email ?? accountId.ToString()}", ct,
-            accountId: accountId, expiresAt: expires, createdBy: actor);
+            accountId: accountId, expiresAt: expires, createdBy: actor, region: email.Region); // back to the account's own Tesla sign-in
     }
 }

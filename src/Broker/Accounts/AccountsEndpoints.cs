@@ -38,12 +38,13 @@ public static class AccountsEndpoints
         group.MapGet("/", async Task<Ok<AccountResponse[]>> (HttpContext http, BrokerDbContext db, IOptions<TeslaOptions> tesla) =>
         {
             var tenantId = http.TenantId();
+            var requested = await RequestedScopesAsync(db, tenantId, tesla.Value, http.RequestAborted);
             var accounts = await db.TeslaAccounts.AsNoTracking()
                 .Where(a => a.TenantId == tenantId)
                 .Include(a => a.Vehicles).Include(a => a.EnergySites)
                 .OrderBy(a => a.ConnectedAt)
                 .ToListAsync(http.RequestAborted);
-            return TypedResults.Ok(accounts.Select(a => a.ToResponse(tesla.Value.Scopes)).ToArray());
+            return TypedResults.Ok(accounts.Select(a => a.ToResponse(requested)).ToArray());
         });
 
         group.MapGet("/{id:guid}", async Task<Results<Ok<AccountResponse>, NotFound>> (Guid id, HttpContext http, BrokerDbContext db, IOptions<TeslaOptions> tesla) =>
@@ -51,14 +52,16 @@ public static class AccountsEndpoints
             var tenantId = http.TenantId();
             var account = await db.TeslaAccounts.AsNoTracking().Include(a => a.Vehicles).Include(a => a.EnergySites)
                 .SingleOrDefaultAsync(a => a.Id == id && a.TenantId == tenantId, http.RequestAborted);
-            return account is null ? TypedResults.NotFound() : TypedResults.Ok(account.ToResponse(tesla.Value.Scopes));
+            return account is null ? TypedResults.NotFound() : TypedResults.Ok(account.ToResponse(await RequestedScopesAsync(db, tenantId, tesla.Value, http.RequestAborted)));
         });
 
+        // The consent page of the account's own realm: a China account withdraws its consent at auth.tesla.cn.
         group.MapPost("/{id:guid}/revoke", async Task<Results<Ok<RevokeResponse>, NotFound>> (
-            Guid id, HttpContext http, AccountLifecycle lifecycle, IOptions<TeslaOptions> tesla) =>
+            Guid id, HttpContext http, AccountLifecycle lifecycle, BrokerDbContext db, IOptions<TeslaOptions> tesla) =>
             await lifecycle.RevokeAsync(http.TenantId(), id, http.RequestAborted) == RevokeOutcome.NotFound
                 ? TypedResults.NotFound()
-                : TypedResults.Ok(new RevokeResponse(id, "revoked", tesla.Value.ConsentRevocationUrl())))
+                : TypedResults.Ok(new RevokeResponse(id, "revoked", tesla.Value.RealmOfRegion(
+                    await db.TeslaAccounts.Where(a => a.Id == id).Select(a => a.Region).SingleAsync(http.RequestAborted)).ConsentRevocationUrl())))
             .RequireTenantRole(TenantRole.Admin);
 
         group.MapPost("/{id:guid}/reconnect-links", async Task<Results<Created<ReconnectLinkResponse>, NotFound>> (
@@ -72,6 +75,10 @@ public static class AccountsEndpoints
                 new ReconnectLinkResponse(link.Id, id, link.ExpiresAt!.Value, ConnectLinksEndpoints.UrlFor(http.Request, token)));
         });
     }
+
+    /// <summary>What connects through this tenant ask for now (<see cref="ScopeCatalog.RequestedBy"/>): the yardstick of missing scopes.</summary>
+    public static async Task<IReadOnlyList<string>> RequestedScopesAsync(BrokerDbContext db, Guid tenantId, TeslaOptions tesla, CancellationToken ct) =>
+        ScopeCatalog.RequestedBy(await db.Tenants.AsNoTracking().SingleAsync(t => t.Id == tenantId, ct), tesla);
 
     public static string[] Attention(this TeslaAccount a, IEnumerable<string> requestedScopes) =>
     [

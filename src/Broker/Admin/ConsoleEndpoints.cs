@@ -125,7 +125,7 @@ public static class ConsoleEndpoints
         var accounts = await db.TeslaAccounts.AsNoTracking().Where(a => a.TenantId == tenant.Id).Include(a => a.Vehicles).Include(a => a.EnergySites)
             .OrderBy(a => a.ConnectedAt).ToListAsync(ct);
         var links = await db.ConnectLinks.AsNoTracking().Where(l => l.TenantId == tenant.Id && l.RevokedAt == null).OrderBy(l => l.CreatedAt)
-            .Select(l => new ConnectLinkResponse(l.Id, l.Label, l.CreatedAt, l.RevokedAt, l.LastUsedAt, null, l.AccountId, l.ExpiresAt)).ToListAsync(ct);
+            .Select(l => new ConnectLinkResponse(l.Id, l.Label, l.CreatedAt, l.RevokedAt, l.LastUsedAt, null, l.AccountId, l.ExpiresAt, l.Region)).ToListAsync(ct);
         var members = await (from m in db.Memberships.AsNoTracking()
                              where m.TenantId == tenant.Id
                              orderby m.Email
@@ -137,7 +137,10 @@ public static class ConsoleEndpoints
         return Page<TenantPage>(new
         {
             Frame = Frame(http, af), Tenant = tenant, Role = role, Links = links, Members = members, ApiKeys = keys, Audit = audit,
-            Accounts = accounts.Select(a => a.ToResponse(tesla.Value.Scopes)).ToList(),
+            Accounts = accounts.Select(a => a.ToResponse(ScopeCatalog.RequestedBy(tenant, tesla.Value))).ToList(),
+            LinkRegions = tesla.Value.Realms.Count(r => r.IsConfigured) > 1
+                ? tesla.Value.Regions.Keys.Where(k => tesla.Value.RealmOfRegion(k).IsConfigured).Select(k => k.ToLowerInvariant()).Order(StringComparer.Ordinal).ToList()
+                : [],
         });
     }
 
@@ -157,8 +160,8 @@ public static class ConsoleEndpoints
         }
         return Page<AccountPage>(new
         {
-            Frame = Frame(http, af), TenantSlug = r.Tenant!.Slug, TenantName = r.Tenant.Name, Account = account.ToResponse(tesla.Value.Scopes),
-            ConsentRevocationUrl = tesla.Value.ConsentRevocationUrl(), CanRevoke = r.Role == TenantRole.Admin,
+            Frame = Frame(http, af), TenantSlug = r.Tenant!.Slug, TenantName = r.Tenant.Name, Account = account.ToResponse(ScopeCatalog.RequestedBy(r.Tenant, tesla.Value)),
+            ConsentRevocationUrl = tesla.Value.RealmOfRegion(account.Region).ConsentRevocationUrl(), CanRevoke = r.Role == TenantRole.Admin,
             PairingUrl = http.RequestServices.GetRequiredService<IOptions<Partner.PartnerOptions>>().Value.PairingUrl(),
             ReconnectUrl = reconnect, ReconnectDays = console.Value.ReconnectLinkDays,
         });
@@ -191,15 +194,22 @@ public static class ConsoleEndpoints
         return await AccountAsync(slug, id, http, access, db, af, tesla, console, ConnectLinksEndpoints.UrlFor(http.Request, token));
     }
 
-    private static async Task<IResult> CreateConnectLinkAsync(string slug, [FromForm, SingleLine] string? label, HttpContext http, TenantAccess access, TenantProvisioning provisioning, AuditLog audit, IAntiforgery af)
+    private static async Task<IResult> CreateConnectLinkAsync(string slug, [FromForm, SingleLine] string? label, [FromForm, SingleLine] string? region,
+        HttpContext http, TenantAccess access, TenantProvisioning provisioning, AuditLog audit, IAntiforgery af, IOptions<TeslaOptions> tesla)
     {
         if (await ResolveAsync(http, access, slug, TenantRole.Member) is not { } r)
         {
             return Denied(http);
         }
+        if (ConnectLinksEndpoints.RegionProblem(region, tesla.Value) is { } problem)
+        {
+            return Page<MessagePage>(new { Frame = Frame(http, af), Title = "No connect link", Tone = "warn", Message = problem }, 400);
+        }
         label = string.IsNullOrWhiteSpace(label) ? null : label.Trim();
-        var actor = audit.Add("connect_link.created", r.Tenant!.Id, detail: label is null ? null : $"label={label}").Actor;
-        var (_, token) = await provisioning.AddConnectLinkAsync(r.Tenant.Id, label, http.RequestAborted, createdBy: actor);
+        region = string.IsNullOrEmpty(region) ? null : region.ToLowerInvariant();
+        var detail = string.Join("; ", new[] { label is null ? null : $"label={label}", region is null ? null : $"region={region}" }.OfType<string>());
+        var actor = audit.Add("connect_link.created", r.Tenant!.Id, detail: detail.Length == 0 ? null : detail).Actor;
+        var (_, token) = await provisioning.AddConnectLinkAsync(r.Tenant.Id, label, http.RequestAborted, createdBy: actor, region: region);
         return Secret(http, af, "New connect link", $"Send this link to the person who will connect their Tesla account to {r.Tenant.Name}.",
             ConnectLinksEndpoints.UrlFor(http.Request, token), $"/console/tenants/{slug}");
     }

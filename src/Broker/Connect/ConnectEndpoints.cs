@@ -4,7 +4,7 @@ using Broker.Hosting;
 using Broker.Tenants;
 using Broker.Tesla;
 using Microsoft.AspNetCore.Antiforgery;
-using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.OpenIdConnect;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -42,7 +42,9 @@ public static class ConnectEndpoints
         return new RazorComponentResult<ConnectPage>(new
         {
             TenantName = tenant.Name,
-            Scopes = tesla.Value.Scopes.Select(ScopeCatalog.Describe).ToList(),
+            Scopes = ScopeCatalog.RequestedBy(tenant, tesla.Value).Select(ScopeCatalog.Describe).ToList(),
+            // A bound link (a China link, a reconnect link) decides the sign-in itself; otherwise China is a choice once configured.
+            OtherRealms = link.Region is null ? tesla.Value.Realms.Where(r => r.IsConfigured && r.Name != TeslaRealm.Global).Select(r => r.Name).ToList() : [],
             StartUrl = $"/connect/{token}/start",
             AntiforgeryFieldName = af.FormFieldName,
             AntiforgeryToken = af.RequestToken,
@@ -51,15 +53,28 @@ public static class ConnectEndpoints
         });
     }
 
-    /// <summary>Starts the Tesla leg. A form post (with antiforgery) so a page elsewhere cannot start it silently.</summary>
+    /// <summary>
+    /// Starts the Tesla leg. A form post (with antiforgery) so a page elsewhere cannot start it silently. The realm (the
+    /// link's, else the person's choice) and the tenant's scopes go into the challenge; the realm travels in the state.
+    /// </summary>
     internal static async Task<IResult> StartAsync(
-        string token, [FromForm] bool? missing, HttpContext http, BrokerDbContext db, TimeProvider time)
+        string token, [FromForm] bool? missing, [FromForm, SingleLine] string? realm, HttpContext http, BrokerDbContext db,
+        IOptions<TeslaOptions> tesla, TimeProvider time)
     {
         if (await FindLinkAsync(db, token, time, http.RequestAborted) is not { } link)
         {
             return UnknownLink();
         }
-        var properties = new AuthenticationProperties { Items = { [TeslaConnect.LinkItem] = link.Id.ToString(), [TeslaConnect.LinkTokenItem] = token } };
+        var chosen = link.Region is { } region ? tesla.Value.RealmNameOf(region) : realm is null or "" ? TeslaRealm.Global : realm;
+        if (!tesla.Value.Realms.Any(r => r.Name == chosen && r.IsConfigured))
+        {
+            return new RazorComponentResult<ConnectErrorPage>(new { Failure = ConnectFailure.RealmUnavailable, RetryUrl = $"/connect/{token}" }) { StatusCode = 400 };
+        }
+        var properties = new OpenIdConnectChallengeProperties
+        {
+            Items = { [TeslaConnect.LinkItem] = link.Id.ToString(), [TeslaConnect.LinkTokenItem] = token, [TeslaConnect.RealmItem] = chosen },
+            Scope = [.. ScopeCatalog.RequestedBy(link.Tenant, tesla.Value)],
+        };
         if (missing == true)
         {
             properties.Items[TeslaConnect.MissingScopesItem] = "true";
@@ -87,9 +102,10 @@ public static class ConnectEndpoints
         {
             Account = account,
             TenantName = tenant.Name,
-            Missing = ScopeCatalog.Missing(tesla.Value.Scopes, account.GrantedScopes),
+            Missing = ScopeCatalog.Missing(ScopeCatalog.RequestedBy(tenant, tesla.Value), account.GrantedScopes),
             AskAgainUrl = $"/connect/{linkToken}/start",
-            RevokeUrl = tesla.Value.ConsentRevocationUrl(),
+            Realm = tesla.Value.RealmNameOf(account.Region),
+            RevokeUrl = tesla.Value.RealmOfRegion(account.Region).ConsentRevocationUrl(),
             AntiforgeryFieldName = af.FormFieldName,
             AntiforgeryToken = af.RequestToken,
         });

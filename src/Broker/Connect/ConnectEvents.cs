@@ -2,19 +2,22 @@ using Broker.Tesla;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
 using Microsoft.Extensions.Options;
-using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 
 namespace Broker.Connect;
 
 /// <summary>
-/// Hooks of the Tesla OpenID Connect scheme. Order on the callback: message received (state and
-/// correlation checked by the handler, expiry by us) → code received (we redeem it at the
-/// fleet-auth token host with <c>audience</c>) → id_token validated (nonce, signature, issuer) →
-/// we store the account and redirect to the result page. Any failure lands in
-/// <see cref="RemoteFailure"/>, which renders a page and stores nothing.
+/// Hooks of the Tesla OpenID Connect scheme. The handler keeps what it does well: state, the correlation cookie, nonce
+/// generation and PKCE. On the way out we send the browser to the chosen realm's authorize endpoint with that realm's
+/// client id. On the callback: message received (state and correlation checked by the handler, expiry by us) → code
+/// received, where we finish the whole connect ourselves: redeem the code at the realm's token host with
+/// <c>audience</c>, identify the user (<see cref="TeslaIdentities"/>), store the account and redirect to the result
+/// page. The handler's own id_token validation never runs, so a Tesla id_token that is absent or shaped unlike
+/// OpenID Connect expects (tesla-confirmed §1) cannot fail a connect. Any failure lands in <see cref="RemoteFailure"/>,
+/// which renders a page and stores nothing.
 /// </summary>
 public sealed class ConnectEvents(
     TeslaAuthClient auth,
+    TeslaIdentities identities,
     ConnectService connect,
     ConnectResultProtector results,
     Polling.PollSchedule schedule,
@@ -32,8 +35,14 @@ public sealed class ConnectEvents(
 
     public override Task RedirectToIdentityProvider(RedirectContext context)
     {
-        context.Properties.Items[TeslaConnect.IssuedItem] = time.GetUtcNow().ToUnixTimeSeconds().ToString();
-        if (context.Properties.Items.ContainsKey(TeslaConnect.MissingScopesItem))
+        var items = context.Properties.Items;
+        var realm = RealmOf(items);
+        context.ProtocolMessage.IssuerAddress = realm.AuthorizeEndpoint;
+        context.ProtocolMessage.ClientId = realm.ClientId;
+        // Kept in the protected state, so the callback can compare it with an id_token's nonce if one comes back.
+        items[TeslaConnect.NonceItem] = context.ProtocolMessage.Nonce;
+        items[TeslaConnect.IssuedItem] = time.GetUtcNow().ToUnixTimeSeconds().ToString();
+        if (items.ContainsKey(TeslaConnect.MissingScopesItem))
         {
             context.ProtocolMessage.SetParameter("prompt_missing_scopes", "true");
         }
@@ -69,30 +78,51 @@ public sealed class ConnectEvents(
             context.Fail(new ConnectException(ConnectFailure.CodeInvalid, "The authorization code is too long to be Tesla's."));
             return;
         }
-        // Fleet auth codes carry the user's region as a prefix (NA_…, EU_…); the exchange must name
-        // that region's Fleet API as `audience` (TESLA.md §1.3-1.4).
-        var region = code.IndexOf('_') is > 0 and var i ? code[..i].ToLowerInvariant() : "na";
-        var audience = _tesla.RegionBaseUrl(region) ?? _tesla.RegionBaseUrl("na")!;
+        var props = context.Properties!;
+        var ct = context.HttpContext.RequestAborted;
+        var realm = RealmOf(props.Items);
+        var audience = Audience(realm, code);
         var request = context.TokenEndpointRequest!;
-        var tokens = await auth.ExchangeCodeAsync(code, request.RedirectUri, request.GetParameter("code_verifier"), audience, context.HttpContext.RequestAborted);
-        context.HttpContext.Items[typeof(TeslaTokenResponse)] = (tokens, audience);
-        context.HandleCodeRedemption(tokens.AccessToken, tokens.IdToken ?? "");
+        var tokens = await auth.ExchangeCodeAsync(realm, code, request.RedirectUri, request.GetParameter("code_verifier"), audience, ct);
+        props.Items.TryGetValue(TeslaConnect.NonceItem, out var nonce);
+        RemoveNonceCookie(context, nonce);
+        var identity = await identities.ResolveAsync(realm, tokens, nonce, ct);
+
+        var linkId = Guid.Parse(props.Items[TeslaConnect.LinkItem]!);
+        var account = await connect.CompleteAsync(linkId, realm, identity, tokens, audience, ct);
+        await schedule.PollSoonAsync(account.Id, ct);
+        logger.LogInformation("Connect of account {AccountId} finished in the {Realm} realm, user named by the {Source}", account.Id, realm.Name, identity.Source);
+        context.HandleResponse();
+        context.Response.Redirect($"/connect/result?r={Uri.EscapeDataString(results.Protect(account.Id, props.Items[TeslaConnect.LinkTokenItem]!))}");
     }
 
-    public override async Task TokenValidated(TokenValidatedContext context)
-    {
-        var (tokens, audience) = ((TeslaTokenResponse, string))context.HttpContext.Items[typeof(TeslaTokenResponse)]!;
-        var props = context.Properties!;
-        var subject = Hosting.TextInput.Clean(context.Principal?.FindFirst("sub")?.Value)
-            ?? throw new ConnectException(ConnectFailure.TeslaRefused, "Tesla's id_token has no subject.");
-        var email = Hosting.TextInput.Clean(context.Principal?.FindFirst("email")?.Value);
-        var linkId = Guid.Parse(props.Items[TeslaConnect.LinkItem]!);
-        var linkToken = props.Items[TeslaConnect.LinkTokenItem]!;
+    /// <summary>The realm chosen at start, sealed in the state; a state from before realms existed is the global one.</summary>
+    private TeslaRealm RealmOf(IDictionary<string, string?> items) =>
+        _tesla.Realm(items.TryGetValue(TeslaConnect.RealmItem, out var name) && name is not null ? name : TeslaRealm.Global);
 
-        var account = await connect.CompleteAsync(linkId, subject, email, tokens, audience, context.HttpContext.RequestAborted);
-        await schedule.PollSoonAsync(account.Id, context.HttpContext.RequestAborted);
-        context.HandleResponse();
-        context.Response.Redirect($"/connect/result?r={Uri.EscapeDataString(results.Protect(account.Id, linkToken))}");
+    /// <summary>
+    /// The exchange must name a Fleet API host of the realm as <c>audience</c> (TESLA.md §1.4). Global codes carry the
+    /// user's region as a prefix (NA_…, EU_…, TESLA.md §1.3); a prefix naming no region of this realm, or none at all
+    /// (no China code was ever seen publicly), means the realm's default region. A prefix never picks the realm.
+    /// </summary>
+    private string Audience(TeslaRealm realm, string code)
+    {
+        var prefix = code.IndexOf('_') is > 0 and var i ? code[..i].ToLowerInvariant() : null;
+        var region = prefix is not null && realm.Regions.Contains(prefix) ? prefix : realm.DefaultRegion;
+        return _tesla.RegionBaseUrl(region)!;
+    }
+
+    /// <summary>The handler reads its nonce cookie only in its own id_token validation, which never runs here.</summary>
+    private static void RemoveNonceCookie(AuthorizationCodeReceivedContext context, string? nonce)
+    {
+        var prefix = context.Options.NonceCookie.Name!;
+        foreach (var name in context.Request.Cookies.Keys.Where(k => nonce is not null && k.StartsWith(prefix, StringComparison.Ordinal)))
+        {
+            if (context.Options.StringDataFormat.Unprotect(name[prefix.Length..]) == nonce)
+            {
+                context.Response.Cookies.Delete(name, context.Options.NonceCookie.Build(context.HttpContext));
+            }
+        }
     }
 
     public override async Task RemoteFailure(RemoteFailureContext context)

@@ -32,6 +32,9 @@ public sealed record ConnectFailure(string Reason, int HttpStatus, string Title,
     public static readonly ConnectFailure TeslaUnavailable = new("tesla_unavailable", 504,
         "Tesla is not answering properly",
         "Tesla's service timed out or answered something we could not read. Nothing was saved.");
+    public static readonly ConnectFailure RealmUnavailable = new("realm_unavailable", 400,
+        "This Tesla sign-in is not available here",
+        "This service is not set up to connect Tesla accounts from that region's sign-in. Nothing was saved.");
     public static readonly ConnectFailure LinkRevoked = new("link_revoked", 410,
         "This connect link is no longer valid",
         "The link was revoked by its owner. Ask them for a new one. Nothing was saved.");

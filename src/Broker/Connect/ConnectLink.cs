@@ -23,5 +23,10 @@ public sealed class ConnectLink
     /// </summary>
     public Guid? AccountId { get; set; }
     public DateTimeOffset? ExpiresAt { get; set; }
+    /// <summary>
+    /// When set, connects through this link sign in at that region's Tesla realm (<c>cn</c>: Tesla China) and the
+    /// page offers no choice. Null: the person chooses (China is offered once it is configured).
+    /// </summary>
+    public string? Region { get; set; }
     public string? CreatedBy { get; set; }
 }

@@ -12,8 +12,9 @@ public static class ConnectPageHeaders
     public static IApplicationBuilder UseConnectPageHeaders(this IApplicationBuilder app)
     {
         var tesla = app.ApplicationServices.GetRequiredService<IOptions<TeslaOptions>>().Value;
-        var signIn = new Uri(tesla.AuthBaseUrl).GetLeftPart(UriPartial.Authority);
-        var connectPolicy = Policy($"'self' {signIn}");
+        // The start form redirects to the chosen realm's sign-in: the global one, or China's once it is configured.
+        var signIn = tesla.Realms.Where(r => r.IsConfigured).Select(r => new Uri(r.AuthBaseUrl).GetLeftPart(UriPartial.Authority)).Distinct();
+        var connectPolicy = Policy($"'self' {string.Join(' ', signIn)}");
         // The console's sign-out form ends at the identity provider's end_session endpoint.
         var console = app.ApplicationServices.GetRequiredService<IOptions<People.ConsoleOptions>>().Value.Oidc;
         var consolePolicy = Policy(Uri.TryCreate(console.Authority, UriKind.Absolute, out var authority) ? $"'self' {authority.GetLeftPart(UriPartial.Authority)}" : "'self'");

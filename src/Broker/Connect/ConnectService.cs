@@ -11,11 +11,12 @@ using Microsoft.IdentityModel.JsonWebTokens;
 namespace Broker.Connect;
 
 /// <summary>
-/// Finishes a connect once Tesla has handed over tokens: asks Tesla for the user's region and
-/// products, then stores the account, its devices and its encrypted tokens in one transaction.
-/// Every Tesla call happens before the first write, so a failure stores nothing.
+/// Finishes a connect once Tesla has handed over tokens: asks Tesla for the user's region (which must belong to the
+/// realm the user signed in at), email (only with <c>user_data</c> and no validated id_token) and products, then
+/// stores the account, its devices and its encrypted tokens in one transaction. Every Tesla call happens before the
+/// first write, so a failure stores nothing.
 /// </summary>
-public sealed class ConnectService(
+public sealed partial class ConnectService(
     BrokerDbContext db,
     TeslaFleetClient fleet,
     FleetUsage usage,
@@ -27,8 +28,9 @@ public sealed class ConnectService(
 {
     private readonly TeslaOptions _tesla = options.Value;
 
-    public async Task<TeslaAccount> CompleteAsync(Guid linkId, string subject, string? email, TeslaTokenResponse tokens, string audience, CancellationToken ct)
+    public async Task<TeslaAccount> CompleteAsync(Guid linkId, TeslaRealm realm, TeslaIdentity identity, TeslaTokenResponse tokens, string audience, CancellationToken ct)
     {
+        var subject = identity.Subject;
         var link = await db.ConnectLinks.AsNoTracking().SingleOrDefaultAsync(l => l.Id == linkId, ct);
         if (link is null || link.RevokedAt is not null)
         {
@@ -52,11 +54,13 @@ public sealed class ConnectService(
             .Select(a => (Guid?)a.Id).SingleOrDefaultAsync(ct) ?? Guid.CreateVersion7();
         var userRegion = await fleet.GetRegionAsync(new FleetAccount(link.TenantId, accountId, audience, tokens.AccessToken), ct);
         var region = userRegion.Region.ToLowerInvariant();
-        // Only ever send tokens to a configured Fleet API host, whatever the answer names.
-        var baseUrl = _tesla.RegionBaseUrl(region)
-            ?? throw new ConnectException(ConnectFailure.TeslaRefused, $"Tesla placed the account in region '{region}', which is not configured.");
+        // Only ever send tokens to a configured Fleet API host of the realm that issued them, whatever the answer names.
+        var baseUrl = (realm.Regions.Contains(region) ? _tesla.RegionBaseUrl(region) : null)
+            ?? throw new ConnectException(ConnectFailure.TeslaRefused, $"Tesla placed the account in region '{region}', which is not configured in the {realm.Name} realm.");
+        var caller = new FleetAccount(link.TenantId, accountId, baseUrl, tokens.AccessToken);
+        var email = identity.Email ?? (scopes.Contains("user_data") ? await EmailAsync(caller, ct) : null);
         IReadOnlyList<Product> products = scopes.Contains("vehicle_device_data") || scopes.Contains("energy_device_data")
-            ? await fleet.GetProductsAsync(new FleetAccount(link.TenantId, accountId, baseUrl, tokens.AccessToken), ct)
+            ? await fleet.GetProductsAsync(caller, ct)
             : [];
 
         var account = await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
@@ -116,34 +120,17 @@ public sealed class ConnectService(
         return (account, isNew);
     }
 
-    private async Task StoreTokensAsync(Guid accountId, TeslaTokenResponse tokens, CancellationToken ct)
-    {
-        var now = time.GetUtcNow();
-        // The row is absent for a new account and after a revoke; otherwise the new pair replaces the old.
-        var token = await db.TeslaTokens.SingleOrDefaultAsync(t => t.AccountId == accountId, ct);
-        if (token is null)
-        {
-            token = new TeslaToken { AccountId = accountId, AccessTokenCipher = [], KeyId = vault.CurrentKeyId };
-            db.TeslaTokens.Add(token);
-        }
-        token.AccessTokenCipher = vault.Encrypt(tokens.AccessToken, TokenContext.Access(accountId));
-        token.RefreshTokenCipher = tokens.RefreshToken is { Length: > 0 } r ? vault.Encrypt(r, TokenContext.Refresh(accountId)) : null;
-        token.AccessTokenExpiresAt = now.AddSeconds(tokens.ExpiresIn);
-        token.RefreshTokenIssuedAt = tokens.RefreshToken is { Length: > 0 } ? now : null;
-        token.KeyId = vault.CurrentKeyId;
-        token.UpdatedAt = now;
-    }
-
-    internal static string[] GrantedScopes(string accessToken)
+    /// <summary>The owner's email from <c>/api/1/users/me</c>; a refusal there costs the email, never the connect.</summary>
+    private async Task<string?> EmailAsync(FleetAccount caller, CancellationToken ct)
     {
         try
         {
-            var jwt = new JsonWebToken(accessToken);
-            return jwt.TryGetPayloadValue<string[]>("scp", out var scp) ? scp : [];
+            return Hosting.TextInput.Clean((await fleet.GetMeAsync(caller, ct))?.Email);
         }
-        catch (ArgumentException)
+        catch (TeslaApiException ex)
         {
-            return []; // not a JWT: treat as no scopes rather than guess
+            logger.LogWarning("Tesla's users/me answered {Status} {Error}; the account's email stays unknown", ex.Status, ex.Error);
+            return null;
         }
     }
 }

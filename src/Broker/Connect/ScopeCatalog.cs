@@ -1,3 +1,6 @@
+using Broker.Tenants;
+using Broker.Tesla;
+
 namespace Broker.Connect;
 
 /// <summary>What each Tesla scope lets the broker do, and what its absence costs (TESLA.md §2).</summary>
@@ -16,14 +19,24 @@ public static class ScopeCatalog
             "No location: position and heading are not collected."),
         new("energy_device_data", "Energy product information", "Powerwall and solar power, energy and grid status",
             "No energy data: Powerwall and solar sites are not listed and no energy readings are collected."),
-        new("vehicle_cmds", "Vehicle commands", "sending commands such as wake, lock or climate",
-            "No vehicle commands (Broker does not send any today)."),
+        new("vehicle_cmds", "Vehicle commands", "waking your vehicles when a reading is due (Tesla files wake-up under commands; Broker sends no other command)",
+            "No waking: a sleeping vehicle is read only once it wakes by itself."),
         new("vehicle_charging_cmds", "Vehicle charging management", "charging history and charge start/stop",
             "No charging controls or charging history."),
         new("energy_cmds", "Energy product settings", "changing backup reserve, operation and storm mode",
             "No energy settings changes (Broker does not make any today)."),
         new("user_data", "Profile information", "contact details and profile", "No profile details (Broker does not need them)."),
     ];
+
+    /// <summary>
+    /// What a connect through this tenant asks Tesla for: the configured scopes, plus <c>vehicle_cmds</c> when the tenant
+    /// lets the broker wake its cars, since Tesla's scope table files wake-up under it (tesla-confirmed §3). The one
+    /// place the connect redirect, the result page and an account's missing scopes take the list from.
+    /// </summary>
+    public static IReadOnlyList<string> RequestedBy(Tenant tenant, TeslaOptions tesla) =>
+        tenant.WakeAfterSleepMinutes is null ? tesla.Scopes : [.. tesla.Scopes.Append(WakeScope).Distinct(StringComparer.Ordinal)];
+
+    public const string WakeScope = "vehicle_cmds";
 
     public static ScopeInfo Describe(string scope) =>
         All.FirstOrDefault(s => s.Scope == scope) ?? new(scope, scope, scope, $"Features needing '{scope}' are unavailable.");

@@ -10,7 +10,8 @@ namespace Broker.Connect;
 /// The Tesla leg of "Connect Tesla" as an authentication scheme of its own: the OpenID Connect
 /// handler does state, nonce, PKCE (S256) and the correlation cookie. It never signs anybody into
 /// the broker: <see cref="ConnectEvents"/> stores the tokens under the link's tenant and ends the
-/// request before any sign-in would happen.
+/// request before any sign-in (or the handler's id_token validation) would happen. The realm chosen at
+/// start (global or China) travels in the protected state and picks the authorize host and client id.
 /// </summary>
 public static class TeslaConnect
 {
@@ -22,6 +23,8 @@ public static class TeslaConnect
     internal const string LinkTokenItem = "broker.link_token";
     internal const string MissingScopesItem = "broker.prompt_missing_scopes";
     internal const string IssuedItem = "broker.issued";
+    internal const string RealmItem = "broker.realm";
+    internal const string NonceItem = "broker.nonce";
 
     public static WebApplicationBuilder AddTeslaConnect(this WebApplicationBuilder builder)
     {
@@ -30,6 +33,7 @@ public static class TeslaConnect
             .PersistKeysToDbContext<Data.BrokerDbContext>();
         builder.Services.AddScoped<ConnectEvents>();
         builder.Services.AddScoped<ConnectService>();
+        builder.Services.AddSingleton<TeslaIdentities>();
         builder.Services.AddSingleton<ConnectResultProtector>();
         builder.Services.AddAuthentication().AddOpenIdConnect(Scheme, _ => { });
         builder.Services.AddOptions<OpenIdConnectOptions>(Scheme)
@@ -40,15 +44,18 @@ public static class TeslaConnect
     private static void Configure(OpenIdConnectOptions o, IOptions<TeslaOptions> teslaOptions, IHttpClientFactory httpClients)
     {
         var tesla = teslaOptions.Value;
-        o.ClientId = tesla.ClientId;
-        o.ClientSecret = tesla.ClientSecret;
-        o.MetadataAddress = tesla.ResolvedMetadataAddress;
-        o.RequireHttpsMetadata = !tesla.AllowHttp;
+        var global = tesla.Realm(TeslaRealm.Global);
+        o.ClientId = global.ClientId;
+        o.ClientSecret = global.ClientSecret;
+        // A fixed configuration: the handler never fetches discovery, so a connect does not depend on it. Every challenge
+        // names its realm's authorize endpoint anyway, and the code is redeemed by ConnectEvents at the realm's token host.
+        o.Configuration = new OpenIdConnectConfiguration { AuthorizationEndpoint = global.AuthorizeEndpoint, TokenEndpoint = global.TokenEndpoint };
         o.Backchannel = httpClients.CreateClient(TeslaAuthClient.HttpClientName);
         o.ResponseType = OpenIdConnectResponseType.Code;
         o.ResponseMode = OpenIdConnectResponseMode.Query;
         o.UsePkce = true;
         o.CallbackPath = CallbackPath;
+        // The default; each challenge names its tenant's own (ScopeCatalog.RequestedBy).
         o.Scope.Clear();
         foreach (var scope in tesla.Scopes)
         {

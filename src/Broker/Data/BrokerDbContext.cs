@@ -160,6 +160,7 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
         link.HasIndex(l => l.TokenHash).IsUnique();
         link.Property(l => l.Label).HasMaxLength(200);
         link.Property(l => l.CreatedBy).HasMaxLength(400);
+        link.Property(l => l.Region).HasMaxLength(8);
         link.HasOne<TeslaAccount>().WithMany().HasForeignKey(l => l.AccountId).OnDelete(DeleteBehavior.Cascade);
     }
 

@@ -39,6 +39,8 @@ public static class HostingExtensions
         builder.Services.AddProblemDetails();
         // After the default writer, which declines when Accept names no JSON: the API still answers problem+json.
         builder.Services.AddSingleton<IProblemDetailsWriter, ApiProblemDetailsWriter>();
+        // Before it, though, for a browser outside the API: a person is shown a page, not problem+json.
+        builder.Services.Insert(0, ServiceDescriptor.Singleton<IProblemDetailsWriter, BrowserProblemDetailsWriter>());
         builder.Services.AddValidation();
         // Development's default throws on a request that cannot be bound (malformed JSON, a missing form token), and the
         // developer page answers 500. The demo is where people try Broker first: 400 there too, as in Production.
@@ -108,9 +110,17 @@ public static class HostingExtensions
             : framework(context));
     }
 
-    /// <summary><c>/healthz</c>: the process answers (liveness). <c>/readyz</c>: Postgres answers and the schema is current.</summary>
+    /// <summary>
+    /// <c>/</c>: what this is, for a person (the landing page). <c>/healthz</c>: the process answers (liveness).
+    /// <c>/readyz</c>: Postgres answers and the schema is current.
+    /// </summary>
     public static IEndpointRouteBuilder MapBrokerHealth(this IEndpointRouteBuilder routes)
     {
+        routes.MapGet("/", (HttpContext http) =>
+        {
+            PageHeaders.Apply(http.Response, PageHeaders.SelfOnly);
+            return new Microsoft.AspNetCore.Http.HttpResults.RazorComponentResult<Pages.LandingPage>(new { Request = $"{http.Request.Scheme}://{http.Request.Host}" });
+        }).ExcludeFromDescription();
         routes.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
         routes.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag) });
         return routes;

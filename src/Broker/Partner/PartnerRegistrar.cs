@@ -6,7 +6,8 @@ using Microsoft.Extensions.Options;
 namespace Broker.Partner;
 
 /// <summary>
-/// Registers the partner domain in Fleet API regions (TESLA.md §4.2–4.3): a partner token per region, then
+/// Registers the partner domain in Fleet API regions (TESLA.md §4.2–4.3): a partner token per region from that region's
+/// realm (China's app at China's token endpoint: the global app is unknown there, tesla-confirmed §2), then
 /// <c>partner_accounts</c>, then the public-key check. One row per region records the outcome; the caller saves.
 /// Partner tokens live only for the call: never stored, never logged.
 /// </summary>
@@ -17,13 +18,14 @@ public sealed class PartnerRegistrar(
     public async Task<PartnerRegistration> RegisterAsync(string region, string domain, PartnerKey key, CancellationToken ct)
     {
         var baseUrl = tesla.Value.RegionBaseUrl(region) ?? throw new ArgumentException($"Region '{region}' is not configured.", nameof(region));
+        var realm = tesla.Value.RealmOfRegion(region);
         var row = await db.PartnerRegistrations.SingleOrDefaultAsync(r => r.Region == region, ct)
             ?? db.PartnerRegistrations.Add(new PartnerRegistration { Region = region, Domain = domain, Status = "failed" }).Entity;
         var now = time.GetUtcNow();
         (row.Domain, row.AttemptedAt) = (domain, now);
         try
         {
-            var token = await auth.GetPartnerTokenAsync(baseUrl, options.Value.Scopes, ct);
+            var token = await auth.GetPartnerTokenAsync(realm, baseUrl, options.Value.Scopes, ct);
             await fleet.RegisterPartnerAsync(baseUrl, token.AccessToken, domain, ct);
             row.PublicKeyHex = await fleet.GetPartnerPublicKeyAsync(baseUrl, token.AccessToken, domain, ct);
             if (string.Equals(row.PublicKeyHex, key.PublicKeyHex, StringComparison.OrdinalIgnoreCase))
@@ -40,7 +42,7 @@ public sealed class PartnerRegistrar(
         {
             Fail(row, ex.Error is "timeout" or "unreachable" or "invalid_client"
                 ? ex.Message
-                : $"Tesla refused the partner token ({ex.Error}). Check Tesla:ClientId and Tesla:ClientSecret, and that the app may use client credentials.");
+                : $"Tesla refused the partner token ({ex.Error}). Check {realm.ConfigurationKey}:ClientId and {realm.ConfigurationKey}:ClientSecret, and that the app may use client credentials.");
         }
         catch (TeslaApiException ex)
         {

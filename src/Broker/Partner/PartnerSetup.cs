@@ -38,7 +38,7 @@ public sealed class PartnerSetup(
         var registrations = await db.PartnerRegistrations.AsNoTracking().OrderBy(r => r.Region).ToListAsync(ct);
         return new PartnerStatusResponse(
             _options.Domain is { Length: > 0 } ? _options.Domain : null, _options.PublicKeyUrl, _options.PairingUrl(), key?.ToResponse(),
-            [.. tesla.Value.Regions.Keys.Order(StringComparer.Ordinal)], [.. registrations.Select(r => r.ToResponse(key))]);
+            RegistrableRegions(), [.. registrations.Select(r => r.ToResponse(key))]);
     }
 
     public async Task<PartnerKeyResponse> GenerateKeyAsync(CancellationToken ct)
@@ -55,8 +55,9 @@ public sealed class PartnerSetup(
     }
 
     /// <summary>
-    /// Registers in <paramref name="region"/>, or in every configured region when null. Tesla's refusals are
-    /// outcomes (a failed row with the reason); a missing domain, key or region is a <see cref="PartnerSetupException"/>.
+    /// Registers in <paramref name="region"/>, or in every region whose realm has its app when null (China only once
+    /// Tesla:Auth:cn is set). Tesla's refusals are outcomes (a failed row with the reason); a missing domain, key,
+    /// region or China app is a <see cref="PartnerSetupException"/>.
     /// </summary>
     public async Task<IReadOnlyList<PartnerRegistrationResponse>> RegisterAsync(string? region, CancellationToken ct)
     {
@@ -67,14 +68,17 @@ public sealed class PartnerSetup(
         }
         var key = await keys.CurrentAsync(ct)
             ?? throw new PartnerSetupException("No partner key", "Generate or import a key first: Tesla downloads it during registration.", StatusCodes.Status409Conflict);
-        var regions = tesla.Value.Regions.Keys.Order(StringComparer.Ordinal).ToList();
+        var regions = RegistrableRegions().ToList();
         if (region is not null)
         {
-            regions = regions.Where(r => r.Equals(region.Trim(), StringComparison.OrdinalIgnoreCase)).ToList();
-            if (regions.Count == 0)
+            var named = tesla.Value.Regions.Keys.FirstOrDefault(r => r.Equals(region.Trim(), StringComparison.OrdinalIgnoreCase))
+                ?? throw new PartnerSetupException("Unknown region", $"Region '{region}' is not configured; configured: {string.Join(", ", tesla.Value.Regions.Keys)}.");
+            if (tesla.Value.RealmOfRegion(named) is { IsConfigured: false } realm)
             {
-                throw new PartnerSetupException("Unknown region", $"Region '{region}' is not configured; configured: {string.Join(", ", tesla.Value.Regions.Keys)}.");
+                throw new PartnerSetupException("Region not set up", $"Region '{named}' signs in at its own Tesla app (developer.tesla.cn for China): "
+                    + $"set {realm.ConfigurationKey}:ClientId and {realm.ConfigurationKey}:ClientSecret and restart the broker (docs/china.md).", StatusCodes.Status409Conflict);
             }
+            regions = [named.ToLowerInvariant()];
         }
 
         var rows = new List<PartnerRegistration>();
@@ -88,6 +92,10 @@ public sealed class PartnerSetup(
         await db.SaveChangesAsync(ct);
         return [.. rows.Select(r => r.ToResponse(key))];
     }
+
+    /// <summary>The configured regions whose realm has its app; China's appears once Tesla:Auth:cn is set.</summary>
+    private IReadOnlyList<string> RegistrableRegions() =>
+        [.. tesla.Value.Regions.Keys.Where(r => tesla.Value.RealmOfRegion(r).IsConfigured).Select(r => r.ToLowerInvariant()).Order(StringComparer.Ordinal)];
 
     private async Task<PartnerKeyResponse> SaveKeyAsync(PartnerKey key, string action, CancellationToken ct)
     {

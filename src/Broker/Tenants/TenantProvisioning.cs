@@ -128,7 +128,8 @@ public sealed partial class TenantProvisioning(BrokerDbContext db, AuditLog audi
 
     /// <summary>Stores the hash of a connect-link token (made fresh when null) and returns the link and its token.</summary>
     public async Task<(ConnectLink Link, string Token)> AddConnectLinkAsync(
-        Guid tenantId, string? label, CancellationToken ct, string? token = null, Guid? accountId = null, DateTimeOffset? expiresAt = null, string? createdBy = null)
+        Guid tenantId, string? label, CancellationToken ct, string? token = null, Guid? accountId = null, DateTimeOffset? expiresAt = null, string? createdBy = null,
+        string? region = null)
     {
         token ??= SecretToken.New();
         var hash = SecretToken.Hash(token);
@@ -138,7 +139,7 @@ public sealed partial class TenantProvisioning(BrokerDbContext db, AuditLog audi
             link = new ConnectLink
             {
                 TenantId = tenantId, TokenHash = hash, Label = label, CreatedAt = time.GetUtcNow(),
-                AccountId = accountId, ExpiresAt = expiresAt, CreatedBy = createdBy,
+                AccountId = accountId, ExpiresAt = expiresAt, CreatedBy = createdBy, Region = region,
             };
             db.ConnectLinks.Add(link);
             await db.SaveChangesAsync(ct);

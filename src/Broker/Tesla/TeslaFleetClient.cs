@@ -12,8 +12,8 @@ public sealed record FleetAccount(Guid TenantId, Guid AccountId, string BaseUrl,
 
 /// <summary>
 /// Fleet API calls on behalf of one account. A 421 "user out of region, use base URL: X" is
-/// retried once at X when X is a configured region (and <see cref="FleetAccount"/>'s caller learns
-/// the new base from <see cref="LastBaseUrl"/>). Every attempt is counted in <see cref="FleetUsage"/> by <see cref="FleetUsageHandler"/>.
+/// retried once at X when X is a configured region of the same realm (a China token never goes to a global host, nor
+/// the other way round), and <see cref="FleetAccount"/>'s caller learns the new base from <see cref="LastBaseUrl"/>. Every attempt is counted in <see cref="FleetUsage"/> by <see cref="FleetUsageHandler"/>.
 /// </summary>
 public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOptions> options, FleetUsage usage, ILogger<TeslaFleetClient> logger)
 {
@@ -25,6 +25,10 @@ public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOpti
     public async Task<UserRegion> GetRegionAsync(FleetAccount account, CancellationToken ct) =>
         Read<UserRegion>(account, await SendAsync(account, HttpMethod.Get, "/api/1/users/region", FleetCategory.Free, null, ct))
         ?? throw Malformed(account, "Tesla's region answer was empty.");
+
+    /// <summary><c>/api/1/users/me</c>: the owner's email and name; needs <c>user_data</c> (tesla-confirmed §1).</summary>
+    public async Task<UserProfile?> GetMeAsync(FleetAccount account, CancellationToken ct) =>
+        Read<UserProfile>(account, await SendAsync(account, HttpMethod.Get, "/api/1/users/me", FleetCategory.Free, null, ct));
 
     /// <summary><c>/api/1/products</c>: vehicles and energy sites; does not wake a car.</summary>
     public async Task<IReadOnlyList<Product>> GetProductsAsync(FleetAccount account, CancellationToken ct) =>
@@ -134,7 +138,7 @@ public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOpti
                 var status = (int)response.StatusCode;
                 var text = await response.Content.ReadAsStringAsync(timeout.Token);
                 if (response.StatusCode == HttpStatusCode.MisdirectedRequest && attempt == 0
-                    && OtherRegion(text) is { } redirected && _options.RegionOf(redirected) is not null)
+                    && OtherRegion(text) is { } redirected && SameRealm(baseUrl, redirected))
                 {
                     logger.LogInformation("Tesla says account {AccountId} lives in another region; retrying at {BaseUrl}", account.AccountId, redirected);
                     baseUrl = redirected;
@@ -220,6 +224,10 @@ public sealed partial class TeslaFleetClient(HttpClient http, IOptions<TeslaOpti
         };
 
     private static string Redact(string path) => path.Split('?')[0];
+
+    /// <summary>Both are configured regions of one realm: only then may the account's token go from one to the other.</summary>
+    private bool SameRealm(string from, string to) =>
+        _options.RegionOf(from) is { } a && _options.RegionOf(to) is { } b && _options.RealmNameOf(a) == _options.RealmNameOf(b);
 
     private static string? OtherRegion(string body) =>
         UseBaseUrl().Match(body) is { Success: true } m ? m.Groups[1].Value.TrimEnd('/', ',') : null;

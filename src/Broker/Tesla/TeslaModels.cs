@@ -29,6 +29,9 @@ public sealed record FleetStatus(
 
 public sealed record PartnerPublicKey([property: JsonPropertyName("public_key")] string? PublicKey);
 
+/// <summary>The part of <c>/api/1/users/me</c> the broker keeps.</summary>
+public sealed record UserProfile([property: JsonPropertyName("email")] string? Email);
+
 public sealed record UserRegion(
     [property: JsonPropertyName("region")] string Region,
     [property: JsonPropertyName("fleet_api_base_url")] string FleetApiBaseUrl);

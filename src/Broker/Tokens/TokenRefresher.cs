@@ -19,11 +19,13 @@ namespace Broker.Tokens;
 /// <item>A refresh whose answer is lost (timeout, 5xx, garbage, a crash) changes nothing stored, so
 /// the next attempt uses the same refresh token, which Tesla keeps valid for 24 hours after use.</item>
 /// <item><c>login_required</c> / <c>invalid_grant</c> marks the account <c>needs_reconnect</c>; it is never retried.</item>
+/// <item>The account's region decides its realm: a China account refreshes only at China's token endpoint, with China's
+/// client id, and a global one never there (tesla-confirmed §2).</item>
 /// </list>
 /// </summary>
 public sealed class TokenRefresher(
     IDbContextFactory<BrokerDbContext> contexts, TeslaAuthClient auth, TokenVault vault, TimeProvider time,
-    IOptions<TokenOptions> options, ILogger<TokenRefresher> logger)
+    IOptions<TokenOptions> options, IOptions<TeslaOptions> tesla, ILogger<TokenRefresher> logger)
 {
     private readonly TokenOptions _options = options.Value;
 
@@ -67,9 +69,10 @@ public sealed class TokenRefresher(
             }
 
             TeslaTokenResponse answer;
+            var region = await db.TeslaAccounts.Where(a => a.Id == accountId).Select(a => a.Region).SingleAsync(ct);
             try
             {
-                answer = await auth.RefreshAsync(vault.Decrypt(token.RefreshTokenCipher, TokenContext.Refresh(accountId)), ct);
+                answer = await auth.RefreshAsync(tesla.Value.RealmOfRegion(region), vault.Decrypt(token.RefreshTokenCipher, TokenContext.Refresh(accountId)), ct);
             }
             catch (TeslaAuthException ex) when (ex.NeedsReconnect)
             {

@@ -6,7 +6,7 @@ namespace TeslaSimulator.Auth;
 
 /// <summary>A sign-in in progress, carried server-side by its id in a hidden form field (never in cookies).</summary>
 internal sealed record PendingAuthorization(
-    string Id, SimClient Client, string RedirectUri, IReadOnlyList<string> Scopes, string? State, string? Nonce,
+    string Id, SimRealm Realm, SimClient Client, string RedirectUri, IReadOnlyList<string> Scopes, string? State, string? Nonce,
     string? CodeChallenge, string ChallengeMethod, bool PromptMissingScopes, bool RequireRequestedScopes,
     DateTimeOffset ExpiresAt)
 {
@@ -15,15 +15,17 @@ internal sealed record PendingAuthorization(
 }
 
 internal sealed record AuthCode(
-    string ClientId, string RedirectUri, SimAccount Account, IReadOnlyList<string> Scopes, string? State, string? Nonce,
+    string Realm, string ClientId, string RedirectUri, SimAccount Account, IReadOnlyList<string> Scopes, string? State, string? Nonce,
     string? CodeChallenge, string ChallengeMethod, DateTimeOffset AuthTime, DateTimeOffset ExpiresAt)
 {
     public bool Used { get; set; }
 }
 
 /// <summary>An opaque refresh token. Chain links the rotations that descend from one code exchange.</summary>
-internal sealed class RefreshGrant(string clientId, SimAccount account, Guid chain, DateTimeOffset issuedAt, int consentEpoch, DateTimeOffset authTime)
+internal sealed class RefreshGrant(string realm, string clientId, SimAccount account, Guid chain, DateTimeOffset issuedAt, int consentEpoch, DateTimeOffset authTime)
 {
+    /// <summary>Only the auth server that minted it knows it.</summary>
+    public string Realm { get; } = realm;
     public string ClientId { get; } = clientId;
     public SimAccount Account { get; } = account;
     public Guid Chain { get; } = chain;

@@ -4,7 +4,7 @@ using TeslaSimulator.State;
 
 namespace TeslaSimulator.Auth;
 
-/// <summary>The browser leg: authorize → sign-in → consent → redirect with a region-prefixed code.</summary>
+/// <summary>The browser leg: authorize → sign-in → consent → redirect with a code, at the auth server (realm) the browser reached.</summary>
 internal static class AuthorizeEndpoints
 {
     private static readonly TimeSpan PendingLifetime = TimeSpan.FromMinutes(30);
@@ -18,11 +18,13 @@ internal static class AuthorizeEndpoints
         return app;
     }
 
-    internal static IResult Start(HttpRequest request, SimulatorState state, AuthStore store)
+    internal static IResult Start(HttpRequest request, SimulatorState state, AuthStore store, SimRealms realms)
     {
         var q = request.Query;
-        // Never redirect to a URI the client did not register: those problems get an error page.
-        if (!state.Clients.TryGetValue(q["client_id"].ToString(), out var client))
+        var realm = realms.Of(request);
+        // Never redirect to a URI the client did not register: those problems get an error page. An app registered at
+        // the other auth server (China's, or the global one) is unknown here.
+        if (!state.Clients.TryGetValue(q["client_id"].ToString(), out var client) || !realm.Registered(client))
             return AuthPages.Error("Unknown client_id. The application is not registered.");
         var redirect = q["redirect_uri"].ToString();
         if (!client.RedirectUris.Contains(redirect, StringComparer.Ordinal))
@@ -41,11 +43,11 @@ internal static class AuthorizeEndpoints
         var challenge = q["code_challenge"].ToString();
         lock (state.Gate)
         {
-            var p = new PendingAuthorization(AuthStore.RandomId(), client, redirect, scopes, stateParam,
+            var p = new PendingAuthorization(AuthStore.RandomId(), realm, client, redirect, scopes, stateParam,
                 q.ContainsKey("nonce") ? q["nonce"].ToString() : null, challenge == "" ? null : challenge, method,
                 q["prompt_missing_scopes"] == "true", q["require_requested_scopes"] == "true", state.Now + PendingLifetime);
             store.Pending[p.Id] = p;
-            return AuthPages.SignIn(p, state.Accounts);
+            return AuthPages.SignIn(p, state.Accounts.Where(realm.Serves));
         }
     }
 
@@ -60,10 +62,11 @@ internal static class AuthorizeEndpoints
                 store.Pending.Remove(p.Id);
                 return Redirect(p.RedirectUri, ("error", "login_cancelled"), ("error_description", "User cancelled login"), ("state", p.State));
             }
-            var account = state.AccountByEmail(form["identity"].ToString());
+            // China's accounts exist only at China's auth server and the others only at the global one.
+            var account = state.AccountByEmail(form["identity"].ToString()) is { } a && p.Realm.Serves(a) ? a : null;
             ctx.SetAccount(account?.Email);
             if (account is null || account.Password != form["credential"])
-                return AuthPages.SignIn(p, state.Accounts, "The email or password you entered is incorrect.");
+                return AuthPages.SignIn(p, state.Accounts.Where(p.Realm.Serves), "The email or password you entered is incorrect.");
 
             p.Account = account;
             p.AuthTime = state.Now;
@@ -115,14 +118,19 @@ internal static class AuthorizeEndpoints
         consent.Scopes.UnionWith(selected);
         if (p.Scopes.Contains(Scopes.OpenId)) consent.Scopes.Add(Scopes.OpenId);
 
-        var code = $"{account.OuCode}_{AuthStore.RandomId(24)}";
-        store.Codes[code] = new AuthCode(p.Client.ClientId, p.RedirectUri, account, consent.Scopes.ToList(), p.State, p.Nonce,
+        var code = CodePrefix(p.Realm, account) + AuthStore.RandomId(24);
+        store.Codes[code] = new AuthCode(p.Realm.Name, p.Client.ClientId, p.RedirectUri, account, consent.Scopes.ToList(), p.State, p.Nonce,
             p.CodeChallenge, p.ChallengeMethod, p.AuthTime, state.Now + CodeLifetime);
         store.Record("code", code, state.Now);
         store.Pending.Remove(p.Id);
-        var issuer = $"{state.Options.AuthBase}/oauth2/v3";
-        return Redirect(p.RedirectUri, ("locale", "en-US"), ("code", code), ("state", p.State), ("issuer", issuer));
+        return Redirect(p.RedirectUri, ("locale", "en-US"), ("code", code), ("state", p.State), ("issuer", p.Realm.CallbackIssuer));
     }
+
+    /// <summary>
+    /// Global codes and refresh tokens start with the region (NA_, EU_: TESLA.md §1.3). No China code was ever seen
+    /// publicly (tesla-confirmed §2), so China's carry no prefix: nothing may lean on one.
+    /// </summary>
+    internal static string CodePrefix(SimRealm realm, SimAccount account) => realm.Name == SimRealm.Global ? $"{account.OuCode}_" : "";
 
     private static PendingAuthorization? Find(AuthStore store, SimulatorState state, string? id) =>
         id is not null && store.Pending.TryGetValue(id, out var p) && p.ExpiresAt > state.Now ? p : null;

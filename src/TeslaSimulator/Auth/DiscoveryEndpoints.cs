@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using TeslaSimulator.Fixtures;
-using TeslaSimulator.Hosting;
 
 namespace TeslaSimulator.Auth;
 
@@ -12,21 +11,22 @@ internal static class DiscoveryEndpoints
     {
         app.MapGet("/oauth2/v3/thirdparty/.well-known/openid-configuration", Document);
         app.MapGet("/oauth2/v3/.well-known/openid-configuration", Document);
-        app.MapGet("/oauth2/v3/discovery/thirdparty/keys", (SigningKey key) => TypedResults.Json(key.Jwks()));
-        app.MapGet("/oauth2/v3/discovery/keys", (SigningKey key) => TypedResults.Json(key.Jwks()));
+        app.MapGet("/oauth2/v3/discovery/thirdparty/keys", (HttpRequest request, SimRealms realms) => TypedResults.Json(realms.Of(request).Key.Jwks()));
+        app.MapGet("/oauth2/v3/discovery/keys", (HttpRequest request, SimRealms realms) => TypedResults.Json(realms.Of(request).Key.Jwks()));
         return app;
     }
 
-    /// <summary>Tesla's document with every auth.tesla.com URL moved to the configured auth base.</summary>
-    private static IResult Document(SimulatorOptions options)
+    /// <summary>Tesla's document with every auth.tesla.com URL moved to the auth base of the realm the request reached.</summary>
+    private static IResult Document(HttpRequest request, SimRealms realms)
     {
+        var realm = realms.Of(request);
         var doc = Fixture.Object("openid_configuration_thirdparty");
         foreach (var (name, value) in doc.ToList())
         {
             if (value is JsonValue v && v.TryGetValue<string>(out var s) && s.StartsWith(TeslaAuth, StringComparison.Ordinal))
-                doc[name] = options.AuthBase + s[TeslaAuth.Length..];
+                doc[name] = realm.AuthBase + s[TeslaAuth.Length..];
         }
-        doc["issuer"] = options.Issuer;
+        doc["issuer"] = realm.Issuer;
         return TypedResults.Json(doc);
     }
 }

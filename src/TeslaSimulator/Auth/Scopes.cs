@@ -5,6 +5,7 @@ internal static class Scopes
 {
     public const string OpenId = "openid";
     public const string OfflineAccess = "offline_access";
+    public const string UserData = "user_data";
     public const string VehicleDeviceData = "vehicle_device_data";
     public const string VehicleLocation = "vehicle_location";
     public const string VehicleCmds = "vehicle_cmds";
@@ -16,7 +17,7 @@ internal static class Scopes
     {
         [OpenId] = "Sign in with Tesla",
         [OfflineAccess] = "Stay signed in (refresh token)",
-        ["user_data"] = "Profile information: contact info, home address, profile picture and referral info",
+        [UserData] = "Profile information: contact info, home address, profile picture and referral info",
         [VehicleDeviceData] = "Vehicle information: live data, service history and scheduling, upgrades, nearby Superchargers and ownership details",
         [VehicleLocation] = "Vehicle location: precise and coarse location",
         [VehicleCmds] = "Vehicle commands: add/remove drivers, Live Camera, unlock, wake up, remote start and software updates",

@@ -1,6 +1,7 @@
 namespace TeslaSimulator.Control;
 
-internal sealed record CallRow(string Account, string Device, string Category, int Status, long Count, bool Billable, decimal Cost);
+/// <summary>Host is the origin the call reached (an auth server or a regional Fleet API host), so tests can tell realms apart.</summary>
+internal sealed record CallRow(string Account, string Device, string Category, int Status, long Count, bool Billable, decimal Cost, string Host);
 internal sealed record CategoryTotal(long Calls, long Billable, decimal Cost);
 internal sealed record CallTotals(long Calls, long Billable, decimal Cost, IReadOnlyDictionary<string, CategoryTotal> ByCategory);
 internal sealed record CallsResponse(IReadOnlyList<CallRow> Calls, CallTotals Totals);
@@ -12,7 +13,7 @@ internal sealed record CallsResponse(IReadOnlyList<CallRow> Calls, CallTotals To
 internal sealed class CallLedger
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<(string Account, string Device, string Category, int Status), long> _counts = [];
+    private readonly Dictionary<(string Account, string Device, string Category, int Status, string Host), long> _counts = [];
 
     public static decimal PriceOf(string category) => category switch
     {
@@ -41,9 +42,10 @@ internal sealed class CallLedger
         return "meta";
     }
 
-    public void Record(string account, string device, string category, int status)
+    public void Record(string account, string device, string category, int status, string host)
     {
-        lock (_gate) _counts[(account, device, category, status)] = _counts.GetValueOrDefault((account, device, category, status)) + 1;
+        var key = (account, device, category, status, host);
+        lock (_gate) _counts[key] = _counts.GetValueOrDefault(key) + 1;
     }
 
     public void Reset() { lock (_gate) _counts.Clear(); }
@@ -56,8 +58,8 @@ internal sealed class CallLedger
             rows = _counts
                 .Where(kv => account is null || kv.Key.Account.Equals(account, StringComparison.OrdinalIgnoreCase))
                 .Select(kv => new CallRow(kv.Key.Account, kv.Key.Device, kv.Key.Category, kv.Key.Status, kv.Value,
-                    kv.Key.Status < 500, kv.Key.Status < 500 ? kv.Value * PriceOf(kv.Key.Category) : 0m))
-                .OrderBy(r => r.Account).ThenBy(r => r.Device).ThenBy(r => r.Category).ThenBy(r => r.Status)
+                    kv.Key.Status < 500, kv.Key.Status < 500 ? kv.Value * PriceOf(kv.Key.Category) : 0m, kv.Key.Host))
+                .OrderBy(r => r.Account).ThenBy(r => r.Device).ThenBy(r => r.Category).ThenBy(r => r.Status).ThenBy(r => r.Host)
                 .ToList();
         }
         var byCategory = rows.GroupBy(r => r.Category).ToDictionary(g => g.Key,

@@ -89,7 +89,19 @@ internal static class ControlEndpoints
             lock (state.Gate) return TypedResults.Ok(new { Secrets = store.Issued.ToList() });
         });
 
-        sim.MapGet("/state", (SimulatorState state, PartnerRegistry registry) => { lock (state.Gate) return TypedResults.Ok(SimStateView.Of(state, registry)); });
+        sim.MapGet("/state", (SimulatorState state, PartnerRegistry registry, SimRealms realms) => { lock (state.Gate) return TypedResults.Ok(SimStateView.Of(state, registry, realms)); });
+
+        // Auth servers (global, cn) and what each puts in id_tokens. PUT /_sim/realms/cn/id-token?mode=absent switches it
+        // (normal, absent, other-issuer, no-nonce, bad-signature, other-subject, other-nonce) until changed again.
+        sim.MapGet("/realms", (SimRealms realms) => TypedResults.Ok(realms.All.Select(SimStateView.Realm)));
+        sim.MapPut("/realms/{realm}/id-token", Results<Ok<object>, NotFound, BadRequest<string>> (string realm, string? mode, SimRealms realms) =>
+        {
+            if (realms.Named(realm) is not { } r) return TypedResults.NotFound();
+            if (!Enum.TryParse<IdTokenMode>((mode ?? "").Replace("-", ""), ignoreCase: true, out var parsed) || !Enum.IsDefined(parsed))
+                return TypedResults.BadRequest($"mode must be one of {string.Join(", ", Enum.GetNames<IdTokenMode>())}");
+            r.IdToken = parsed;
+            return TypedResults.Ok(SimStateView.Realm(r));
+        });
         return sim.MapAccountControl();
     }
 

@@ -18,7 +18,7 @@ internal static class ControlMiddleware
             {
                 var account = ctx.AccountTag() is "-" ? FallbackAccount(ctx) : ctx.AccountTag();
                 var device = ctx.DeviceTag() is "-" ? FallbackDevice(ctx.Request.Path) : ctx.DeviceTag();
-                ctx.RequestServices.GetRequiredService<CallLedger>().Record(account, device, category, ctx.Response.StatusCode);
+                ctx.RequestServices.GetRequiredService<CallLedger>().Record(account, device, category, ctx.Response.StatusCode, ctx.Request.Host.Value ?? "");
             }
         }
     });

@@ -1,3 +1,4 @@
+using TeslaSimulator.Auth;
 using TeslaSimulator.Fleet;
 using TeslaSimulator.State;
 
@@ -6,7 +7,7 @@ namespace TeslaSimulator.Control;
 /// <summary>GET /_sim/state: a readable picture of the world. Never includes token or code values.</summary>
 internal static class SimStateView
 {
-    public static object Of(SimulatorState state, PartnerRegistry registry)
+    public static object Of(SimulatorState state, PartnerRegistry registry, SimRealms realms)
     {
         foreach (var v in state.AllVehicles) v.Advance(state.Now, state.Timing);
         foreach (var s in state.AllSites) s.Advance(state.Now);
@@ -15,7 +16,7 @@ internal static class SimStateView
             now = state.Now,
             accounts = state.Accounts.Select(a => new
             {
-                email = a.Email, sub = a.Sub, region = a.Region, passwordEpoch = a.PasswordEpoch,
+                email = a.Email, sub = a.Sub, region = a.Region, realm = realms.OfRegion(a.Region).Name, passwordEpoch = a.PasswordEpoch,
                 vehicles = a.Vehicles.Select(v => v.Vin), energySites = a.EnergySites.Select(s => s.Seed.EnergySiteId),
             }),
             vehicles = state.AllVehicles.Select(Vehicle),
@@ -31,13 +32,20 @@ internal static class SimStateView
                 account = state.AccountBySub(c.Sub)?.Email, clientId = c.ClientId, scopes = c.Consent.Scopes.Order(),
                 revoked = c.Consent.Revoked, epoch = c.Consent.Epoch,
             }),
-            clients = state.Clients.Values.Select(c => new { clientId = c.ClientId, name = c.Name, redirectUris = c.RedirectUris }),
+            clients = state.Clients.Values.Select(c => new { clientId = c.ClientId, name = c.Name, realm = c.Realm, redirectUris = c.RedirectUris }),
+            realms = realms.All.Select(Realm),
             partnerRegistrations = registry.Registrations.Values.OrderBy(r => r.ClientId).ThenBy(r => r.Region).Select(r => new
             {
                 clientId = r.ClientId, region = r.Region, domain = r.Domain, publicKey = r.PublicKey, createdAt = r.CreatedAt, updatedAt = r.UpdatedAt,
             }),
         };
     }
+
+    public static object Realm(SimRealm r) => new
+    {
+        name = r.Name, authBaseUrl = r.AuthBase, issuer = r.Issuer, regions = r.Regions,
+        idToken = System.Text.RegularExpressions.Regex.Replace(r.IdToken.ToString(), "(?<=[a-z])([A-Z])", "-$1").ToLowerInvariant(),
+    };
 
     public static object Vehicle(SimVehicle v) => new
     {

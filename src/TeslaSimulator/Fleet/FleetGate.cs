@@ -20,9 +20,11 @@ internal readonly record struct FleetAccess(FleetCaller? Caller, IResult? Error)
 
 /// <summary>
 /// Bearer validation, region check and scope check for every Fleet API call, in Tesla's order:
-/// 401 (invalid, expired, revoked) → 421 (wrong regional host) → 403 (missing scope).
+/// 401 (invalid, expired, revoked) → 421 (wrong regional host) → 403 (missing scope). A host accepts only tokens of
+/// its own realm's auth server: a China token at a global host (or the other way round) is an invalid bearer token.
+/// Whether Tesla answers 401 or 421 there was never captured (tesla-confirmed §2); 401 is the simulator's assumption.
 /// </summary>
-internal sealed class FleetGate(SimulatorOptions options, SigningKey key, SimulatorState state, AuthStore store)
+internal sealed class FleetGate(SimulatorOptions options, SimRealms realms, SimulatorState state, AuthStore store)
 {
     private const string RegionHelp = "see https://developer.tesla.com/docs/fleet-api#regional-requirements";
     private readonly JsonWebTokenHandler _handler = new();
@@ -33,11 +35,12 @@ internal sealed class FleetGate(SimulatorOptions options, SigningKey key, Simula
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return Deny("error_401_invalid_bearer_token", 401);
         var token = header["Bearer ".Length..].Trim();
 
+        var realm = realms.Of(ctx.Request);
         var result = await _handler.ValidateTokenAsync(token, new TokenValidationParameters
         {
-            IssuerSigningKey = key.Key,
-            ValidIssuer = options.Issuer,
-            ValidAudiences = options.RegionBases,
+            IssuerSigningKey = realm.Key.Key,
+            ValidIssuer = realm.Issuer,
+            ValidAudiences = realms.RegionBases(realm),
             ValidateLifetime = false, // checked below against the simulator's TimeProvider
         });
         if (!result.IsValid || result.SecurityToken is not JsonWebToken jwt) return Deny("error_401_invalid_bearer_token", 401);

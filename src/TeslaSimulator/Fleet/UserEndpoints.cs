@@ -1,11 +1,12 @@
 using System.Text.Json.Nodes;
 using TeslaSimulator.Auth;
+using TeslaSimulator.Fixtures;
 using TeslaSimulator.Hosting;
 using TeslaSimulator.State;
 
 namespace TeslaSimulator.Fleet;
 
-/// <summary>/status, /api/1/users/region (works on any regional host) and /api/1/products.</summary>
+/// <summary>/status, /api/1/users/region (works on any regional host), /api/1/users/me and /api/1/products.</summary>
 internal static class UserEndpoints
 {
     public static IEndpointRouteBuilder MapUsers(this IEndpointRouteBuilder app)
@@ -21,6 +22,18 @@ internal static class UserEndpoints
             {
                 ["response"] = new JsonObject { ["region"] = region, ["fleet_api_base_url"] = options.RegionBase(region) },
             });
+        });
+
+        // The account's profile; needs user_data, else the 403 "Unauthorized missing scopes" (tesla-confirmed §1, vc#49).
+        app.MapGet("/api/1/users/me", async (HttpContext ctx, FleetGate gate) =>
+        {
+            var (caller, error) = await gate.CheckAsync(ctx, checkRegion: true, partner: false, Scopes.UserData);
+            if (error is not null) return error;
+            var body = Fixture.Object("users_me");
+            var me = body["response"]!.AsObject();
+            me["email"] = caller!.Account!.Email;
+            me["full_name"] = caller.Account.FullName;
+            return TypedResults.Json(body);
         });
 
         app.MapGet("/api/1/products", async (HttpContext ctx, FleetGate gate, SimulatorState state) =>

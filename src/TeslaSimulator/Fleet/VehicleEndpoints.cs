@@ -81,7 +81,9 @@ internal static class VehicleEndpoints
 
     internal static async Task<IResult> WakeUpAsync(HttpContext ctx, string tag, FleetGate gate, SimulatorState state, DeviceRateLimiter limiter)
     {
-        var (caller, error) = await gate.CheckAsync(ctx, checkRegion: true, partner: false, Scopes.VehicleDeviceData, Scopes.VehicleCmds);
+        // Tesla's scope table lists wake up under vehicle_cmds, while the 2023 endpoint text named vehicle_device_data
+        // (tesla-confirmed §3). The stricter reading: without vehicle_cmds, 403 "Unauthorized missing scopes".
+        var (caller, error) = await gate.CheckAsync(ctx, checkRegion: true, partner: false, Scopes.VehicleCmds);
         if (error is not null) return error;
         lock (state.Gate)
         {

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using TeslaSimulator.Auth;
 
 namespace TeslaSimulator.Hosting;
 
@@ -8,8 +9,17 @@ internal sealed class SimulatorOptions : IValidatableObject
 
     [Required, Url] public string AuthBaseUrl { get; set; } = "http://127.0.0.1:7800";
 
-    /// <summary>Region code (na, eu) to regional Fleet API base URL.</summary>
+    /// <summary>Region code (na, eu, cn) to regional Fleet API base URL.</summary>
     [Required, MinLength(1)] public Dictionary<string, string> Regions { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Regions whose accounts sign in at an auth server of their own, by region code: China signs in at
+    /// auth.tesla.cn with apps registered there (tesla-confirmed §2). Every other region uses <see cref="AuthBaseUrl"/>.
+    /// </summary>
+    public Dictionary<string, RealmOptions> Auth { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>What the global auth server puts in id_tokens; a test mode, since no Fleet id_token was ever captured.</summary>
+    public IdTokenMode IdToken { get; set; }
 
     [Range(60, 31_536_000)] public int AccessTokenLifetimeSeconds { get; set; } = 28800;
     [Required] public string SeedFile { get; set; } = "Seed/demo-fleet.json";
@@ -57,7 +67,9 @@ internal sealed class SimulatorOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
         PartnerDomains.Where(d => !Uri.TryCreate(d.Value, UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https"))
-            .Select(d => new ValidationResult($"PartnerDomains:{d.Key} must be an absolute http(s) URL.", [nameof(PartnerDomains)]));
+            .Select(d => new ValidationResult($"PartnerDomains:{d.Key} must be an absolute http(s) URL.", [nameof(PartnerDomains)]))
+            .Concat(Auth.Where(a => !Regions.ContainsKey(a.Key) || !Uri.TryCreate(a.Value.AuthBaseUrl, UriKind.Absolute, out _))
+                .Select(a => new ValidationResult($"Auth:{a.Key} must name a configured region and have an absolute AuthBaseUrl.", [nameof(Auth)])));
 
     public static bool SameOrigin(string a, string b) =>
         Uri.TryCreate(a, UriKind.Absolute, out var x) && Uri.TryCreate(b, UriKind.Absolute, out var y)
@@ -67,9 +79,18 @@ internal sealed class SimulatorOptions : IValidatableObject
     private static string HostKey(Uri u) => u.IsLoopback ? "loopback" : u.Host.ToLowerInvariant();
 }
 
+/// <summary>An auth server of its own for one region (Simulator:Auth:&lt;region&gt;).</summary>
+internal sealed class RealmOptions
+{
+    public string AuthBaseUrl { get; set; } = "";
+    public IdTokenMode IdToken { get; set; }
+}
+
 internal sealed class ClientOptions
 {
     public string ClientId { get; set; } = "";
+    /// <summary>The auth server the app is registered at: empty for the global one, else a region code of <see cref="SimulatorOptions.Auth"/>.</summary>
+    public string? Realm { get; set; }
     public string? ClientSecret { get; set; }
     public string? Name { get; set; }
     public List<string> RedirectUris { get; set; } = [];

@@ -10,7 +10,7 @@ internal sealed record Seed(List<SeedClient> Clients, List<SeedAccount> Accounts
         ?? throw new InvalidOperationException($"Seed file {path} is empty.");
 }
 
-internal sealed record SeedClient(string ClientId, string? ClientSecret, string? Name, List<string> RedirectUris);
+internal sealed record SeedClient(string ClientId, string? ClientSecret, string? Name, List<string> RedirectUris, string? Realm = null);
 
 internal sealed record SeedAccount(
     string Email, string Password, string Sub, string Region, long UserId, string FullName, string Locale,

@@ -22,11 +22,12 @@ internal sealed class SimAccount(SeedAccount seed)
     public List<SimVehicle> Vehicles { get; } = [];
     public List<SimEnergySite> EnergySites { get; } = [];
 
-    /// <summary>NA / EU, the prefix of codes and refresh tokens and the ou_code claim.</summary>
+    /// <summary>NA / EU / CN, the ou_code claim; NA and EU are also the prefix of codes and refresh tokens.</summary>
     public string OuCode => Region.ToUpperInvariant();
 }
 
-internal sealed record SimClient(string ClientId, string? ClientSecret, string Name, IReadOnlyList<string> RedirectUris);
+/// <summary>An app registered at one auth server (<see cref="Auth.SimRealm.Name"/>): China's apps live on developer.tesla.cn.</summary>
+internal sealed record SimClient(string ClientId, string? ClientSecret, string Name, IReadOnlyList<string> RedirectUris, string Realm);
 
 /// <summary>What an account granted a client. Revocation bumps the epoch so older tokens die.</summary>
 internal sealed class Consent

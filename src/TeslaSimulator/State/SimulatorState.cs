@@ -34,10 +34,10 @@ internal sealed class SimulatorState
         }).ToList();
 
         var clients = seed.Clients.ToDictionary(c => c.ClientId,
-            c => new SimClient(c.ClientId, c.ClientSecret, c.Name ?? c.ClientId, c.RedirectUris));
+            c => new SimClient(c.ClientId, c.ClientSecret, c.Name ?? c.ClientId, c.RedirectUris, RealmName(c.Realm)));
         foreach (var c in options.Clients.Where(c => c.ClientId != ""))
             clients[c.ClientId] = new SimClient(c.ClientId, string.IsNullOrEmpty(c.ClientSecret) ? null : c.ClientSecret,
-                c.Name ?? c.ClientId, c.RedirectUris);
+                c.Name ?? c.ClientId, c.RedirectUris, RealmName(c.Realm));
         Clients = clients;
     }
 
@@ -48,6 +48,8 @@ internal sealed class SimulatorState
     /// call, null while it is enabled. Set through the control API.
     /// </summary>
     public int? AppRefusal { get; set; }
+
+    private static string RealmName(string? realm) => string.IsNullOrEmpty(realm) ? Auth.SimRealm.Global : realm.ToLowerInvariant();
 
     public SimAccount? AccountByEmail(string email) =>
         Accounts.FirstOrDefault(a => string.Equals(a.Email, email.Trim(), StringComparison.OrdinalIgnoreCase));

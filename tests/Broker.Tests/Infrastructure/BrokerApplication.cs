@@ -46,7 +46,12 @@ public sealed class BrokerApplication(string connectionString, SimulatorHost sim
             ["Tesla:TokenEndpoint"] = simulator.AuthBaseUrl + "/oauth2/v3/token",
             ["Tesla:Regions:na"] = SimulatorHost.NaBase,
             ["Tesla:Regions:eu"] = SimulatorHost.EuBase,
-            ["Tesla:Regions:cn"] = "http://fleet-cn.test",
+            ["Tesla:Regions:cn"] = SimulatorHost.CnBase,
+            // China configured as an operator would (docs/china.md); tests of an unconfigured China clear the client id.
+            ["Tesla:Auth:cn:ClientId"] = SimulatorHost.CnClientId,
+            ["Tesla:Auth:cn:ClientSecret"] = SimulatorHost.CnClientSecret,
+            ["Tesla:Auth:cn:AuthBaseUrl"] = SimulatorHost.CnAuthBase,
+            ["Tesla:Auth:cn:TokenEndpoint"] = SimulatorHost.CnAuthBase + "/oauth2/v3/token",
             ["Tesla:AllowHttp"] = "true",
             ["Jobs:Enabled"] = "false", // tests that poll turn the scheduler on
             ["Operator:Token"] = OperatorToken,

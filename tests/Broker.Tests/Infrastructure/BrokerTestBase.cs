@@ -77,6 +77,13 @@ public abstract class BrokerTestBase(PostgresServer postgres) : IAsyncLifetime
         (await control.DeleteAsync("/_sim/calls", Ct)).EnsureSuccessStatusCode();
     }
 
+    /// <summary>What the realm's auth server puts in id_tokens from now on (normal, absent, other-issuer, no-nonce, …).</summary>
+    protected async Task SetIdTokenModeAsync(string realm, string mode)
+    {
+        using var control = Simulator.CreateControlClient();
+        (await control.PutAsync($"/_sim/realms/{realm}/id-token?mode={mode}", null, Ct)).EnsureSuccessStatusCode();
+    }
+
     protected async Task AddSimFaultAsync(object fault)
     {
         using var control = Simulator.CreateControlClient();
@@ -105,7 +112,8 @@ public abstract class BrokerTestBase(PostgresServer postgres) : IAsyncLifetime
     }
 
     public sealed record SimLedger(List<SimCall> Calls);
-    public sealed record SimCall(string Account, string Device, string Category, int Status, long Count);
+    /// <summary>One row of the ledger; <paramref name="Host"/> is the simulator origin the call reached (auth or Fleet, global or China).</summary>
+    public sealed record SimCall(string Account, string Device, string Category, int Status, long Count, string Host = "");
 
     protected HttpClient ApiClient(string apiKey)
     {

@@ -25,6 +25,11 @@ public sealed class SimulatorHost(string authBaseUrl = SimulatorHost.AuthBase, s
     public const string EuBase = "http://fleet-eu.test";
     public const string ClientId = "broker-test";
     public const string ClientSecret = "test-client-secret";
+    // Tesla China: an auth server, a Fleet API host and an app of its own (tesla-confirmed §2).
+    public const string CnAuthBase = "http://tesla-auth-cn.test";
+    public const string CnBase = "http://fleet-cn.test";
+    public const string CnClientId = "broker-test-cn";
+    public const string CnClientSecret = "test-cn-client-secret";
 
     private int? _port;
 
@@ -112,6 +117,11 @@ public sealed class SimulatorHost(string authBaseUrl = SimulatorHost.AuthBase, s
             ["Simulator:Regions:eu"] = EuBaseUrl,
             ["Simulator:Clients:0:ClientId"] = ClientId,
             ["Simulator:Clients:0:ClientSecret"] = ClientSecret,
+            ["Simulator:Regions:cn"] = CnBase,
+            ["Simulator:Auth:cn:AuthBaseUrl"] = CnAuthBase,
+            ["Simulator:Clients:1:ClientId"] = CnClientId,
+            ["Simulator:Clients:1:ClientSecret"] = CnClientSecret,
+            ["Simulator:Clients:1:Realm"] = "cn",
         };
         if (SeedFile is not null)
         {
@@ -120,6 +130,7 @@ public sealed class SimulatorHost(string authBaseUrl = SimulatorHost.AuthBase, s
         for (var i = 0; i < RedirectUris.Count; i++)
         {
             settings[$"Simulator:Clients:0:RedirectUris:{i}"] = RedirectUris[i];
+            settings[$"Simulator:Clients:1:RedirectUris:{i}"] = RedirectUris[i];
         }
         foreach (var (key, value) in Overrides)
         {

@@ -17,8 +17,11 @@ public sealed partial class TeslaUser(HttpClient browser, SimulatorHost simulato
     /// <summary>Keeps cookies and does not follow redirects (tests walk them); its base address is the broker.</summary>
     public HttpClient Browser { get; } = browser;
 
-    /// <summary>Opens the connect page, presses the button; returns where the broker sends the browser (Tesla's authorize URL).</summary>
-    public async Task<Uri> StartAsync(string linkToken, bool askMissing = false)
+    /// <summary>
+    /// Opens the connect page, presses the button (with <paramref name="realm"/> chosen, e.g. <c>cn</c>, when given);
+    /// returns where the broker sends the browser (Tesla's authorize URL).
+    /// </summary>
+    public async Task<Uri> StartAsync(string linkToken, bool askMissing = false, string? realm = null)
     {
         var page = await Browser.GetAsync($"/connect/{linkToken}", Ct);
         Expect(HttpStatusCode.OK, page);
@@ -27,6 +30,10 @@ public sealed partial class TeslaUser(HttpClient browser, SimulatorHost simulato
         if (askMissing)
         {
             form["missing"] = "true";
+        }
+        if (realm is not null)
+        {
+            form["realm"] = realm;
         }
         var start = await Browser.PostAsync($"/connect/{linkToken}/start", new FormUrlEncodedContent(form), Ct);
         Expect(HttpStatusCode.Redirect, start);
@@ -67,9 +74,9 @@ public sealed partial class TeslaUser(HttpClient browser, SimulatorHost simulato
     public Task<HttpResponseMessage> ReturnToBrokerAsync(Uri callback) => Browser.GetAsync(callback.PathAndQuery, Ct);
 
     /// <summary>The whole flow; returns the result page's HTML.</summary>
-    public async Task<string> ConnectAsync(string linkToken, string email, string password, string[]? scopes = null, bool askMissing = false)
+    public async Task<string> ConnectAsync(string linkToken, string email, string password, string[]? scopes = null, bool askMissing = false, string? realm = null)
     {
-        var callback = await SignInAndConsentAsync(await StartAsync(linkToken, askMissing), email, password, scopes);
+        var callback = await SignInAndConsentAsync(await StartAsync(linkToken, askMissing, realm), email, password, scopes);
         var landed = await ReturnToBrokerAsync(callback);
         Expect(HttpStatusCode.Redirect, landed);
         Assert.StartsWith("/connect/result?r=", landed.Headers.Location!.OriginalString);

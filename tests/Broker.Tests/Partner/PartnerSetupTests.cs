@@ -58,6 +58,27 @@ public sealed class PartnerSetupTests(PostgresServer postgres) : BrokerTestBase(
     }
 
     [Fact]
+    public async Task RegistrationInChinaUsesTheChinaAppAtChinasTokenEndpoint()
+    {
+        Simulator.PartnerWeb = () => Broker.Server.CreateHandler();
+        var operatorApi = OperatorClient();
+        await operatorApi.PostAsync("/api/v1/partner/key", null, Ct);
+        await ResetSimCallsAsync();
+
+        var result = await ReadAsync<List<PartnerRegistrationResponse>>(
+            await operatorApi.PostAsJsonAsync("/api/v1/partner/registrations", new { region = "cn" }, Ct));
+
+        var registration = Assert.Single(result);
+        Assert.Equal(("cn", "registered", null), (registration.Region, registration.Status, registration.Error));
+        using var control = Simulator.CreateControlClient();
+        var state = await control.GetFromJsonAsync<System.Text.Json.JsonElement>("/_sim/state", Ct);
+        var row = Assert.Single(state.GetProperty("partnerRegistrations").EnumerateArray());
+        Assert.Equal((SimulatorHost.CnClientId, "cn"), (row.GetProperty("clientId").GetString(), row.GetProperty("region").GetString()));
+        var auth = (await SimCallsAsync()).Where(c => c.Category == "auth").ToList();
+        Assert.Equal([new Uri(SimulatorHost.CnAuthBase).Authority], auth.Select(c => c.Host).Distinct());
+    }
+
+    [Fact]
     public async Task ImportedKeyBecomesCurrentRetiresTheOldOneAndItsPrivateHalfStillSigns()
     {
         var operatorApi = OperatorClient();

@@ -14,17 +14,10 @@ namespace Broker.Tests.People;
 /// API key, operator}: who gets 200, 302 (to sign-in), 401, 403 or 404. People sign in through a real,
 /// independent OpenID provider (npm oidc-provider); keys go through the real bearer handlers.
 /// </summary>
-public sealed class AccessMatrixTests(PostgresServer postgres) : BrokerTestBase(postgres)
+public sealed class AccessMatrixTests(PostgresServer postgres) : ConsoleTestBase(postgres)
 {
-    private readonly OidcProviderHost _provider = new();
 
-    protected override Dictionary<string, string?> BrokerSettings => _provider.BrokerConsoleSettings();
-
-    public override async ValueTask InitializeAsync()
-    {
-        await _provider.StartAsync(Ct);
-        await base.InitializeAsync();
-    }
+    
 
     private enum Who { Anonymous, MemberA, MemberB, KeyA, Operator }
 
@@ -47,9 +40,9 @@ public sealed class AccessMatrixTests(PostgresServer postgres) : BrokerTestBase(
             await provisioning.InviteMemberAsync(TenantId, "alice-admin@example.com", TenantRole.Member, Ct);
             await provisioning.InviteMemberAsync(tenantB.Id, "bob-admin@example.com", TenantRole.Member, Ct);
         }
-        var memberA = await new ConsolePerson(Broker).SignInAsync(_provider, "alice-admin@example.com", "alice-admin-demo");
-        var memberB = await new ConsolePerson(Broker).SignInAsync(_provider, "bob-admin@example.com", "bob-admin-demo");
-        var operatorPerson = await new ConsolePerson(Broker).SignInAsync(_provider, "operator@example.com", "operator-demo");
+        var memberA = await new ConsolePerson(Broker).SignInAsync(Provider, "alice-admin@example.com", "alice-admin-demo");
+        var memberB = await new ConsolePerson(Broker).SignInAsync(Provider, "bob-admin@example.com", "bob-admin-demo");
+        var operatorPerson = await new ConsolePerson(Broker).SignInAsync(Provider, "operator@example.com", "operator-demo");
 
         const int ok = 200, signIn = 302, redirect = 302, unauthorized = 401, forbidden = 403, notFound = 404, created = 201;
         var get = HttpMethod.Get;
@@ -168,9 +161,4 @@ public sealed class AccessMatrixTests(PostgresServer postgres) : BrokerTestBase(
     /// <summary>Problem bodies carry a per-request trace id; everything else must match.</summary>
     private static string Normalize(string problem) => System.Text.RegularExpressions.Regex.Replace(problem, "\"traceId\":\"[^\"]*\"", "");
 
-    public override async ValueTask DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await _provider.DisposeAsync();
-    }
 }

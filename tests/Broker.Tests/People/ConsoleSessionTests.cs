@@ -11,26 +11,17 @@ namespace Broker.Tests.People;
 /// live in Postgres and end at sign-out, at removal and when configuration stops naming an operator, on every replica,
 /// whoever holds a copy of the cookie; the return URL after sign-in stays on this site.
 /// </summary>
-public sealed class ConsoleSessionTests(PostgresServer postgres) : BrokerTestBase(postgres)
+public sealed class ConsoleSessionTests(PostgresServer postgres) : ConsoleTestBase(postgres)
 {
-    private readonly OidcProviderHost _provider = new();
 
-    protected override Dictionary<string, string?> BrokerSettings => _provider.BrokerConsoleSettings();
-
+    
     public override async ValueTask InitializeAsync()
     {
         // Mallory's provider account claims other people's emails; the provider passes them on without vouching for them.
-        _provider.Accounts.Add(new("9d2f6a11-0c4e-4b8f-a7d3-5e6b1c2d3e41", "victim@example.com", "Mallory", [], "mallory-demo", EmailVerified: false));
-        _provider.Accounts.Add(new("9d2f6a11-0c4e-4b8f-a7d3-5e6b1c2d3e42", "later@example.com", "Mallory again", [], "mallory-demo", EmailVerified: false));
-        _provider.Accounts.Add(new("1a2b3c4d-0000-4000-8000-00000000aa01", "later.verified@example.com", "Vera", [], "vera-demo"));
-        await _provider.StartAsync(Ct);
+        Provider.Accounts.Add(new("9d2f6a11-0c4e-4b8f-a7d3-5e6b1c2d3e41", "victim@example.com", "Mallory", [], "mallory-demo", EmailVerified: false));
+        Provider.Accounts.Add(new("9d2f6a11-0c4e-4b8f-a7d3-5e6b1c2d3e42", "later@example.com", "Mallory again", [], "mallory-demo", EmailVerified: false));
+        Provider.Accounts.Add(new("1a2b3c4d-0000-4000-8000-00000000aa01", "later.verified@example.com", "Vera", [], "vera-demo"));
         await base.InitializeAsync();
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await _provider.DisposeAsync();
     }
 
     private sealed record Member(Guid Id, string Email, string Role, bool Joined);
@@ -39,7 +30,7 @@ public sealed class ConsoleSessionTests(PostgresServer postgres) : BrokerTestBas
     public async Task AnInvitationNeverJoinsSomeoneWhoseEmailTheProviderDidNotVerifyWhicheverCameFirst()
     {
         // Sign-in first, invitation second.
-        var mallory = await new ConsolePerson(Broker).SignInAsync(_provider, "victim@example.com", "mallory-demo");
+        var mallory = await new ConsolePerson(Broker).SignInAsync(Provider, "victim@example.com", "mallory-demo");
         var invited = await (await ApiClient(ApiKey).PostAsJsonAsync("/api/v1/members", new { email = "victim@example.com", role = "admin" }, Ct))
             .Content.ReadFromJsonAsync<Member>(Ct);
         Assert.False(invited!.Joined);
@@ -47,21 +38,21 @@ public sealed class ConsoleSessionTests(PostgresServer postgres) : BrokerTestBas
 
         // Invitation first, sign-in second.
         await ApiClient(ApiKey).PostAsJsonAsync("/api/v1/members", new { email = "later@example.com", role = "admin" }, Ct);
-        var again = await new ConsolePerson(Broker).SignInAsync(_provider, "later@example.com", "mallory-demo");
+        var again = await new ConsolePerson(Broker).SignInAsync(Provider, "later@example.com", "mallory-demo");
         Assert.Equal(HttpStatusCode.NotFound, (await again.Browser.GetAsync("/console/tenants/household", Ct)).StatusCode);
 
         var members = (await ApiClient(ApiKey).GetFromJsonAsync<Member[]>("/api/v1/members", Ct))!;
         Assert.All(members, m => Assert.False(m.Joined, m.Email));
         // The one whose provider vouches for the email joins, as before.
         await ApiClient(ApiKey).PostAsJsonAsync("/api/v1/members", new { email = "later.verified@example.com", role = "member" }, Ct);
-        var vera = await new ConsolePerson(Broker).SignInAsync(_provider, "later.verified@example.com", "vera-demo");
+        var vera = await new ConsolePerson(Broker).SignInAsync(Provider, "later.verified@example.com", "vera-demo");
         Assert.Equal(HttpStatusCode.OK, (await vera.Browser.GetAsync("/console/tenants/household", Ct)).StatusCode);
     }
 
     [Fact]
     public async Task ACopiedSessionCookieStopsWorkingAtSignOutOnEveryReplica()
     {
-        var person = await NewPerson(out var jar).SignInAsync(_provider, "operator@example.com", "operator-demo");
+        var person = await NewPerson(out var jar).SignInAsync(Provider, "operator@example.com", "operator-demo");
         var cookie = SessionCookie(jar);
         await using var replicaB = new BrokerApplication(Broker.ConnectionString, Simulator, BrokerSettings, Time);
         Assert.Equal(HttpStatusCode.OK, (await WithCookie(replicaB, cookie).GetAsync("/console", Ct)).StatusCode);
@@ -79,7 +70,7 @@ public sealed class ConsoleSessionTests(PostgresServer postgres) : BrokerTestBas
     {
         var invited = await (await ApiClient(ApiKey).PostAsJsonAsync("/api/v1/members", new { email = "alice-admin@example.com", role = "admin" }, Ct))
             .Content.ReadFromJsonAsync<Member>(Ct);
-        var alice = await new ConsolePerson(Broker).SignInAsync(_provider, "alice-admin@example.com", "alice-admin-demo");
+        var alice = await new ConsolePerson(Broker).SignInAsync(Provider, "alice-admin@example.com", "alice-admin-demo");
         var formToken = await alice.FormTokenAsync("/console/tenants/household");
 
         Assert.Equal(HttpStatusCode.NoContent, (await ApiClient(ApiKey).DeleteAsync($"/api/v1/members/{invited!.Id}", Ct)).StatusCode);
@@ -97,7 +88,7 @@ public sealed class ConsoleSessionTests(PostgresServer postgres) : BrokerTestBas
     [Fact]
     public async Task AnOperatorDroppedFromConfigurationLosesTheSessionAtTheNextRequest()
     {
-        await NewPerson(out var jar).SignInAsync(_provider, "operator@example.com", "operator-demo");
+        await NewPerson(out var jar).SignInAsync(Provider, "operator@example.com", "operator-demo");
         var cookie = SessionCookie(jar);
         // Another replica (or this one after a restart) whose configuration no longer names the operators' group.
         var withoutOperators = new Dictionary<string, string?>(BrokerSettings) { ["Console:Operators:Groups:0"] = "someone-else" };
@@ -136,7 +127,7 @@ public sealed class ConsoleSessionTests(PostgresServer postgres) : BrokerTestBas
             Assert.Equal("/console", expected); // refused at the door (control characters): nobody is sent anywhere
             return;
         }
-        var back = await _provider.SignInAsync(start.Headers.Location!, "operator@example.com", "operator-demo", Ct, new CookieContainer());
+        var back = await Provider.SignInAsync(start.Headers.Location!, "operator@example.com", "operator-demo", Ct, new CookieContainer());
         var landed = await person.Browser.SendAsync(back, Ct);
 
         Assert.Equal(HttpStatusCode.Redirect, landed.StatusCode);

@@ -6,23 +6,21 @@ using Microsoft.EntityFrameworkCore;
 namespace Broker.Tests.People;
 
 /// <summary>Console sessions through a real OpenID provider: who becomes what, how long it lasts, how it ends.</summary>
-public sealed class ConsoleSignInTests(PostgresServer postgres) : BrokerTestBase(postgres)
+public sealed class ConsoleSignInTests(PostgresServer postgres) : ConsoleTestBase(postgres)
 {
-    private readonly OidcProviderHost _provider = new();
 
-    protected override Dictionary<string, string?> BrokerSettings => new(_provider.BrokerConsoleSettings())
+    protected override Dictionary<string, string?> BrokerSettings => new(base.BrokerSettings)
     {
         ["Console:SignInPerMinute"] = "5",
     };
 
     public override async ValueTask InitializeAsync()
     {
-        _provider.Clients[0] = _provider.Clients[0] with
+        Provider.Clients[0] = Provider.Clients[0] with
         {
             RedirectUris = ["http://localhost/signin-oidc", "https://localhost/signin-oidc"],
             PostLogoutRedirectUris = ["http://localhost/signout-callback-oidc", "https://localhost/signout-callback-oidc"],
         };
-        await _provider.StartAsync(Ct);
         await base.InitializeAsync();
     }
 
@@ -33,7 +31,7 @@ public sealed class ConsoleSignInTests(PostgresServer postgres) : BrokerTestBase
     {
         var person = new ConsolePerson(Broker);
         var start = await person.Browser.GetAsync("/console/signin/start?returnUrl=%2Fconsole", Ct);
-        var back = await _provider.SignInAsync(start.Headers.Location!, "operator@example.com", "operator-demo", Ct, new CookieContainer());
+        var back = await Provider.SignInAsync(start.Headers.Location!, "operator@example.com", "operator-demo", Ct, new CookieContainer());
         var landed = await person.Browser.SendAsync(back, Ct);
 
         var cookie = Assert.Single(landed.Headers.GetValues("Set-Cookie"), c => c.StartsWith("broker.console="));
@@ -47,7 +45,7 @@ public sealed class ConsoleSignInTests(PostgresServer postgres) : BrokerTestBase
         {
             var signedIn = await db.AuditEvents.SingleAsync(e => e.Action == "person.signed_in", Ct);
             Assert.Equal(("person:operator@example.com", "operator"), (signedIn.Actor, signedIn.Detail));
-            Assert.Equal(_provider.Accounts.Single(a => a.Email == "operator@example.com").Sub, (await db.People.SingleAsync(Ct)).Subject);
+            Assert.Equal(Provider.Accounts.Single(a => a.Email == "operator@example.com").Sub, (await db.People.SingleAsync(Ct)).Subject);
         }
 
         Time.Advance(TimeSpan.FromHours(8) + TimeSpan.FromMinutes(1));
@@ -64,7 +62,7 @@ public sealed class ConsoleSignInTests(PostgresServer postgres) : BrokerTestBase
         var start = await https.GetAsync("/console/signin/start", Ct);
         Assert.All(start.Headers.GetValues("Set-Cookie"), c => Assert.Contains("secure", c, StringComparison.OrdinalIgnoreCase));
 
-        var back = await _provider.SignInAsync(start.Headers.Location!, "operator@example.com", "operator-demo", Ct, new CookieContainer());
+        var back = await Provider.SignInAsync(start.Headers.Location!, "operator@example.com", "operator-demo", Ct, new CookieContainer());
         Assert.Equal("https://localhost/signin-oidc", back.RequestUri!.GetLeftPart(UriPartial.Path)); // the callback the broker asked for
         var landed = await https.SendAsync(back, Ct);
 
@@ -80,7 +78,7 @@ public sealed class ConsoleSignInTests(PostgresServer postgres) : BrokerTestBase
         var member = (await invited.Content.ReadFromJsonAsync<Member>(Ct))!;
         Assert.False(member.Joined);
 
-        var alice = await new ConsolePerson(Broker).SignInAsync(_provider, "alice-admin@example.com", "alice-admin-demo");
+        var alice = await new ConsolePerson(Broker).SignInAsync(Provider, "alice-admin@example.com", "alice-admin-demo");
         var page = await alice.Browser.GetStringAsync("/console/tenants/household", Ct);
         Assert.Contains("your role: admin", page);
         Assert.Contains("New API key", page);
@@ -90,14 +88,14 @@ public sealed class ConsoleSignInTests(PostgresServer postgres) : BrokerTestBase
         Assert.Equal(HttpStatusCode.NoContent, (await ApiClient(ApiKey).DeleteAsync($"/api/v1/members/{member.Id}", Ct)).StatusCode);
         // Her session ended with the membership (People/ConsoleSessionTests); signed in again, the tenant is gone for her.
         Assert.Equal(HttpStatusCode.Redirect, (await alice.Browser.GetAsync("/console/tenants/household", Ct)).StatusCode);
-        var again = await new ConsolePerson(Broker).SignInAsync(_provider, "alice-admin@example.com", "alice-admin-demo");
+        var again = await new ConsolePerson(Broker).SignInAsync(Provider, "alice-admin@example.com", "alice-admin-demo");
         Assert.Equal(HttpStatusCode.NotFound, (await again.Browser.GetAsync("/console/tenants/household", Ct)).StatusCode);
     }
 
     [Fact]
     public async Task PersonWithoutAnyTenantIsToldWhoToAsk()
     {
-        var bob = await new ConsolePerson(Broker).SignInAsync(_provider, "bob-admin@example.com", "bob-admin-demo");
+        var bob = await new ConsolePerson(Broker).SignInAsync(Provider, "bob-admin@example.com", "bob-admin-demo");
 
         var home = await bob.Browser.GetStringAsync("/console", Ct);
         Assert.Contains("no tenant has invited you yet", home);
@@ -111,22 +109,22 @@ public sealed class ConsoleSignInTests(PostgresServer postgres) : BrokerTestBase
         var cookies = new CookieContainer();
         var person = new ConsolePerson(Broker);
         var start = await person.Browser.GetAsync("/console/signin/start", Ct);
-        await person.Browser.SendAsync(await _provider.SignInAsync(start.Headers.Location!, "operator@example.com", "operator-demo", Ct, cookies), Ct);
+        await person.Browser.SendAsync(await Provider.SignInAsync(start.Headers.Location!, "operator@example.com", "operator-demo", Ct, cookies), Ct);
 
         var signOut = await person.PostFormAsync("/console/signout");
         Assert.Equal(HttpStatusCode.Redirect, signOut.StatusCode);
         var endSession = signOut.Headers.Location!;
-        Assert.StartsWith(_provider.Issuer, endSession.ToString());
+        Assert.StartsWith(Provider.Issuer, endSession.ToString());
         Assert.Contains("id_token_hint=", endSession.Query);
         Assert.Contains("broker.console=;", string.Join(';', signOut.Headers.GetValues("Set-Cookie")).Replace(" ", ""));
-        var back = await _provider.SignOutAsync(endSession, Ct, cookies);
+        var back = await Provider.SignOutAsync(endSession, Ct, cookies);
         var landed = await person.Browser.GetAsync(back!.PathAndQuery, Ct);
         Assert.Equal("/console/signed-out", landed.Headers.Location?.OriginalString);
         Assert.Equal(HttpStatusCode.Redirect, (await person.Browser.GetAsync("/console", Ct)).StatusCode);
 
         // The provider forgot the session too: signing in again shows its login form.
         var again = await person.Browser.GetAsync("/console/signin/start", Ct);
-        var withoutPassword = async () => await _provider.SignInAsync(again.Headers.Location!, "operator@example.com", "wrong-password", Ct, cookies);
+        var withoutPassword = async () => await Provider.SignInAsync(again.Headers.Location!, "operator@example.com", "wrong-password", Ct, cookies);
         await Assert.ThrowsAnyAsync<Exception>(withoutPassword);
     }
 
@@ -145,7 +143,7 @@ public sealed class ConsoleSignInTests(PostgresServer postgres) : BrokerTestBase
     [Fact]
     public async Task ConsoleFormWithoutTheAntiforgeryTokenIsRefused()
     {
-        var op = await new ConsolePerson(Broker).SignInAsync(_provider, "operator@example.com", "operator-demo");
+        var op = await new ConsolePerson(Broker).SignInAsync(Provider, "operator@example.com", "operator-demo");
 
         var forged = await op.Browser.PostAsync("/console/tenants", new FormUrlEncodedContent([new("slug", "forged"), new("name", "Forged")]), Ct);
 
@@ -154,9 +152,4 @@ public sealed class ConsoleSignInTests(PostgresServer postgres) : BrokerTestBase
         Assert.False(await db.Tenants.AnyAsync(t => t.Slug == "forged", Ct));
     }
 
-    public override async ValueTask DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await _provider.DisposeAsync();
-    }
 }

@@ -15,23 +15,10 @@ namespace Broker.Tests.Security;
 /// route added later is walked too): without the page's form token, or with another person's, it is refused and changes
 /// nothing, whether it reads form fields or not; with the token it works.
 /// </summary>
-public sealed partial class BrowserFormTokenTests(PostgresServer postgres) : BrokerTestBase(postgres)
+public sealed partial class BrowserFormTokenTests(PostgresServer postgres) : ConsoleTestBase(postgres)
 {
-    private readonly OidcProviderHost _provider = new();
 
-    protected override Dictionary<string, string?> BrokerSettings => _provider.BrokerConsoleSettings();
-
-    public override async ValueTask InitializeAsync()
-    {
-        await _provider.StartAsync(Ct);
-        await base.InitializeAsync();
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await _provider.DisposeAsync();
-    }
+    
 
     /// <summary>Every field any browser form has; extra ones are ignored by the routes that do not read them.</summary>
     private static readonly KeyValuePair<string, string>[] Fields =
@@ -44,8 +31,8 @@ public sealed partial class BrowserFormTokenTests(PostgresServer postgres) : Bro
     public async Task EveryStateChangingConsoleAndConnectRouteNeedsThePagesFormToken()
     {
         var values = await SeedAsync();
-        var op = await new ConsolePerson(Broker).SignInAsync(_provider, "operator@example.com", "operator-demo");
-        var alice = await new ConsolePerson(Broker).SignInAsync(_provider, "alice-admin@example.com", "alice-admin-demo");
+        var op = await new ConsolePerson(Broker).SignInAsync(Provider, "operator@example.com", "operator-demo");
+        var alice = await new ConsolePerson(Broker).SignInAsync(Provider, "alice-admin@example.com", "alice-admin-demo");
         var foreignToken = await alice.FormTokenAsync();
         var routes = StateChangingRoutes(values);
         Assert.True(routes.Count >= 15, $"only {routes.Count} routes found: {string.Join(", ", routes)}");

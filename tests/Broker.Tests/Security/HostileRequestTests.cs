@@ -16,29 +16,16 @@ namespace Broker.Tests.Security;
 /// Seeded hostile traffic against connect, callback, console and API, with tenant A (household) as the attacker
 /// and tenant B as the victim. Set BROKER_HOSTILE_SEED to replay a run (or to "random"); the seed is in every failure message.
 /// </summary>
-public sealed class HostileRequestTests(PostgresServer postgres) : BrokerTestBase(postgres)
+public sealed class HostileRequestTests(PostgresServer postgres) : ConsoleTestBase(postgres)
 {
     private const int Requests = 1_200;
-    private readonly OidcProviderHost _provider = new();
 
-    protected override Dictionary<string, string?> BrokerSettings => new(_provider.BrokerConsoleSettings())
+    protected override Dictionary<string, string?> BrokerSettings => new(base.BrokerSettings)
     {
         // Rate limits are a defence of their own; here they would hide the handlers behind 429s.
         ["Console:SignInPerMinute"] = "10000",
         ["Console:ConnectPerMinute"] = "10000",
     };
-
-    public override async ValueTask InitializeAsync()
-    {
-        await _provider.StartAsync(Ct);
-        await base.InitializeAsync();
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await _provider.DisposeAsync(); // its node process would outlive the test run
-    }
 
     [Fact]
     public async Task HostileRequestsCauseNoServerErrorNoForgedAccountAndNoCrossTenantAccess()
@@ -162,7 +149,7 @@ public sealed class HostileRequestTests(PostgresServer postgres) : BrokerTestBas
         {
             return raw.StartsWith("//") || raw.StartsWith("/\\") || raw.StartsWith("\\");
         }
-        var allowed = new[] { "http://localhost", SimulatorHost.AuthBase, _provider.Issuer };
+        var allowed = new[] { "http://localhost", SimulatorHost.AuthBase, Provider.Issuer };
         return !allowed.Any(a => location.Authority.Equals(new Uri(a).Authority, StringComparison.OrdinalIgnoreCase));
     }
 
@@ -188,7 +175,7 @@ public sealed class HostileRequestTests(PostgresServer postgres) : BrokerTestBas
             await provisioning.InviteMemberAsync(TenantId, "alice-admin@example.com", TenantRole.Admin, Ct);
             await provisioning.InviteMemberAsync(tenantB, "bob-admin@example.com", TenantRole.Admin, Ct);
         }
-        var member = await new ConsolePerson(Broker).SignInAsync(_provider, "alice-admin@example.com", "alice-admin-demo");
+        var member = await new ConsolePerson(Broker).SignInAsync(Provider, "alice-admin@example.com", "alice-admin-demo");
 
         // Browser X pressed "Connect" and signed in at Tesla; its callback (live code, live state) is never delivered as is.
         var x = NewUser();

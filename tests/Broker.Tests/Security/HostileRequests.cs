@@ -200,7 +200,7 @@ public sealed class HostileRequests(HostileWorld w, int seed)
     private HostileRequest ConnectStart()
     {
         var caller = PickCaller(Caller.Anonymous, Caller.BrowserX, Caller.BrowserY);
-        var (body, type, note) = FormishBody(["missing"], caller);
+        var (body, type, note) = FormishBody(["missing", "realm"], caller);
         return new(caller, PickOf("POST", "POST", "PUT", "DELETE"),
             $"/connect/{PickOf(w.LinkA, Tamper(w.LinkA), JunkValue())}/start", body, type, SpoofHeaders(), "connect start " + note);
     }
@@ -261,7 +261,7 @@ public sealed class HostileRequests(HostileWorld w, int seed)
             4 => ($"/console/tenants/{slug}/api-keys/{IdValue()}/revoke", []),
             5 => ($"/console/tenants/{slug}/members", ["email", "role"]),
             6 => ($"/console/tenants/{slug}/api-keys", ["label"]),
-            7 => ($"/console/tenants/{slug}/connect-links", ["label"]),
+            7 => ($"/console/tenants/{slug}/connect-links", ["label", "region"]),
             8 => ("/console/tenants", ["slug", "name"]),
             9 => ("/console/operator/partner/key", ["privateKeyPem"]),
             10 => ($"/console/operator/keys/{IdValue()}/revoke", []),

@@ -17,23 +17,10 @@ namespace Broker.Tests.Security;
 /// Classes of input, not instances: control characters in every text field of every API body and console form, in any
 /// part of the address; roles and scopes outside their names. Each is a 400 that writes nothing, in any field.
 /// </summary>
-public sealed class InputRulesTests(PostgresServer postgres) : BrokerTestBase(postgres)
+public sealed class InputRulesTests(PostgresServer postgres) : ConsoleTestBase(postgres)
 {
-    private readonly OidcProviderHost _provider = new();
 
-    protected override Dictionary<string, string?> BrokerSettings => _provider.BrokerConsoleSettings();
-
-    public override async ValueTask InitializeAsync()
-    {
-        await _provider.StartAsync(Ct);
-        await base.InitializeAsync();
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await _provider.DisposeAsync();
-    }
+    
 
     /// <summary>NUL (Postgres 22021), line breaks (headers, logs, the slug's old <c>$</c>), escape, DEL and C1.</summary>
     private static readonly string[] Controls = ["\0", "\n", "\r\n", "\u001b[31m", "\u007f", "\u0085", "\t"];
@@ -44,6 +31,7 @@ public sealed class InputRulesTests(PostgresServer postgres) : BrokerTestBase(po
         ("/api/v1/tenants", "slug", v => new { slug = "new-tenant" + v, name = "New" }),
         ("/api/v1/tenants", "name", v => new { slug = "new-tenant", name = "New" + v }),
         ("/api/v1/connect-links", "label", v => new { label = "Ann" + v + "'s cars" }),
+        ("/api/v1/connect-links", "region", v => new { label = "Chen", region = "cn" + v }),
         ("/api/v1/api-keys", "label", v => new { label = "grafana" + v }),
         ("/api/v1/members", "email", v => new { email = "ann" + v + "@example.com", role = "member" }),
         ("/api/v1/members", "email (end)", v => new { email = "ann@example.com" + v, role = "member" }),
@@ -86,12 +74,13 @@ public sealed class InputRulesTests(PostgresServer postgres) : BrokerTestBase(po
     [Fact]
     public async Task ControlCharactersInAnyConsoleFieldAreRefusedAndWriteNothing()
     {
-        var op = await new ConsolePerson(Broker).SignInAsync(_provider, "operator@example.com", "operator-demo");
+        var op = await new ConsolePerson(Broker).SignInAsync(Provider, "operator@example.com", "operator-demo");
         (string Path, string Field, Func<string, KeyValuePair<string, string>[]> Form)[] forms =
         [
             ("/console/tenants", "slug", v => [new("slug", "new-tenant" + v), new("name", "New")]),
             ("/console/tenants", "name", v => [new("slug", "new-tenant"), new("name", "New" + v)]),
             ("/console/tenants/household/connect-links", "label", v => [new("label", "Ann" + v)]),
+            ("/console/tenants/household/connect-links", "region", v => [new("label", "Chen"), new("region", "cn" + v)]),
             ("/console/tenants/household/api-keys", "label", v => [new("label", "grafana" + v), new("scope", "metrics")]),
             ("/console/tenants/household/members", "email", v => [new("email", "ann@example.com" + v), new("role", "member")]),
             ("/console/operator/keys", "label", v => [new("label", "automation" + v)]),
@@ -118,7 +107,7 @@ public sealed class InputRulesTests(PostgresServer postgres) : BrokerTestBase(po
     [Fact]
     public async Task ControlCharactersAnywhereInTheAddressAreRefused()
     {
-        var op = await new ConsolePerson(Broker).SignInAsync(_provider, "operator@example.com", "operator-demo");
+        var op = await new ConsolePerson(Broker).SignInAsync(Provider, "operator@example.com", "operator-demo");
         string[] addresses =
         [
             "/console/tenants/household%01", "/console/tenants/house%0Ahold", "/console/signin?returnUrl=/console%00", "/console?x=%0D%0A",
@@ -149,7 +138,7 @@ public sealed class InputRulesTests(PostgresServer postgres) : BrokerTestBase(po
     {
         var key = ApiClient(ApiKey);
         var op = ApiClient(BrokerApplication.OperatorToken);
-        var person = await new ConsolePerson(Broker).SignInAsync(_provider, "operator@example.com", "operator-demo");
+        var person = await new ConsolePerson(Broker).SignInAsync(Provider, "operator@example.com", "operator-demo");
         var before = await DatabaseSnapshot.TakeAsync(Broker.ConnectionString, Ct, "console_sessions");
 
         object[] outOfRange = [2, 5, "5", -1, "-1", "1", "Owner", "", "Admin,Member", "Member, Admin", 1.5, true];

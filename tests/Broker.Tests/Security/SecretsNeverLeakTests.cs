@@ -19,11 +19,10 @@ namespace Broker.Tests.Security;
 /// client secrets, the vault key, the partner private keys) is searched for in the logs, every response the
 /// broker served (pages, problems, API answers, /metrics) and a plain-text pg_dump of the database.
 /// </summary>
-public sealed class SecretsNeverLeakTests(PostgresServer postgres) : BrokerTestBase(postgres)
+public sealed class SecretsNeverLeakTests(PostgresServer postgres) : ConsoleTestBase(postgres)
 {
-    private readonly OidcProviderHost _provider = new();
 
-    protected override Dictionary<string, string?> BrokerSettings => new(_provider.BrokerConsoleSettings())
+    protected override Dictionary<string, string?> BrokerSettings => new(base.BrokerSettings)
     {
         ["Partner:Domain"] = "broker.test",
         // The most an operator would turn on to troubleshoot, framework categories included. Not Trace: .NET documents
@@ -37,16 +36,9 @@ public sealed class SecretsNeverLeakTests(PostgresServer postgres) : BrokerTestB
 
     public override async ValueTask InitializeAsync()
     {
-        await _provider.StartAsync(Ct);
         await base.InitializeAsync();
         Broker.Responses.Enabled = true;
         Simulator.PartnerWeb = () => Broker.Server.CreateHandler();
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await _provider.DisposeAsync(); // its node process would outlive the test run
     }
 
     [Fact]
@@ -88,7 +80,7 @@ public sealed class SecretsNeverLeakTests(PostgresServer postgres) : BrokerTestB
 
     private async Task LiveALifeAsync(List<(string What, string Value)> secrets)
     {
-        var op = await new ConsolePerson(Broker).SignInAsync(_provider, "operator@example.com", "operator-demo");
+        var op = await new ConsolePerson(Broker).SignInAsync(Provider, "operator@example.com", "operator-demo");
         AssertStatus(HttpStatusCode.OK, await op.PostFormAsync("/console/operator/partner/key"));
         AssertStatus(HttpStatusCode.OK, await op.PostFormAsync("/console/operator/partner/registrations", KeyValuePair.Create("region", "na")));
         await AddPartnerKeyAsync(secrets, "generated partner private key");
@@ -144,7 +136,7 @@ public sealed class SecretsNeverLeakTests(PostgresServer postgres) : BrokerTestB
         await PollAccountsAsync();
 
         // What people and scrapers are shown afterwards, problems included (the first console session has expired by now).
-        op = await new ConsolePerson(Broker).SignInAsync(_provider, "operator@example.com", "operator-demo");
+        op = await new ConsolePerson(Broker).SignInAsync(Provider, "operator@example.com", "operator-demo");
         foreach (var page in new[] { "/console", "/console/tenants/household", $"/console/tenants/household/accounts/{alice}", $"/console/tenants/household/accounts/{bob}", "/console/audit", "/console/operator" })
         {
             AssertStatus(HttpStatusCode.OK, await op.Browser.GetAsync(page, Ct));
