@@ -32,6 +32,9 @@ public sealed partial class ComposeLogsTests(PostgresServer postgres)
         {
             settings[key] = value;
         }
+        // The levels of src/Broker/appsettings.json, as the image publishes it: the test's output folder holds the
+        // simulator's appsettings.json too (both projects copy one there), so the content root is the broker's own folder.
+        settings["ASPNETCORE_CONTENTROOT"] = DeployTools.PathOf("src/Broker");
         settings["Polling__DrivingIntervalSeconds"] = "5";
         settings["Polling__ChargingIntervalSeconds"] = "5";
         settings["Polling__ListIntervalSeconds"] = "5";
@@ -61,7 +64,7 @@ public sealed partial class ComposeLogsTests(PostgresServer postgres)
             Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", e.GetProperty("Timestamp").GetString());
             return (Level: e.GetProperty("LogLevel").GetString()!, Category: e.GetProperty("Category").GetString()!, Line: line);
         }).ToList();
-        Assert.Contains(entries, e => e.Category == "Microsoft.Hosting.Lifetime");   // the json formatter really ran
+        Assert.Contains(entries, e => e.Category == "Microsoft.Hosting.Lifetime" && e.Line.Contains($"Content root path: {DeployTools.PathOf("src/Broker")}"));
         Assert.All(AliceVins, vin => Assert.DoesNotContain(entries, e => e.Line.Contains(vin)));
         Assert.DoesNotContain(entries, e => e.Category.StartsWith("System.Net.Http.HttpClient") || e.Category.StartsWith("Polly"));
         // Start, connect and stop write about 25 lines (Quartz, hosting, the link); quiet polls add none. Two request
