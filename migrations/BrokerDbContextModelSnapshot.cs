@@ -1005,6 +1005,10 @@ namespace Broker.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("id");
 
+                    b.Property<bool>("AccountNamesInMetrics")
+                        .HasColumnType("boolean")
+                        .HasColumnName("account_names_in_metrics");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");

@@ -26,8 +26,17 @@ public static class MetricsEndpoints
 
     public static WebApplicationBuilder AddBrokerMetrics(this WebApplicationBuilder builder)
     {
-        // prometheus-net's process/runtime defaults do not pass promtool's lint; ours must.
-        Prometheus.Metrics.SuppressDefaultMetrics();
+        // The default registry is only ever exported to the operator (below), so process and runtime series never reach a
+        // tenant. Kept: process metrics (CPU, memory, threads, GC counts) and the runtime's own "System.Runtime" meter (GC heaps
+        // and pauses, thread pool, lock contention). Left out: every other meter (per-request and per-query families of
+        // ASP.NET Core, Npgsql, HttpClient, Polly), the legacy EventCounters (msquic noise, duplicates of the meter) and
+        // prometheus-net's self-metrics. A few runtime names end in _count, which promtool's lint dislikes; only the
+        // broker's own families are held to the lint (tests/Broker.Tests/Metrics/PromtoolTests.cs).
+        Prometheus.Metrics.ConfigureMeterAdapter(o => o.InstrumentFilterPredicate = i => i.Meter.Name == "System.Runtime");
+        Prometheus.Metrics.SuppressDefaultMetrics(new Prometheus.SuppressDefaultMetricOptions
+        {
+            SuppressProcessMetrics = false, SuppressMeters = false, SuppressEventCounters = true, SuppressDebugMetrics = true,
+        });
         builder.Services.AddOptions<MetricsOptions>().BindConfiguration(MetricsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddScoped<MetricsSnapshot>();
         builder.Services.AddSingleton<ScrapeCache>();

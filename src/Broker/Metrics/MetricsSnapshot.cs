@@ -31,6 +31,17 @@ public sealed class MetricsSnapshot(BrokerDbContext db, TimeProvider time, IOpti
         {
             w.Sample([("tenant", Slug(a.TenantId)), ("account", a.Id.ToString("N")), ("region", a.Region), ("status", AccountStatusLabel(a.Status))], 1);
         }
+        // Names only for tenants that turned them on (Tenant.AccountNamesInMetrics): an email is personal data.
+        w.Family("tesla_broker_account_info", "Who an account is, for tenants that turned accountNamesInMetrics on: the label of its connect link and its email; always 1.", "gauge");
+        foreach (var a in accounts.Where(a => a.Named))
+        {
+            w.Sample([("tenant", Slug(a.TenantId)), ("account", a.Id.ToString("N")), ("label", a.Label ?? ""), ("email", a.Email ?? "")], 1);
+        }
+        w.Family("tesla_broker_account_token_rejected_since_timestamp_seconds", "Since when Tesla refuses the account's token although a refresh succeeds (attention tesla_rejects_token); absent while it accepts it.", "gauge");
+        foreach (var a in accounts.Where(a => a.TokenRejectedSince is not null && a.Status == AccountStatus.Active))
+        {
+            w.Sample([("tenant", Slug(a.TenantId)), ("account", a.Id.ToString("N"))], a.TokenRejectedSince!.Value.ToUnixTimeSeconds());
+        }
         w.Family("tesla_broker_accounts", "Linked Tesla accounts by status.", "gauge");
         foreach (var g in accounts.GroupBy(a => (a.TenantId, a.Status)))
         {
@@ -96,7 +107,7 @@ public sealed class MetricsSnapshot(BrokerDbContext db, TimeProvider time, IOpti
         }
     }
 
-    private sealed record AccountRow(Guid Id, Guid TenantId, AccountStatus Status, string Region);
+    private sealed record AccountRow(Guid Id, Guid TenantId, AccountStatus Status, string Region, DateTimeOffset? TokenRejectedSince, bool Named, string? Label, string? Email);
     private sealed record UsageRow(Guid TenantId, Guid AccountId, string Device, string Category, bool Billable, long Calls, decimal CostUsd);
     private sealed record FailureRow(Guid TenantId, Guid AccountId, string Reason, int Status, long Calls);
     private sealed record TokenRow(Guid TenantId, Guid AccountId, DateTimeOffset AccessTokenExpiresAt, bool HasRefresh);
@@ -106,8 +117,13 @@ public sealed class MetricsSnapshot(BrokerDbContext db, TimeProvider time, IOpti
     {
         var tenants = await db.Tenants.AsNoTracking().Where(t => tenantId == null || t.Id == tenantId)
             .ToDictionaryAsync(t => t.Id, t => t.Slug, ct);
-        var accounts = await db.TeslaAccounts.AsNoTracking().Where(a => tenantId == null || a.TenantId == tenantId)
-            .Select(a => new AccountRow(a.Id, a.TenantId, a.Status, a.Region)).ToListAsync(ct);
+        var accounts = await (from a in db.TeslaAccounts.AsNoTracking()
+                              where tenantId == null || a.TenantId == tenantId
+                              join t in db.Tenants.AsNoTracking() on a.TenantId equals t.Id
+                              join l in db.ConnectLinks.AsNoTracking() on a.ConnectLinkId equals (Guid?)l.Id into ls
+                              from l in ls.DefaultIfEmpty()
+                              select new AccountRow(a.Id, a.TenantId, a.Status, a.Region, a.TokenRejectedSince, t.AccountNamesInMetrics,
+                                  t.AccountNamesInMetrics ? l!.Label : null, t.AccountNamesInMetrics ? a.Email : null)).ToListAsync(ct);
         var vehicles = await (from v in db.Vehicles.AsNoTracking()
                               where tenantId == null || v.TenantId == tenantId
                               where v.RetiredAt == null

@@ -13,6 +13,12 @@ public sealed class Tenant
     /// "sleep allowed for N"). Null: never wake, the default; a wake costs $0.02 and battery.
     /// </summary>
     public int? WakeAfterSleepMinutes { get; set; }
+
+    /// <summary>
+    /// Export <c>tesla_broker_account_info</c> (each account's connect-link label and email) in /metrics, so dashboards
+    /// and alerts can name accounts. Off by default: an email is personal data, and whoever holds a metrics credential reads it.
+    /// </summary>
+    public bool AccountNamesInMetrics { get; set; }
 }
 
 /// <summary>

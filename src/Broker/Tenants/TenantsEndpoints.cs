@@ -7,10 +7,15 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Broker.Tenants;
 
-/// <summary>The tenant's polling policy. Null never wakes a car (the default); the field must be sent, so a PUT that forgot it changes nothing by accident.</summary>
-public sealed record PolicyRequest([property: Range(1, 10080), System.Text.Json.Serialization.JsonRequired] int? WakeAfterSleepMinutes);
+/// <summary>
+/// The tenant's policy; a PUT replaces all of it, so the wake setting must be sent (a PUT that forgot it would quietly turn
+/// waking off). <paramref name="WakeAfterSleepMinutes"/>: null never wakes a car (the default).
+/// <paramref name="AccountNamesInMetrics"/>: export each account's link label and email as <c>tesla_broker_account_info</c> (default off).
+/// </summary>
+public sealed record PolicyRequest(
+    [property: Range(1, 10080), System.Text.Json.Serialization.JsonRequired] int? WakeAfterSleepMinutes, bool AccountNamesInMetrics = false);
 
-public sealed record PolicyResponse(int? WakeAfterSleepMinutes);
+public sealed record PolicyResponse(int? WakeAfterSleepMinutes, bool AccountNamesInMetrics);
 
 public static class TenantsEndpoints
 {
@@ -21,18 +26,20 @@ public static class TenantsEndpoints
         group.MapGet("/", async Task<Ok<PolicyResponse>> (HttpContext http, BrokerDbContext db) =>
         {
             var tenantId = http.TenantId();
-            var wake = await db.Tenants.Where(t => t.Id == tenantId).Select(t => t.WakeAfterSleepMinutes).SingleAsync(http.RequestAborted);
-            return TypedResults.Ok(new PolicyResponse(wake));
+            return TypedResults.Ok(await db.Tenants.Where(t => t.Id == tenantId)
+                .Select(t => new PolicyResponse(t.WakeAfterSleepMinutes, t.AccountNamesInMetrics)).SingleAsync(http.RequestAborted));
         });
 
         group.MapPut("/", async Task<Ok<PolicyResponse>> (PolicyRequest request, HttpContext http, BrokerDbContext db, AuditLog audit) =>
         {
             var tenantId = http.TenantId();
-            await db.Tenants.Where(t => t.Id == tenantId)
-                .ExecuteUpdateAsync(s => s.SetProperty(t => t.WakeAfterSleepMinutes, request.WakeAfterSleepMinutes), http.RequestAborted);
-            audit.Add("tenant.policy_changed", tenantId, detail: $"wake_after_sleep_minutes={request.WakeAfterSleepMinutes?.ToString() ?? "never"}");
+            await db.Tenants.Where(t => t.Id == tenantId).ExecuteUpdateAsync(s => s
+                .SetProperty(t => t.WakeAfterSleepMinutes, request.WakeAfterSleepMinutes)
+                .SetProperty(t => t.AccountNamesInMetrics, request.AccountNamesInMetrics), http.RequestAborted);
+            audit.Add("tenant.policy_changed", tenantId, detail: $"wake_after_sleep_minutes={request.WakeAfterSleepMinutes?.ToString() ?? "never"}"
+                + $" account_names_in_metrics={(request.AccountNamesInMetrics ? "on" : "off")}");
             await db.SaveChangesAsync(http.RequestAborted);
-            return TypedResults.Ok(new PolicyResponse(request.WakeAfterSleepMinutes));
+            return TypedResults.Ok(new PolicyResponse(request.WakeAfterSleepMinutes, request.AccountNamesInMetrics));
         }).RequireTenantRole(People.TenantRole.Admin);
     }
 }

@@ -152,6 +152,19 @@ public sealed partial class ComposeFileTests : IDisposable
     }
 
     [Fact]
+    public async Task EveryBrokerContainerWritesTheJsonLogsComposeLogsTestsRan()
+    {
+        var (exit, config) = await ComposeAsync(FilledEnvFile(), false, "config");
+        Assert.True(exit == 0, config);
+
+        foreach (var service in new[] { "migrate", "broker-1", "broker-2" })
+        {
+            var logging = EnvironmentOf(Services(config)[service]).Where(e => e.Key.StartsWith("Logging__")).ToDictionary();
+            Assert.Equal(ComposeLogsTests.ComposeLogging(), logging);
+        }
+    }
+
+    [Fact]
     public void NginxAndPrometheusReachEveryReplica()
     {
         var upstream = Regex.Match(File.ReadAllText(DeployTools.PathOf("deploy/nginx/broker.conf")), @"upstream broker \{(.*?)\}", RegexOptions.Singleline).Groups[1].Value;
@@ -171,10 +184,17 @@ public sealed partial class ComposeFileTests : IDisposable
         var config = Path.Combine(_dir.FullName, "prometheus.yml");
         await File.WriteAllTextAsync(config, File.ReadAllText(DeployTools.PathOf("deploy/prometheus/prometheus.yml"))
             .Replace("/run/secrets/metrics_token", token), TestContext.Current.CancellationToken);
+        // rule_files are read relative to the configuration, where compose mounts alerts.yml too (below).
+        File.Copy(DeployTools.PathOf("deploy/prometheus/alerts.yml"), Path.Combine(_dir.FullName, "alerts.yml"));
 
         var (exit, output) = await DeployTools.RunAsync(DeployTools.Locate("promtool", "prometheus"), ["check", "config", config]);
 
         Assert.True(exit == 0, output);
+        Assert.Contains("SUCCESS: 1 rule files found", output);
+        var (composeExit, rendered) = await ComposeAsync(FilledEnvFile(), false, "config");
+        Assert.True(composeExit == 0, rendered);
+        Assert.Matches(@"- \S+/deploy/prometheus/prometheus\.yml:/etc/prometheus/prometheus\.yml:ro\n", Services(rendered)["prometheus"]);
+        Assert.Matches(@"- \S+/deploy/prometheus/alerts\.yml:/etc/prometheus/alerts\.yml:ro\n", Services(rendered)["prometheus"]);
     }
 
     public void Dispose() => _dir.Delete(recursive: true);

@@ -116,10 +116,11 @@ public sealed partial class GrafanaDashboardTests : IDisposable
     private static IEnumerable<string> Exprs(IReadOnlyDictionary<string, string>? variables = null) =>
         GrafanaDashboard.Queries(DashboardJson(), variables ?? new Dictionary<string, string>()).Select(q => q.Expr);
 
-    [GeneratedRegex(@"\$\{?(\w+)")]
+    /// <summary>A Grafana variable; <c>$1</c> in label_replace is the regex group, not one.</summary>
+    [GeneratedRegex(@"\$\{?([A-Za-z_]\w*)")]
     private static partial Regex VariableUse();
 
-    [GeneratedRegex(@"\b(tesla_vehicle_\w+|tesla_energy_site_\w+|tesla_broker_accounts|tesla_broker_account_status|tesla_broker_api_\w+)(\{[^}]*\})?")]
+    [GeneratedRegex(@"\b(tesla_vehicle_\w+|tesla_energy_site_\w+|tesla_broker_accounts|tesla_broker_account_\w+|tesla_broker_api_\w+|tesla_broker_token_(?:refreshable|expiry_timestamp_seconds))(\{[^}]*\})?")]
     private static partial Regex TenantSelector();
 
     [GeneratedRegex(@"\btesla_\w+")]

@@ -29,6 +29,7 @@ public sealed partial class ProductionDeployment
     private string PrometheusConfig(string repoConfig, string tokenFile) => Substitute("deploy/prometheus/prometheus.yml", repoConfig,
         ("scrape_interval: 30s", "scrape_interval: 1s"),
         ("scrape_timeout: 10s", "scrape_timeout: 1s"),
+        ("evaluation_interval: 30s", "evaluation_interval: 1s"),
         ("credentials_file: /run/secrets/metrics_token", $"credentials_file: {tokenFile}"),
         ("['broker-1:8080', 'broker-2:8080']", $"['127.0.0.1:{Replicas["broker-1"].Port}', '127.0.0.1:{Replicas["broker-2"].Port}']"),
         ("'localhost:9090'", $"'{Prometheus.ListenAddress}'"));

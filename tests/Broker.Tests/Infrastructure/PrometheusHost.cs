@@ -39,10 +39,15 @@ public sealed class PrometheusHost(DirectoryInfo dir, int port) : IAsyncDisposab
     /// <summary>What prometheus printed (its log), for failure messages.</summary>
     public string Log { get { lock (_log) return _log.ToString(); } }
 
-    public void Start(string config)
+    /// <summary>Starts it with <paramref name="config"/> as prometheus.yml and <paramref name="files"/> beside it (rule files).</summary>
+    public void Start(string config, params (string Name, string Text)[] files)
     {
         var path = Path.Combine(dir.FullName, "prometheus.yml");
         File.WriteAllText(path, config);
+        foreach (var (name, text) in files)
+        {
+            File.WriteAllText(Path.Combine(dir.FullName, name), text);
+        }
         var start = new ProcessStartInfo(PrometheusTools.Locate("prometheus")) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in new[] { $"--config.file={path}", $"--storage.tsdb.path={Path.Combine(dir.FullName, "data")}", $"--web.listen-address={ListenAddress}" })
         {
@@ -85,6 +90,13 @@ public sealed class PrometheusHost(DirectoryInfo dir, int port) : IAsyncDisposab
         var type = data.GetProperty("resultType").GetString() ?? "";
         var count = type is "vector" or "matrix" ? data.GetProperty("result").GetArrayLength() : 1; // scalar/string: one value
         return new(status, type, count, error, body);
+    }
+
+    /// <summary>The <c>data</c> of an API answer such as <c>/api/v1/rules</c>.</summary>
+    public async Task<JsonElement> DataAsync(string pathAndQuery, CancellationToken ct)
+    {
+        using var json = JsonDocument.Parse(await _http.GetStringAsync($"{Url}{pathAndQuery}", ct));
+        return json.RootElement.GetProperty("data").Clone();
     }
 
     /// <summary><c>/api/v1/label/{label}/values?match[]=…</c>: what Grafana's <c>label_values(selector, label)</c> offers.</summary>

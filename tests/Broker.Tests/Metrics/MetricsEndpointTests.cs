@@ -65,6 +65,13 @@ public sealed class MetricsEndpointTests(PostgresServer postgres) : BrokerTestBa
         Assert.Contains("tenant=\"household\"", all);
         Assert.Contains("tesla_broker_polls_total", all);
         Assert.Contains("tesla_broker_scrape_duration_seconds", all);
+        // The replica's process and runtime are the operator's business: a tenant's exposition names only tesla_* families.
+        Assert.Contains("\nprocess_cpu_seconds_total ", all);
+        Assert.Contains("\nsystem_runtime_dotnet_thread_pool_queue_length ", all);
+        foreach (var tenant in new[] { mine, theirs })
+        {
+            Assert.All(tenant.Split('\n').Where(l => l.StartsWith("# TYPE ")), l => Assert.StartsWith("# TYPE tesla_", l));
+        }
     }
 
     [Theory]

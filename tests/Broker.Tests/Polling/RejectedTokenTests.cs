@@ -32,6 +32,9 @@ public sealed class RejectedTokenTests(PostgresServer postgres) : BrokerTestBase
         Assert.Contains("tesla_rejects_token", account.Attention);
         Assert.Equal("unknown user", account.TeslaError);
         Assert.Equal("active", account.Status); // not a reconnect: the tokens are fine, Tesla's user is not ready
+        // The same attention in /metrics, named by account, for an alert (deploy/prometheus/alerts.yml, TeslaRejectsToken).
+        Assert.Matches($"tesla_broker_account_token_rejected_since_timestamp_seconds{{tenant=\"household\",account=\"{account.Id:N}\"}} \\d+\n",
+            await ScrapeMetricsAsync(ApiKey));
 
         await SetUnknownUserAsync(false);
         Time.Advance(TimeSpan.FromHours(1));
@@ -39,6 +42,7 @@ public sealed class RejectedTokenTests(PostgresServer postgres) : BrokerTestBase
         var recovered = Assert.Single(await GetJsonAsync<AccountResponse[]>(ApiKey, "/api/v1/accounts"));
         Assert.DoesNotContain("tesla_rejects_token", recovered.Attention);
         Assert.Null(recovered.TeslaError);
+        Assert.DoesNotContain("tesla_broker_account_token_rejected_since_timestamp_seconds{", await ScrapeMetricsAsync(ApiKey));
     }
 
     /// <summary>Found by the outside test: a reconnect kept the old wait (up to 6 h) and the warning, and polled nothing.</summary>
