@@ -90,6 +90,14 @@ public sealed partial class AccountPoller(
             PollingMetrics.Polls.WithLabels("account", "token_rejected").Inc();
             stopUntil = TokenRejected(account, ex, now);
         }
+        catch (AccountNotUsableException)
+        {
+            // The refresh after a 401 found the refresh token dead; the refresher marked the account needs_reconnect. What was
+            // read and billed so far is still saved below; the job stops polling the account.
+            PollingMetrics.Polls.WithLabels("account", "needs_reconnect").Inc();
+            await SaveAsync(ct);
+            return null;
+        }
         if (session.Accepted && account.TokenRejectedSince is not null)
         {
             logger.LogInformation("Tesla accepts the token of account {AccountId} again", account.Id);

@@ -32,9 +32,7 @@ public sealed partial class ComposeLogsTests(PostgresServer postgres)
         {
             settings[key] = value;
         }
-        // The levels of src/Broker/appsettings.json, as the image publishes it: the test's output folder holds the
-        // simulator's appsettings.json too (both projects copy one there), so the content root is the broker's own folder.
-        settings["ASPNETCORE_CONTENTROOT"] = DeployTools.PathOf("src/Broker");
+        // The levels are src/Broker/appsettings.json's, as the image publishes it: BrokerProcess runs from the broker's folder.
         settings["Polling__DrivingIntervalSeconds"] = "5";
         settings["Polling__ChargingIntervalSeconds"] = "5";
         settings["Polling__ListIntervalSeconds"] = "5";

@@ -54,7 +54,10 @@ public sealed class BrokerProcess(Dictionary<string, string> environment) : IAsy
         }
         var start = new ProcessStartInfo("dotnet")
         {
-            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory,
+            RedirectStandardOutput = true, RedirectStandardError = true,
+            // The content root is where appsettings.json is read: the test output folder holds the simulator's (both projects
+            // copy one there), so the broker runs from its own project folder, with the settings it ships with.
+            WorkingDirectory = Path.Combine(PostgresServer.RepoRoot(), "src", "Broker"),
         };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Broker.dll"));
         foreach (var (key, value) in environment)

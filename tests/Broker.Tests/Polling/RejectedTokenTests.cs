@@ -1,5 +1,6 @@
 using Broker.Accounts;
 using Broker.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
 
 namespace Broker.Tests.Polling;
 
@@ -61,6 +62,26 @@ public sealed class RejectedTokenTests(PostgresServer postgres) : BrokerTestBase
 
         Assert.Empty(Assert.Single(await GetJsonAsync<AccountResponse[]>(ApiKey, "/api/v1/accounts")).Attention);
         Assert.Contains(await SimCallsAsync("alice@example.com"), c => c.Category == "data" && c.Status == 200); // polled at once
+    }
+
+    /// <summary>Found by the operator-health work: consent withdrawn at Tesla between two polls crashed the poll job mid-poll.</summary>
+    [Fact]
+    public async Task ConsentWithdrawnAtTeslaEndsThePollCleanlyAsNeedsReconnect()
+    {
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        await PollAccountsAsync();
+        using (var control = Simulator.CreateControlClient())
+        {
+            (await control.PostAsync("/_sim/accounts/alice@example.com/revoke-consent", null, Ct)).EnsureSuccessStatusCode();
+        }
+        Time.Advance(TimeSpan.FromMinutes(2));
+
+        await PollAccountsAsync(); // a 401, a refresh Tesla refuses (login_required): no exception escapes the poll
+
+        var account = Assert.Single(await GetJsonAsync<AccountResponse[]>(ApiKey, "/api/v1/accounts"));
+        Assert.Equal("needs_reconnect", account.Status);
+        await using var db = Broker.CreateDbContext();
+        Assert.True(await db.ApiFailures.AnyAsync(f => f.Status == 401, Ct)); // the refused call was saved with the poll
     }
 
     [Fact]
