@@ -718,6 +718,10 @@ namespace Broker.Migrations
                         .HasColumnType("boolean")
                         .HasColumnName("billable");
 
+                    b.Property<DateOnly>("Month")
+                        .HasColumnType("date")
+                        .HasColumnName("month");
+
                     b.Property<long>("Calls")
                         .HasColumnType("bigint")
                         .HasColumnName("calls");
@@ -731,7 +735,7 @@ namespace Broker.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("tenant_id");
 
-                    b.HasKey("AccountId", "Device", "Category", "Billable")
+                    b.HasKey("AccountId", "Device", "Category", "Billable", "Month")
                         .HasName("pk_api_usage");
 
                     b.HasIndex("TenantId")

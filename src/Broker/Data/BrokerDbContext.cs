@@ -128,7 +128,7 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
         site.HasIndex(r => r.AccountId);
 
         var usage = modelBuilder.Entity<ApiUsage>();
-        usage.HasKey(u => new { u.AccountId, u.Device, u.Category, u.Billable });
+        usage.HasKey(u => new { u.AccountId, u.Device, u.Category, u.Billable, u.Month });
         usage.Property(u => u.Device).HasMaxLength(32);
         usage.HasOne<TeslaAccount>().WithMany().HasForeignKey(u => u.AccountId).OnDelete(DeleteBehavior.Cascade);
         usage.HasIndex(u => u.TenantId);

@@ -144,8 +144,11 @@ public sealed class MetricsSnapshot(BrokerDbContext db, TimeProvider time, IOpti
                            select new SiteRow(s.TenantId, s.AccountId, s.EnergySiteId, s.SiteName, s.ResourceType, s.HasBattery, r!.DataAt,
                                r.SolarPowerW, r.BatteryPowerW, r.LoadPowerW, r.GridPowerW, r.PercentageCharged, r.EnergyLeftWh,
                                r.TotalPackEnergyWh, r.GridStatus)).ToListAsync(ct);
+        // Counters since the account was connected: the months of the ledger summed.
         var usage = await db.ApiUsage.AsNoTracking().Where(u => tenantId == null || u.TenantId == tenantId)
-            .Select(u => new UsageRow(u.TenantId, u.AccountId, u.Device, u.Category, u.Billable, u.Calls, u.CostUsd)).ToListAsync(ct);
+            .GroupBy(u => new { u.TenantId, u.AccountId, u.Device, u.Category, u.Billable })
+            .Select(g => new UsageRow(g.Key.TenantId, g.Key.AccountId, g.Key.Device, g.Key.Category, g.Key.Billable, g.Sum(u => u.Calls), g.Sum(u => u.CostUsd)))
+            .ToListAsync(ct);
         var failures = await db.ApiFailures.AsNoTracking().Where(u => tenantId == null || u.TenantId == tenantId)
             .Select(u => new FailureRow(u.TenantId, u.AccountId, u.Reason, u.Status, u.Calls)).ToListAsync(ct);
         var tokens = await (from t in db.TeslaTokens.AsNoTracking()

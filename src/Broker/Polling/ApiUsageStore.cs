@@ -13,10 +13,11 @@ public static class ApiUsageStore
         {
             var name = category.ToString().ToLowerInvariant();
             var cost = billable ? calls * FleetUsage.PriceUsd(category) : 0m;
+            // The month is the database's (UTC), as the ledger of one replica and of the next must agree on it.
             await db.Database.ExecuteSqlAsync($"""
-                INSERT INTO api_usage (account_id, device, tenant_id, category, billable, calls, cost_usd)
-                VALUES ({account}, {device}, {tenant}, {name}, {billable}, {calls}, {cost})
-                ON CONFLICT (account_id, device, category, billable)
+                INSERT INTO api_usage (account_id, device, tenant_id, category, billable, month, calls, cost_usd)
+                VALUES ({account}, {device}, {tenant}, {name}, {billable}, date_trunc('month', now() AT TIME ZONE 'UTC')::date, {calls}, {cost})
+                ON CONFLICT (account_id, device, category, billable, month)
                 DO UPDATE SET calls = api_usage.calls + EXCLUDED.calls, cost_usd = api_usage.cost_usd + EXCLUDED.cost_usd
                 """, ct);
         }

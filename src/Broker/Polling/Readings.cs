@@ -79,8 +79,8 @@ public sealed class EnergySiteReading
 }
 
 /// <summary>
-/// Fleet API calls per account and billing category, with their estimated cost (TESLA.md §7).
-/// Kept in Postgres so the counters survive restarts and agree across replicas.
+/// Fleet API calls per account, device, billing category and month, with their estimated cost (TESLA.md §7).
+/// Kept in Postgres so the counters survive restarts and agree across replicas; /metrics sums the months.
 /// </summary>
 public sealed class ApiUsage
 {
@@ -92,6 +92,8 @@ public sealed class ApiUsage
     public required string Category { get; set; }
     /// <summary>Tesla bills every answer below 500.</summary>
     public bool Billable { get; set; }
+    /// <summary>The first day (UTC) of the calendar month the calls were made in: Tesla bills by month.</summary>
+    public DateOnly Month { get; set; }
     public long Calls { get; set; }
     public decimal CostUsd { get; set; }
 }
