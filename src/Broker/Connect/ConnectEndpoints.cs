@@ -33,7 +33,7 @@ public static class ConnectEndpoints
     {
         if (await FindLinkAsync(db, token, time, http.RequestAborted) is not { } link)
         {
-            return UnknownLink();
+            return await UnusableLinkAsync(db, token, http.RequestAborted);
         }
         var tenant = link.Tenant;
         var reconnecting = link.AccountId is { } accountId
@@ -64,7 +64,7 @@ public static class ConnectEndpoints
     {
         if (await FindLinkAsync(db, token, time, http.RequestAborted) is not { } link)
         {
-            return UnknownLink();
+            return await UnusableLinkAsync(db, token, http.RequestAborted);
         }
         var chosen = link.Region is { } region ? tesla.Value.RealmNameOf(region) : realm is null or "" ? TeslaRealm.Global : realm;
         if (!tesla.Value.Realms.Any(r => r.Name == chosen && r.IsConfigured))
@@ -84,14 +84,14 @@ public static class ConnectEndpoints
     }
 
     internal static async Task<IResult> ShowResultAsync(
-        string? r, HttpContext http, BrokerDbContext db, ConnectResultProtector results, IAntiforgery antiforgery, IOptions<TeslaOptions> tesla)
+        string? r, HttpContext http, BrokerDbContext db, ConnectResultProtector results, IAntiforgery antiforgery, IOptions<TeslaOptions> tesla, TimeProvider time)
     {
-        if (r is null || results.Unprotect(http.Request, r) is not var (accountId, linkToken))
+        if (r is null || results.Unprotect(http.Request, r) is not { } result)
         {
             return new RazorComponentResult<ConnectErrorPage>(new { Failure = ConnectFailure.ResultUnavailable }) { StatusCode = 404 };
         }
         var account = await db.TeslaAccounts.AsNoTracking().Include(a => a.Vehicles).Include(a => a.EnergySites)
-            .SingleOrDefaultAsync(a => a.Id == accountId, http.RequestAborted);
+            .SingleOrDefaultAsync(a => a.Id == result.AccountId, http.RequestAborted);
         var tenant = account is null ? null : await db.Tenants.AsNoTracking().SingleAsync(t => t.Id == account.TenantId, http.RequestAborted);
         if (account is null || tenant is null)
         {
@@ -103,8 +103,10 @@ public static class ConnectEndpoints
         {
             Account = account,
             TenantName = tenant.Name,
+            PreviousScopes = result.PreviousScopes,
             Missing = ScopeCatalog.Missing(ScopeCatalog.RequestedBy(tenant, tesla.Value), account.GrantedScopes),
-            AskAgainUrl = $"/connect/{linkToken}/start",
+            // A reconnect link is spent by its use: asking again then needs a new link from the tenant.
+            AskAgainUrl = await FindLinkAsync(db, result.LinkToken, time, http.RequestAborted) is null ? null : $"/connect/{result.LinkToken}/start",
             Realm = tesla.Value.RealmNameOf(account.Region),
             RevokeUrl = tesla.Value.RealmOfRegion(account.Region).ConsentRevocationUrl(),
             AntiforgeryFieldName = af.FormFieldName,
@@ -121,7 +123,38 @@ public static class ConnectEndpoints
             .SingleOrDefaultAsync(l => l.TokenHash == hash && l.RevokedAt == null && (l.ExpiresAt == null || l.ExpiresAt > now), ct);
     }
 
-    private static RazorComponentResult<ConnectErrorPage> UnknownLink() =>
-        new(new { Failure = ConnectFailure.LinkRevoked with { Title = "This connect link is not valid", Message = "The link is unknown, expired, already used or revoked by its owner. Ask them for a new one." }, RetryUrl = (string?)null })
-        { StatusCode = 404 };
+    /// <summary>
+    /// Why a link cannot be used, in one piece of advice, naming the tenant that sent it: whoever holds the link was sent it by
+    /// that tenant, so its name tells them nothing new and tells them whom to ask. An unknown link names no one.
+    /// </summary>
+    private static async Task<RazorComponentResult<ConnectErrorPage>> UnusableLinkAsync(BrokerDbContext db, string token, CancellationToken ct)
+    {
+        var hash = SecretToken.Hash(token);
+        var link = await db.ConnectLinks.AsNoTracking().Where(l => l.TokenHash == hash)
+            .Select(l => new { Tenant = l.Tenant.Name, l.AccountId, l.RevokedAt, l.LastUsedAt, l.ExpiresAt }).SingleOrDefaultAsync(ct);
+        var failure = link switch
+        {
+            null => ConnectFailure.LinkRevoked with
+            {
+                HttpStatus = 404,
+                Title = "This connect link is not valid",
+                Message = "Broker does not know this link. Check that the whole link was copied from the message you received; if it was, "
+                    + "ask whoever sent it to you for a new one. Nothing was saved.",
+            },
+            { AccountId: not null, RevokedAt: { } spent } when spent == link.LastUsedAt => ConnectFailure.LinkUsed with
+            {
+                Message = $"A reconnect link works once, and this one was used on {spent.UtcDateTime:d MMMM yyyy}. Your account stays linked to "
+                    + $"{link.Tenant}. If it asks you to sign in again, ask {link.Tenant} for a new reconnect link.",
+            },
+            { RevokedAt: not null } => ConnectFailure.LinkRevoked with
+            {
+                Message = $"{link.Tenant} withdrew this link, so it no longer connects accounts. If you still want to connect, ask {link.Tenant} for a new one. Nothing was saved.",
+            },
+            _ => ConnectFailure.LinkExpired with
+            {
+                Message = $"This reconnect link expired on {link.ExpiresAt!.Value.UtcDateTime:d MMMM yyyy}. Ask {link.Tenant} for a new one. Nothing was changed.",
+            },
+        };
+        return new(new { Failure = failure, RetryUrl = (string?)null }) { StatusCode = failure.HttpStatus };
+    }
 }

@@ -89,11 +89,11 @@ public sealed class ConnectEvents(
         var identity = await identities.ResolveAsync(realm, tokens, nonce, ct);
 
         var linkId = Guid.Parse(props.Items[TeslaConnect.LinkItem]!);
-        var account = await connect.CompleteAsync(linkId, realm, identity, tokens, audience, ct);
+        var (account, previousScopes) = await connect.CompleteAsync(linkId, realm, identity, tokens, audience, ct);
         await schedule.PollSoonAsync(account.Id, ct);
         logger.LogInformation("Connect of account {AccountId} finished in the {Realm} realm, user named by the {Source}", account.Id, realm.Name, identity.Source);
         context.HandleResponse();
-        context.Response.Redirect($"/connect/result?r={Uri.EscapeDataString(results.Protect(context.Response, account.Id, props.Items[TeslaConnect.LinkTokenItem]!))}");
+        context.Response.Redirect($"/connect/result?r={Uri.EscapeDataString(results.Protect(context.Response, account.Id, props.Items[TeslaConnect.LinkTokenItem]!, previousScopes))}");
     }
 
     /// <summary>The realm chosen at start, sealed in the state; a state from before realms existed is the global one.</summary>

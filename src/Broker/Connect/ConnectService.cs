@@ -29,7 +29,8 @@ public sealed partial class ConnectService(
 {
     private readonly TeslaOptions _tesla = options.Value;
 
-    public async Task<TeslaAccount> CompleteAsync(Guid linkId, TeslaRealm realm, TeslaIdentity identity, TeslaTokenResponse tokens, string audience, CancellationToken ct)
+    /// <summary>Links (or re-links) the account; says which scopes it had before, so the result page can say what changed.</summary>
+    public async Task<ConnectOutcome> CompleteAsync(Guid linkId, TeslaRealm realm, TeslaIdentity identity, TeslaTokenResponse tokens, string audience, CancellationToken ct)
     {
         var subject = identity.Subject;
         var link = await db.ConnectLinks.AsNoTracking().SingleOrDefaultAsync(l => l.Id == linkId, ct);
@@ -68,12 +69,12 @@ public sealed partial class ConnectService(
         {
             db.ChangeTracker.Clear();
             await using var tx = await db.Database.BeginTransactionAsync(ct);
-            var (saved, isNew) = await UpsertAccountAsync(link, accountId, subject, email, region, baseUrl, scopes, ct);
+            var (saved, previous) = await UpsertAccountAsync(link, accountId, subject, email, region, baseUrl, scopes, ct);
             await StoreTokensAsync(saved.Id, tokens, ct);
             AccountDevices.Reconcile(db, saved, products, time.GetUtcNow()); // a reconnect also retires cars the account lost
             await StartAfreshAsync(saved, scopes, ct);
             await apps.LiftedAsync(region, ct); // Tesla just answered this app: whatever disabled it is over
-            audit.Add(isNew ? "account.connected" : "account.reconnected", link.TenantId, saved.Id,
+            audit.Add(previous is null ? "account.connected" : "account.reconnected", link.TenantId, saved.Id,
                 $"region={region}; scopes={string.Join(' ', scopes)}; vehicles={saved.Vehicles.Count(v => v.RetiredAt is null)}; energy_sites={saved.EnergySites.Count(s => s.RetiredAt is null)}",
                 actor: $"{(link.AccountId is null ? "connect-link" : "reconnect-link")}:{link.Id}");
             // The link is spent (a reconnect link) or marked used in this transaction, and only while still usable: the row
@@ -92,20 +93,20 @@ public sealed partial class ConnectService(
             await db.SaveChangesAsync(ct);
             await usage.FlushAsync(db, ct);
             await tx.CommitAsync(ct);
-            return saved;
+            return new ConnectOutcome(saved, previous);
         });
         logger.LogInformation("Linked Tesla account {AccountId} to tenant {TenantId} ({Region}, {Vehicles} vehicles, {Sites} energy sites)",
-            account.Id, link.TenantId, region, account.Vehicles.Count, account.EnergySites.Count);
+            account.Account.Id, link.TenantId, region, account.Account.Vehicles.Count, account.Account.EnergySites.Count);
         return account;
     }
 
-    private async Task<(TeslaAccount, bool IsNew)> UpsertAccountAsync(
+    private async Task<(TeslaAccount, string[]? PreviousScopes)> UpsertAccountAsync(
         ConnectLink link, Guid accountId, string subject, string? email, string region, string baseUrl, string[] scopes, CancellationToken ct)
     {
         var now = time.GetUtcNow();
         var account = await db.TeslaAccounts.Include(a => a.Vehicles).Include(a => a.EnergySites)
             .SingleOrDefaultAsync(a => a.TenantId == link.TenantId && a.Subject == subject, ct);
-        var isNew = account is null;
+        var previous = account?.GrantedScopes;
         account ??= db.TeslaAccounts.Add(new TeslaAccount
         {
             Id = accountId, TenantId = link.TenantId, Subject = subject, Region = region, FleetApiBaseUrl = baseUrl,
@@ -120,7 +121,7 @@ public sealed partial class ConnectService(
         account.ConnectedAt = now;
         account.UpdatedAt = now;
         account.ConnectLinkId = link.AccountId is null ? link.Id : account.ConnectLinkId;
-        return (account, isNew);
+        return (account, previous);
     }
 
     /// <summary>
@@ -166,6 +167,9 @@ public sealed partial class ConnectService(
         }
     }
 }
+
+/// <summary>The linked account, and the scopes it had before this connect (null when it is new).</summary>
+public sealed record ConnectOutcome(TeslaAccount Account, string[]? PreviousScopes);
 
 /// <summary>Associated data binding each token envelope to its account and kind.</summary>
 public static class TokenContext

@@ -88,28 +88,30 @@ public sealed class ConnectResultProtector(IDataProtectionProvider provider, Tim
     private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(30);
 
     private readonly ITimeLimitedDataProtector _protector =
-        provider.CreateProtector("Broker.Connect.Result.v2").ToTimeLimitedDataProtector();
+        provider.CreateProtector("Broker.Connect.Result.v3").ToTimeLimitedDataProtector();
 
-    public string Protect(HttpResponse response, Guid accountId, string linkToken)
+    /// <summary>Seals the account, the link and what the account shared before (null: a new account) for the result page.</summary>
+    public string Protect(HttpResponse response, Guid accountId, string linkToken, string[]? previousScopes)
     {
         var browser = Tenants.SecretToken.New();
         response.Cookies.Append(CookieName, browser, new CookieOptions
         {
             HttpOnly = true, SameSite = SameSiteMode.Lax, Secure = response.HttpContext.Request.IsHttps, Path = "/connect/result", MaxAge = Lifetime,
         });
-        return _protector.Protect($"{accountId:N}|{browser}|{linkToken}", time.GetUtcNow() + Lifetime);
+        var previous = previousScopes is null ? "new" : string.Join(' ', previousScopes);
+        return _protector.Protect($"{accountId:N}|{browser}|{linkToken}|{previous}", time.GetUtcNow() + Lifetime);
     }
 
-    /// <summary>The account and link, when the value is genuine, not expired, and this browser is the one that connected.</summary>
-    public (Guid AccountId, string LinkToken)? Unprotect(HttpRequest request, string value)
+    /// <summary>The account, link and earlier scopes, when the value is genuine, not expired, and this browser is the one that connected.</summary>
+    public ConnectResult? Unprotect(HttpRequest request, string value)
     {
         try
         {
-            var parts = _protector.Unprotect(value, out var expiration).Split('|', 3);
-            return expiration < time.GetUtcNow() || parts.Length != 3 || request.Cookies[CookieName] is not { } browser
+            var parts = _protector.Unprotect(value, out var expiration).Split('|', 4);
+            return expiration < time.GetUtcNow() || parts.Length != 4 || request.Cookies[CookieName] is not { } browser
                 || !System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(browser), System.Text.Encoding.UTF8.GetBytes(parts[1]))
                 ? null
-                : (Guid.ParseExact(parts[0], "N"), parts[2]);
+                : new ConnectResult(Guid.ParseExact(parts[0], "N"), parts[2], parts[3] == "new" ? null : parts[3].Split(' ', StringSplitOptions.RemoveEmptyEntries));
         }
         catch (System.Security.Cryptography.CryptographicException)
         {
@@ -117,3 +119,6 @@ public sealed class ConnectResultProtector(IDataProtectionProvider provider, Tim
         }
     }
 }
+
+/// <summary>What <c>/connect/result</c> shows: the account, the link it came through, and what it shared before (null: new).</summary>
+public sealed record ConnectResult(Guid AccountId, string LinkToken, string[]? PreviousScopes);

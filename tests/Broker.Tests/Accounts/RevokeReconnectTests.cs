@@ -77,7 +77,8 @@ public sealed class RevokeReconnectTests(PostgresServer postgres) : BrokerTestBa
         }
         // Spent by its use.
         var reuse = await Broker.CreateBrowser().GetAsync($"/connect/{token}", Ct);
-        Assert.Equal(HttpStatusCode.NotFound, reuse.StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, reuse.StatusCode);
+        Assert.Contains("this one was used on", await reuse.Content.ReadAsStringAsync(Ct));
     }
 
     [Fact]
@@ -138,7 +139,8 @@ public sealed class RevokeReconnectTests(PostgresServer postgres) : BrokerTestBa
         Time.Advance(TimeSpan.FromDays(7) + TimeSpan.FromMinutes(1));
 
         var response = await Broker.CreateBrowser().GetAsync(new Uri(link.Url).PathAndQuery, Ct);
-        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal(HttpStatusCode.Gone, response.StatusCode);
+        Assert.Contains("This reconnect link expired on", await response.Content.ReadAsStringAsync(Ct));
     }
 
     [Fact]

@@ -21,7 +21,7 @@ public sealed class ConnectEmailTests(PostgresServer postgres) : BrokerTestBase(
 
         var html = await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
 
-        Assert.Contains("as alice@example.com", html);
+        Assert.Contains("for alice@example.com", html);
         Assert.Equal("alice@example.com", await EmailAsync());
     }
 

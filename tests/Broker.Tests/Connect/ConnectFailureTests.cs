@@ -172,8 +172,11 @@ public sealed partial class ConnectFailureTests(PostgresServer postgres) : Broke
 
         var page = await NewUser().Browser.GetAsync($"/connect/{LinkToken}", Ct);
 
-        Assert.Equal(HttpStatusCode.NotFound, page.StatusCode);
-        Assert.Contains("not valid", await page.Content.ReadAsStringAsync(Ct));
+        // Gone, not unknown: the page says who withdrew it and whom to ask, which the holder of the link already knows.
+        Assert.Equal(HttpStatusCode.Gone, page.StatusCode);
+        var html = await page.Content.ReadAsStringAsync(Ct);
+        Assert.Contains("no longer valid", html);
+        Assert.Contains("withdrew this link", html);
     }
 
     [Fact]

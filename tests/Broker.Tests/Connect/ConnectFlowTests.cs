@@ -86,7 +86,7 @@ public sealed class ConnectFlowTests(PostgresServer postgres) : BrokerTestBase(p
         Assert.Contains("connected, with limits", html);
         Assert.Contains("No location", html);
         Assert.Contains("No energy data", html);
-        Assert.Contains("energy data was not shared", html);
+        Assert.Contains("Energy product information is not shared", html);
         Assert.Contains("Ask Tesla again for what is missing", html);
         Assert.Contains("Midnight Runner", html);
 
