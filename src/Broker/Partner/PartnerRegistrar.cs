@@ -40,9 +40,15 @@ public sealed class PartnerRegistrar(
         }
         catch (TeslaAuthException ex)
         {
-            Fail(row, ex.Error is "timeout" or "unreachable" or "invalid_client"
-                ? ex.Message
-                : $"Tesla refused the partner token ({ex.Error}). Check {realm.ConfigurationKey}:ClientId and {realm.ConfigurationKey}:ClientSecret, and that the app may use client credentials.");
+            // No answer, or refused before anything left (missing configuration): the message says which. A 5xx is Tesla's
+            // trouble, not the operator's credentials; only a 4xx points at the client id and secret.
+            Fail(row, ex.Status switch
+            {
+                null => ex.Message,
+                >= 500 => $"Tesla's sign-in service failed in region {region} ({ex.Error}): nothing is wrong on this side; register again later.",
+                _ => $"Tesla refused the partner token ({ex.Error}). Check {realm.ConfigurationKey}:ClientId and {realm.ConfigurationKey}:ClientSecret, "
+                    + "and that the app may use client credentials.",
+            });
         }
         catch (TeslaApiException ex)
         {
@@ -57,7 +63,8 @@ public sealed class PartnerRegistrar(
         424 => $"Tesla could not download the public key. It must be reachable at {PartnerOptions.PublicKeyUrlOf(domain)} (Tesla said: {ex.Error}).",
         422 or 400 => $"Tesla refused the domain '{domain}' ({ex.Error}). It must be the root domain of the app's allowed origins on developer.tesla.com.",
         401 or 403 => $"Tesla refused the partner token in region {region} ({ex.Error}).",
-        null => $"Tesla's Fleet API in region {region} did not answer ({ex.Error}).",
+        null => $"Tesla's Fleet API in region {region} did not answer ({ex.Error}): register again later.",
+        >= 500 => $"Tesla's Fleet API in region {region} failed ({ex.Status} {ex.Error}): nothing is wrong on this side; register again later.",
         _ => $"Tesla answered {ex.Status} in region {region}: {ex.Error ?? "no error text"}.",
     };
 

@@ -69,16 +69,31 @@ public sealed class BrowserConsoleTests(PostgresServer postgres, BrowserFixture 
         await page.GetByRole(AriaRole.Link, new() { Name = "The Household" }).ClickAsync();
         Assert.Contains("connected", await page.Locator("#accounts").InnerTextAsync());
         await page.GetByRole(AriaRole.Link, new() { Name = "alice@example.com" }).ClickAsync();
-        Assert.Contains("Midnight Runner", await page.Locator("#vehicles").InnerTextAsync());
+        Assert.Contains("Midnight Runner", await page.Locator("main").InnerTextAsync());
         var accountUrl = page.Url;
+        // Revoking asks first; Cancel leaves the account as it was.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Revoke access…" }).ClickAsync();
+        Assert.Contains("Revoke access to alice@example.com?", await page.Locator("h1").InnerTextAsync());
+        await page.GetByRole(AriaRole.Link, new() { Name = "Cancel" }).ClickAsync();
+        await page.WaitForURLAsync(accountUrl);
+        Assert.Equal("connected", await page.Locator(".tag").First.InnerTextAsync());
+        await page.GetByRole(AriaRole.Link, new() { Name = "Revoke access…" }).ClickAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Revoke access" }).ClickAsync();
+        await page.WaitForURLAsync(accountUrl);
         var revoked = await page.Locator("#revoked").InnerTextAsync();
         Assert.Contains("/user/revoke/consent?revoke_client_id=" + SimulatorHost.ClientId, revoked);
         Assert.Contains("revoked", await page.Locator(".tag.bad").InnerTextAsync());
 
+        // The reconnect link is shown once, on a page of its own: a reload does not show it again.
         await page.GetByRole(AriaRole.Button, new() { Name = "Create reconnect link" }).ClickAsync();
-        var reconnectUrl = await page.Locator("#reconnect-link code").InnerTextAsync();
+        await page.WaitForURLAsync($"{_brokerUrl}/console/secret");
+        var reconnectUrl = await page.Locator("#secret").InnerTextAsync();
         Assert.StartsWith($"{_brokerUrl}/connect/", reconnectUrl);
+        var reload = await page.ReloadAsync();
+        Assert.Equal(410, reload!.Status);
+        Assert.Equal("Already shown", await page.Locator("h1").InnerTextAsync());
+        Assert.DoesNotContain(reconnectUrl, await page.ContentAsync());
+        await page.GotoAsync(accountUrl);
         await page.ScreenshotAsync(new() { Path = Path.Combine(AppContext.BaseDirectory, "TestResults", "screenshots", "console-account.png"), FullPage = true });
 
         await ConnectAsAliceAsync(ownerPage, reconnectUrl, expectTitle: "Reconnect your Tesla account to The Household");

@@ -158,7 +158,7 @@ public sealed partial class ProductionDeployment(PostgresServer postgres) : IAsy
     {
         using var http = Nginx.CreateClient(PublicUrl);
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
-        var response = await http.PutAsJsonAsync("/api/v1/policy", new { accountNamesInMetrics = true }, Ct);
+        var response = await http.PutAsJsonAsync("/api/v1/policy", new { wakeAfterSleepMinutes = (int?)null, accountNamesInMetrics = true }, Ct);
         Assert.True(response.IsSuccessStatusCode, $"PUT /api/v1/policy through nginx: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(Ct)}");
     }
 

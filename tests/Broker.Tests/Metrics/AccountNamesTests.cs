@@ -29,7 +29,7 @@ public sealed class AccountNamesTests(PostgresServer postgres) : BrokerTestBase(
         Assert.DoesNotContain("tesla_broker_account_info{", before);
         Assert.DoesNotContain("@example.com", before);
 
-        var on = await ApiClient(ApiKey).PutAsJsonAsync("/api/v1/policy", new { accountNamesInMetrics = true }, Ct);
+        var on = await ApiClient(ApiKey).PutAsJsonAsync("/api/v1/policy", new { wakeAfterSleepMinutes = (int?)null, accountNamesInMetrics = true }, Ct);
         Assert.True((await on.Content.ReadFromJsonAsync<PolicyResponse>(Ct))!.AccountNamesInMetrics);
 
         var expected = $"tesla_broker_account_info{{tenant=\"household\",account=\"{alice}\",label=\"Fleet \\\"B\\\" \\\\ north\",email=\"alice@example.com\"}} 1\n";
