@@ -255,18 +255,22 @@ ensure_node() {
   fi
 }
 
-# Broker's tests sign in against a real OpenID provider: tests/OidcProvider (npm oidc-provider, pinned by its
-# package-lock.json). npm ci runs only when the lock file changed since the last install.
-ensure_oidc_provider() {
-  local dir="$ROOT/tests/OidcProvider" want
-  command -v npm >/dev/null 2>&1 || die "npm is needed for tests/OidcProvider (Debian: apt-get install nodejs npm)"
-  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
-  if [[ -d $dir/node_modules/oidc-provider && $(cat "$dir/node_modules/.installed-lock.sha256" 2>/dev/null) == "$want" ]]; then
-    return 0
-  fi
-  say "installing tests/OidcProvider (npm ci)"
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >&2 || die "npm ci in $dir failed"
-  echo "$want" >"$dir/node_modules/.installed-lock.sha256"
+# The tests' node tools, each pinned by its package-lock.json: tests/OidcProvider (npm oidc-provider, the real OpenID
+# provider the console tests sign in against) and tests/Axe (axe-core, the accessibility check run in Chromium).
+# npm ci runs only when a lock file changed since the last install.
+ensure_test_node_tools() {
+  local name dir want
+  command -v npm >/dev/null 2>&1 || die "npm is needed for the tests' node tools (Debian: apt-get install nodejs npm)"
+  for name in OidcProvider Axe; do
+    dir="$ROOT/tests/$name"
+    want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+    if [[ -d $dir/node_modules && $(cat "$dir/node_modules/.installed-lock.sha256" 2>/dev/null) == "$want" ]]; then
+      continue
+    fi
+    say "installing tests/$name (npm ci)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >&2 || die "npm ci in $dir failed"
+    echo "$want" >"$dir/node_modules/.installed-lock.sha256"
+  done
 }
 
 # Sums the <Counters> of every TRX file in $1 into TRX_PASSED/TRX_FAILED/TRX_SKIPPED.
@@ -304,7 +308,7 @@ cmd_test() {
   ensure_test_packages
   say "restoring local .NET tools"
   dotnet tool restore
-  ensure_oidc_provider
+  ensure_test_node_tools
 
   # A throw-away cluster per run; fsync off (PG_FAST) because nothing here must survive.
   TEST_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/broker-test-pg.XXXXXX")

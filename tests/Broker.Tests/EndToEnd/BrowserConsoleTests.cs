@@ -108,8 +108,7 @@ public sealed class BrowserConsoleTests(PostgresServer postgres, BrowserFixture 
         Assert.Contains("127.0.0.1", audit); // the address the operator acted from
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
-        await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
-        Assert.True(page.Url.StartsWith(_provider.Issuer), $"After sign-out: {page.Url}: {await page.Locator("body").InnerTextAsync()}");
+        await page.WaitForURLAsync(url => url.StartsWith(_provider.Issuer));
         await page.GetByRole(AriaRole.Button, new() { Name = "Yes, sign me out" }).ClickAsync();
         await page.WaitForURLAsync($"{_brokerUrl}/console/signed-out");
         await page.GotoAsync($"{_brokerUrl}/console");

@@ -33,9 +33,22 @@ public sealed class BrowserFixture : IAsyncLifetime
         });
     }
 
-    /// <summary>A fresh profile: no cookies from another test.</summary>
-    public Task<IBrowserContext> NewContextAsync() =>
-        Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1024, Height = 800 } });
+    /// <summary>
+    /// A fresh profile: no cookies from another test. <paramref name="width"/> 390 is a phone. <paramref name="bypassCsp"/> lets a
+    /// test inject axe-core (<see cref="PageChecks"/>). Waits are for elements and URLs, never for the network to go quiet, and
+    /// their limits are generous, so a loaded machine makes a test slower, not red.
+    /// </summary>
+    public async Task<IBrowserContext> NewContextAsync(int width = 1024, bool bypassCsp = false)
+    {
+        var context = await Browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            ViewportSize = new ViewportSize { Width = width, Height = 800 },
+            BypassCSP = bypassCsp,
+        });
+        context.SetDefaultTimeout(60_000);
+        context.SetDefaultNavigationTimeout(90_000);
+        return context;
+    }
 
     public async ValueTask DisposeAsync()
     {
