@@ -1,3 +1,4 @@
+using Broker.Admin;
 using Broker.Connect;
 using Broker.Data;
 using Broker.People;
@@ -45,7 +46,7 @@ public static class AccountsEndpoints
                 .OrderBy(a => a.ConnectedAt)
                 .ToListAsync(http.RequestAborted);
             return TypedResults.Ok(accounts.Select(a => a.ToResponse(requested)).ToArray());
-        });
+        }).Describe("listAccounts", "List the tenant's Tesla accounts, with their vehicles, energy sites and what needs attention");
 
         group.MapGet("/{id:guid}", async Task<Results<Ok<AccountResponse>, NotFound>> (Guid id, HttpContext http, BrokerDbContext db, IOptions<TeslaOptions> tesla) =>
         {
@@ -53,7 +54,7 @@ public static class AccountsEndpoints
             var account = await db.TeslaAccounts.AsNoTracking().Include(a => a.Vehicles).Include(a => a.EnergySites)
                 .SingleOrDefaultAsync(a => a.Id == id && a.TenantId == tenantId, http.RequestAborted);
             return account is null ? TypedResults.NotFound() : TypedResults.Ok(account.ToResponse(await RequestedScopesAsync(db, tenantId, tesla.Value, http.RequestAborted)));
-        });
+        }).Describe("getAccount", "Get one Tesla account");
 
         // The consent page of the account's own realm: a China account withdraws its consent at auth.tesla.cn.
         group.MapPost("/{id:guid}/revoke", async Task<Results<Ok<RevokeResponse>, NotFound>> (
@@ -62,6 +63,7 @@ public static class AccountsEndpoints
                 ? TypedResults.NotFound()
                 : TypedResults.Ok(new RevokeResponse(id, "revoked", tesla.Value.RealmOfRegion(
                     await db.TeslaAccounts.Where(a => a.Id == id).Select(a => a.Region).SingleAsync(http.RequestAborted)).ConsentRevocationUrl())))
+            .Describe("revokeAccount", "Revoke an account: delete its tokens, stop polling, drop its series from /metrics")
             .RequireTenantRole(TenantRole.Admin);
 
         group.MapPost("/{id:guid}/reconnect-links", async Task<Results<Created<ReconnectLinkResponse>, NotFound>> (
@@ -73,7 +75,7 @@ public static class AccountsEndpoints
             }
             return TypedResults.Created($"{http.Request.Path}/{link.Id}",
                 new ReconnectLinkResponse(link.Id, id, link.ExpiresAt!.Value, ConnectLinksEndpoints.UrlFor(http.Request, token)));
-        });
+        }).Describe("createReconnectLink", "Create a one-use reconnect link for an account (shown once)");
     }
 
     /// <summary>What connects through this tenant ask for now (<see cref="ScopeCatalog.RequestedBy"/>): the yardstick of missing scopes.</summary>

@@ -21,27 +21,7 @@ public static class AdminExtensions
             o.SerializerOptions.AllowDuplicateProperties = false;
         });
         builder.Services.AddScoped<AccountLifecycle>();
-        builder.Services.AddOpenApi(o =>
-        {
-            o.AddDocumentTransformer((document, _, _) =>
-            {
-                document.Info.Title = "Broker API";
-                document.Info.Description = "Tenant and operator API. Authenticate with `Authorization: Bearer <key>`: a tenant key (brk_…) "
-                    + "acts on its own tenant (/api/v1/… or /api/v1/tenants/{tenant}/…) with its scope (admin, member, or metrics: /metrics only); "
-                    + "an operator key (brko_…) on every tenant (operator scope) or only reads /metrics (metrics scope).";
-                return Task.CompletedTask;
-            });
-            // The strict converter is not the framework's, so the document is told what it accepts: these names, as strings.
-            o.AddSchemaTransformer((schema, context, _) =>
-            {
-                if ((Nullable.GetUnderlyingType(context.JsonTypeInfo.Type) ?? context.JsonTypeInfo.Type) is { IsEnum: true } type)
-                {
-                    schema.Type = Microsoft.OpenApi.JsonSchemaType.String;
-                    schema.Enum = [.. Hosting.StrictEnumConverter.Names(type).Select(n => (System.Text.Json.Nodes.JsonNode)n)];
-                }
-                return Task.CompletedTask;
-            });
-        });
+        builder.Services.AddOpenApi(ApiDescription.Configure);   // ApiDescription.cs: bearer scheme, operation ids, problem answers, enums
         builder.Services.AddRateLimiter(o =>
         {
             o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;

@@ -16,11 +16,13 @@ public static class AuditEndpoints
     public static void MapTenantAudit(RouteGroupBuilder tenant) =>
         tenant.MapGet("/audit", async Task<Ok<List<AuditEventResponse>>> (long? before, HttpContext http, BrokerDbContext db) =>
             TypedResults.Ok(await Page(db.AuditEvents.Where(e => e.TenantId == http.TenantId()), before).ToListAsync(http.RequestAborted)))
+            .Describe("listAuditEvents", "Page through the tenant's audit log, newest first")
             .WithTags("Audit").RequireTenantRole(TenantRole.Admin);
 
     public static RouteHandlerBuilder MapOperatorAudit(this IEndpointRouteBuilder routes) =>
         routes.MapGet("/api/v1/operator/audit", async Task<Ok<List<AuditEventResponse>>> (long? before, HttpContext http, BrokerDbContext db) =>
             TypedResults.Ok(await Page(db.AuditEvents, before).ToListAsync(http.RequestAborted)))
+            .Describe("listOperatorAuditEvents", "Page through the whole audit log, newest first (operator)")
             .WithTags("Audit").RequireAuthorization(AdminPolicies.Operator);
 
     /// <summary>A page of events before the id <paramref name="before"/> (exclusive), newest first.</summary>

@@ -21,16 +21,18 @@ public static class OperatorKeysEndpoints
 
         group.MapGet("/", async Task<Ok<List<OperatorKeyResponse>>> (BrokerDbContext db, HttpContext http) =>
             TypedResults.Ok(await db.OperatorApiKeys.AsNoTracking().OrderBy(k => k.CreatedAt)
-                .Select(k => new OperatorKeyResponse(k.Id, k.DisplayPrefix, k.Label, k.Scope.Name(), k.CreatedBy, k.CreatedAt, k.RevokedAt, null)).ToListAsync(http.RequestAborted)));
+                .Select(k => new OperatorKeyResponse(k.Id, k.DisplayPrefix, k.Label, k.Scope.Name(), k.CreatedBy, k.CreatedAt, k.RevokedAt, null)).ToListAsync(http.RequestAborted)))
+            .Describe("listOperatorKeys", "List operator API keys");
 
         group.MapPost("/", async Task<Created<OperatorKeyResponse>> (CreateOperatorKeyRequest request, OperatorKeys keys, HttpContext http) =>
         {
             var (row, key) = await keys.CreateAsync(request.Label, request.Scope, http.RequestAborted);
             return TypedResults.Created($"/api/v1/operator/keys/{row.Id}", new OperatorKeyResponse(row.Id, row.DisplayPrefix, row.Label, row.Scope.Name(), row.CreatedBy, row.CreatedAt, null, key));
-        });
+        }).Describe("createOperatorKey", "Create an operator API key (the key is in this answer only)");
 
         group.MapDelete("/{id:guid}", async Task<Results<NoContent, NotFound>> (Guid id, OperatorKeys keys, HttpContext http) =>
-            await keys.RevokeAsync(id, http.RequestAborted) ? TypedResults.NoContent() : TypedResults.NotFound());
+            await keys.RevokeAsync(id, http.RequestAborted) ? TypedResults.NoContent() : TypedResults.NotFound())
+            .Describe("revokeOperatorKey", "Revoke an operator API key");
         return group;
     }
 }

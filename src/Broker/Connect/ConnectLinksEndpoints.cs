@@ -32,7 +32,7 @@ public static class ConnectLinksEndpoints
                 .Select(l => new ConnectLinkResponse(l.Id, l.Label, l.CreatedAt, l.RevokedAt, l.LastUsedAt, null, l.AccountId, l.ExpiresAt, l.Region))
                 .ToListAsync(http.RequestAborted);
             return TypedResults.Ok(links);
-        });
+        }).Describe("listConnectLinks", "List the tenant's open connect links");
 
         group.MapPost("/", async Task<Results<Created<ConnectLinkResponse>, ValidationProblem>> (
             CreateConnectLinkRequest request, HttpContext http, TenantProvisioning provisioning, AuditLog audit, IOptions<TeslaOptions> tesla) =>
@@ -48,7 +48,7 @@ public static class ConnectLinksEndpoints
             var (link, token) = await provisioning.AddConnectLinkAsync(tenantId, request.Label, http.RequestAborted, createdBy: actor, region: region);
             return TypedResults.Created($"{http.Request.Path.Value?.TrimEnd('/')}/{link.Id}",
                 new ConnectLinkResponse(link.Id, link.Label, link.CreatedAt, null, null, UrlFor(http.Request, token), Region: link.Region));
-        });
+        }).Describe("createConnectLink", "Create a connect link to send to a Tesla owner (the link is in this answer only)");
 
         group.MapDelete("/{id:guid}", async Task<Results<NoContent, NotFound>> (Guid id, HttpContext http, BrokerDbContext db, AuditLog audit, TimeProvider time) =>
         {
@@ -63,7 +63,7 @@ public static class ConnectLinksEndpoints
             audit.Add("connect_link.revoked", tenantId, detail: $"link={id}");
             await db.SaveChangesAsync(http.RequestAborted);
             return TypedResults.NoContent();
-        });
+        }).Describe("revokeConnectLink", "Withdraw a connect link");
     }
 
     /// <summary>Why a link cannot be bound to <paramref name="region"/> (null: it can, or no binding was asked for).</summary>

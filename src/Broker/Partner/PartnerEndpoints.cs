@@ -27,11 +27,13 @@ public static class PartnerEndpoints
             await keys.CurrentAsync(http.RequestAborted) is { } key
                 ? TypedResults.Text(key.PublicKeyPem, "application/x-pem-file")
                 : TypedResults.NotFound())
+            .Describe("getPartnerPublicKey", "The partner public key (PEM) Tesla downloads from the app's domain")
             .AllowAnonymous().ExcludeFromDescription();
 
         var group = routes.MapGroup("/api/v1/partner").RequireAuthorization(AdminPolicies.Operator).WithTags("Partner");
 
-        group.MapGet("/", async (PartnerSetup setup, HttpContext http) => TypedResults.Ok(await setup.GetStatusAsync(http.RequestAborted)));
+        group.MapGet("/", async (PartnerSetup setup, HttpContext http) => TypedResults.Ok(await setup.GetStatusAsync(http.RequestAborted)))
+            .Describe("getPartnerStatus", "The Fleet API partner set-up: domain, key, registration per region");
 
         group.MapPost("/key", async Task<Results<Ok<PartnerKeyResponse>, ProblemHttpResult>> (PartnerKeyRequest request, PartnerSetup setup, HttpContext http) =>
             await Attempt(() => (request.PrivateKeyPem, request.Generate) switch
@@ -39,11 +41,12 @@ public static class PartnerEndpoints
                 ({ Length: > 0 } pem, false) => setup.ImportKeyAsync(pem, request.Replace, http.RequestAborted),
                 (null or "", true) => setup.GenerateKeyAsync(request.Replace, http.RequestAborted),
                 _ => throw new PartnerSetupException("Say what to do", "Send either privateKeyPem (a key to import) or generate: true, not both and not neither."),
-            }));
+            })).Describe("setPartnerKey", "Generate or import the partner key pair");
 
         group.MapPost("/registrations", async Task<Results<Ok<IReadOnlyList<PartnerRegistrationResponse>>, ProblemHttpResult>> (
             PartnerRegistrationRequest request, PartnerSetup setup, HttpContext http) =>
-            await Attempt(() => setup.RegisterAsync(request.Region.Equals("all", StringComparison.OrdinalIgnoreCase) ? null : request.Region, http.RequestAborted)));
+            await Attempt(() => setup.RegisterAsync(request.Region.Equals("all", StringComparison.OrdinalIgnoreCase) ? null : request.Region, http.RequestAborted)))
+            .Describe("registerPartner", "Register the partner key with Tesla in one region or all");
         return group;
     }
 

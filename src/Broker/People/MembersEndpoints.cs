@@ -1,3 +1,4 @@
+using Broker.Admin;
 using System.ComponentModel.DataAnnotations;
 using Broker.Data;
 using Broker.Hosting;
@@ -33,7 +34,7 @@ public static class MembersEndpoints
                                           orderby m.Email
                                           select new MemberResponse(m.Id, m.Email, m.Role.Name(), m.PersonId != null, p.Name, m.CreatedAt, m.CreatedBy))
                 .ToListAsync(http.RequestAborted));
-        });
+        }).Describe("listMembers", "List the tenant's members and invitations");
 
         // Inviting someone who is already a member is a 409: a role changes only by saying so (PUT), never by a second invitation.
         group.MapPost("/", async Task<Results<Ok<MemberResponse>, ProblemHttpResult>> (InviteMemberRequest request, HttpContext http, TenantProvisioning provisioning) =>
@@ -46,7 +47,7 @@ public static class MembersEndpoints
             {
                 return Conflict(ex);
             }
-        }).RequireTenantRole(TenantRole.Admin);
+        }).Describe("inviteMember", "Invite a person by verified email, as member or admin").RequireTenantRole(TenantRole.Admin);
 
         group.MapPut("/{id:guid}", async Task<Results<Ok<MemberResponse>, NotFound, ProblemHttpResult>> (
             Guid id, ChangeRoleRequest request, HttpContext http, TenantProvisioning provisioning) =>
@@ -60,7 +61,7 @@ public static class MembersEndpoints
             {
                 return Conflict(ex);
             }
-        }).RequireTenantRole(TenantRole.Admin);
+        }).Describe("changeMemberRole", "Change a member's role").RequireTenantRole(TenantRole.Admin);
 
         group.MapDelete("/{id:guid}", async Task<Results<NoContent, NotFound, ProblemHttpResult>> (Guid id, HttpContext http, TenantProvisioning provisioning) =>
         {
@@ -72,7 +73,7 @@ public static class MembersEndpoints
             {
                 return Conflict(ex);
             }
-        }).RequireTenantRole(TenantRole.Admin);
+        }).Describe("removeMember", "Remove a member (a tenant keeps its last admin)").RequireTenantRole(TenantRole.Admin);
     }
 
     private static MemberResponse ToResponse(Membership m) => new(m.Id, m.Email, m.Role.Name(), m.PersonId != null, null, m.CreatedAt, m.CreatedBy);

@@ -28,7 +28,7 @@ public static class TenantsEndpoints
             var tenantId = http.TenantId();
             return TypedResults.Ok(await db.Tenants.Where(t => t.Id == tenantId)
                 .Select(t => new PolicyResponse(t.WakeAfterSleepMinutes, t.AccountNamesInMetrics)).SingleAsync(http.RequestAborted));
-        });
+        }).Describe("getPolicy", "Get the tenant's policy");
 
         group.MapPut("/", async Task<Ok<PolicyResponse>> (PolicyRequest request, HttpContext http, BrokerDbContext db, AuditLog audit) =>
         {
@@ -40,7 +40,7 @@ public static class TenantsEndpoints
                 + $" account_names_in_metrics={(request.AccountNamesInMetrics ? "on" : "off")}");
             await db.SaveChangesAsync(http.RequestAborted);
             return TypedResults.Ok(new PolicyResponse(request.WakeAfterSleepMinutes, request.AccountNamesInMetrics));
-        }).RequireTenantRole(People.TenantRole.Admin);
+        }).Describe("replacePolicy", "Replace the tenant's policy: waking, account names in /metrics").RequireTenantRole(People.TenantRole.Admin);
     }
 }
 
@@ -62,7 +62,8 @@ public static class OperatorTenantsEndpoints
 
         group.MapGet("/", async Task<Ok<List<TenantResponse>>> (BrokerDbContext db, HttpContext http) =>
             TypedResults.Ok(await db.Tenants.AsNoTracking().OrderBy(t => t.Slug)
-                .Select(t => new TenantResponse(t.Id, t.Slug, t.Name, t.CreatedAt, t.WakeAfterSleepMinutes)).ToListAsync(http.RequestAborted)));
+                .Select(t => new TenantResponse(t.Id, t.Slug, t.Name, t.CreatedAt, t.WakeAfterSleepMinutes)).ToListAsync(http.RequestAborted)))
+            .Describe("listTenants", "List tenants (operator)");
 
         group.MapPost("/", async Task<Results<Created<TenantResponse>, ValidationProblem, Conflict<ProblemDetailsLike>>> (
             CreateTenantRequest request, TenantProvisioning provisioning, HttpContext http) =>
@@ -75,7 +76,7 @@ public static class OperatorTenantsEndpoints
             return tenant is null
                 ? TypedResults.Conflict(new ProblemDetailsLike("Conflict", 409, $"A tenant with slug '{request.Slug}' exists."))
                 : TypedResults.Created($"/api/v1/tenants/{tenant.Slug}", new TenantResponse(tenant.Id, tenant.Slug, tenant.Name, tenant.CreatedAt, null));
-        });
+        }).Describe("createTenant", "Create a tenant (operator)");
         return group;
     }
 }
@@ -95,7 +96,7 @@ public static class ApiKeysEndpoints
             var tenantId = http.TenantId();
             return TypedResults.Ok(await db.TenantApiKeys.AsNoTracking().Where(k => k.TenantId == tenantId).OrderBy(k => k.CreatedAt)
                 .Select(k => new ApiKeyResponse(k.Id, k.Prefix, k.Label, k.Scope.Name(), k.CreatedAt, k.RevokedAt, null)).ToListAsync(http.RequestAborted));
-        });
+        }).Describe("listApiKeys", "List the tenant's API keys");
 
         group.MapPost("/", async Task<Created<ApiKeyResponse>> (CreateApiKeyRequest request, HttpContext http, TenantProvisioning provisioning, BrokerDbContext db) =>
         {
@@ -104,9 +105,10 @@ public static class ApiKeysEndpoints
             var hash = SecretToken.Hash(key);
             var row = await db.TenantApiKeys.AsNoTracking().SingleAsync(k => k.KeyHash == hash, http.RequestAborted);
             return TypedResults.Created($"{http.Request.Path.Value?.TrimEnd('/')}/{row.Id}", new ApiKeyResponse(row.Id, row.Prefix, row.Label, row.Scope.Name(), row.CreatedAt, null, key));
-        });
+        }).Describe("createApiKey", "Create a tenant API key with a scope (the key is in this answer only)");
 
         group.MapDelete("/{id:guid}", async Task<Results<NoContent, NotFound>> (Guid id, HttpContext http, TenantProvisioning provisioning) =>
-            await provisioning.RevokeApiKeyAsync(http.TenantId(), id, http.RequestAborted) ? TypedResults.NoContent() : TypedResults.NotFound());
+            await provisioning.RevokeApiKeyAsync(http.TenantId(), id, http.RequestAborted) ? TypedResults.NoContent() : TypedResults.NotFound())
+            .Describe("revokeApiKey", "Revoke a tenant API key");
     }
 }

@@ -90,4 +90,64 @@ public sealed class OperatorApiTests(PostgresServer postgres) : BrokerTestBase(p
         Assert.DoesNotContain(paths, p => p.StartsWith("/console") || p.StartsWith("/connect"));
         Assert.Equal("Broker API", document.GetProperty("info").GetProperty("title").GetString());
     }
+
+    /// <summary>
+    /// What a client generator needs: the document parses and validates with Microsoft.OpenApi (the library generators build on);
+    /// every operation has a unique id and a summary; every API operation names the bearer scheme and its problem answers; and
+    /// the closed word lists of an account are enums holding exactly the words the broker answers.
+    /// </summary>
+    [Fact]
+    public async Task OpenApiDocumentIsCompleteEnoughToGenerateAClientFrom()
+    {
+        var json = await Broker.CreateClient().GetStringAsync("/openapi/v1.json", Ct);
+        var read = Microsoft.OpenApi.OpenApiDocument.Parse(json, "json");
+        Assert.Empty(read.Diagnostic?.Errors ?? []);
+        var errors = Microsoft.OpenApi.OpenApiElementExtensions.Validate(read.Document!, Microsoft.OpenApi.ValidationRuleSet.GetDefaultRuleSet());
+        Assert.Empty(errors ?? []);
+
+        var document = JsonDocument.Parse(json).RootElement;
+        var scheme = document.GetProperty("components").GetProperty("securitySchemes").GetProperty("bearer");
+        Assert.Equal(("http", "bearer"), (scheme.GetProperty("type").GetString(), scheme.GetProperty("scheme").GetString()));
+
+        var ids = new List<string>();
+        var operations = 0;
+        foreach (var path in document.GetProperty("paths").EnumerateObject())
+        {
+            foreach (var op in path.Value.EnumerateObject().Where(o => o.Name is "get" or "post" or "put" or "delete" or "patch"))
+            {
+                operations++;
+                var where = $"{op.Name.ToUpperInvariant()} {path.Name}";
+                Assert.True(op.Value.TryGetProperty("operationId", out var id), $"{where} has no operationId");
+                ids.Add(id.GetString()!);
+                Assert.False(string.IsNullOrWhiteSpace(op.Value.TryGetProperty("summary", out var summary) ? summary.GetString() : null), $"{where} has no summary");
+                var declared = op.Value.TryGetProperty("parameters", out var parameters)
+                    ? parameters.EnumerateArray().Where(p => p.GetProperty("in").GetString() == "path").Select(p => p.GetProperty("name").GetString()).ToHashSet()
+                    : [];
+                foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(path.Name, "{([^}]+)}"))
+                {
+                    Assert.True(declared.Contains(m.Groups[1].Value), $"{where} does not declare its path parameter {m.Value}");
+                }
+                if (!path.Name.StartsWith("/api/"))
+                {
+                    continue;
+                }
+                Assert.True(op.Value.TryGetProperty("security", out var security) && security.ToString().Contains("bearer"), $"{where} names no bearer scheme");
+                var responses = op.Value.GetProperty("responses");
+                foreach (var status in path.Name.Contains('{') ? new[] { "401", "403", "404" } : ["401", "403"])
+                {
+                    Assert.True(responses.TryGetProperty(status, out var response), $"{where} does not describe {status}");
+                    Assert.True(response.GetProperty("content").TryGetProperty("application/problem+json", out _), $"{where}: {status} is not problem+json");
+                }
+            }
+        }
+        Assert.True(operations >= 40, $"only {operations} operations");   // each tenant route twice (short and tenant-named), plus operator routes
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        Assert.Contains("listAccounts", ids);
+        Assert.Contains("listAccountsForTenant", ids);
+
+        var account = document.GetProperty("components").GetProperty("schemas").GetProperty("AccountResponse").GetProperty("properties");
+        Assert.Equal(global::Broker.Admin.ApiDescription.AccountStatuses, account.GetProperty("status").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(global::Broker.Admin.ApiDescription.AttentionReasons,
+            account.GetProperty("attention").GetProperty("items").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
+    }
 }
