@@ -133,11 +133,11 @@ public sealed class ConnectEvents(
         var linkToken = context.Properties?.Items.TryGetValue(TeslaConnect.LinkTokenItem, out var t) == true
             ? t
             : context.HttpContext.Items[TeslaConnect.LinkTokenItem] as string;
-        await ConnectPages.RenderAsync<Pages.ConnectErrorPage>(context.HttpContext, failure.HttpStatus, new()
+        await Hosting.BrowserPages.RenderAsync<Pages.ConnectErrorPage>(context.HttpContext, failure.HttpStatus, new()
         {
             [nameof(Pages.ConnectErrorPage.Failure)] = failure,
             // A link that is spent, revoked or expired cannot be tried again: offering it would only lead to the invalid-link page.
             [nameof(Pages.ConnectErrorPage.RetryUrl)] = linkToken is null || failure.Reason is "link_used" or "link_revoked" or "link_expired" ? null : $"/connect/{linkToken}",
-        });
+        }, selfOnly: false);   // UseConnectPageHeaders set the connect policy: a retry posts on to Tesla
     }
 }

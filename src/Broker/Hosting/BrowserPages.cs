@@ -11,8 +11,11 @@ namespace Broker.Hosting;
 /// </summary>
 public static class BrowserPages
 {
-    /// <summary>Renders a page component where no endpoint result runs (an error writer, an authentication event).</summary>
-    public static async Task RenderAsync<TPage>(HttpContext http, int status, Dictionary<string, object?> parameters)
+    /// <summary>
+    /// Renders a page component where no endpoint result runs (an error writer, an authentication event). <paramref name="selfOnly"/>
+    /// false keeps the headers a middleware already set (the connect pages' policy lets their forms go on to Tesla).
+    /// </summary>
+    public static async Task RenderAsync<TPage>(HttpContext http, int status, Dictionary<string, object?> parameters, bool selfOnly = true)
         where TPage : IComponent
     {
         await using var renderer = new HtmlRenderer(http.RequestServices, http.RequestServices.GetRequiredService<ILoggerFactory>());
@@ -21,7 +24,10 @@ public static class BrowserPages
         http.Response.StatusCode = status;
         http.Response.ContentType = "text/html; charset=utf-8";
         http.Response.Headers.CacheControl = "no-store";
-        PageHeaders.Apply(http.Response, PageHeaders.SelfOnly);
+        if (selfOnly)
+        {
+            PageHeaders.Apply(http.Response, PageHeaders.SelfOnly);
+        }
         await http.Response.WriteAsync(html);
     }
 

@@ -1,7 +1,6 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Broker.Tenants;
 using Broker.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
@@ -16,9 +15,7 @@ namespace Broker.Tests.EndToEnd;
 public sealed class BrowserConsolePagesTests(PostgresServer postgres, BrowserFixture browser) : IClassFixture<BrowserFixture>, IAsyncLifetime
 {
     private const int Phone = 390;
-    private readonly OidcProviderHost _provider = new();
-    private SimulatorHost _simulator = null!;
-    private BrokerApplication _broker = null!;
+    private ConsoleStack _stack = null!;
     private string _brokerUrl = "";
     private string _connectUrl = "";
 
@@ -26,32 +23,9 @@ public sealed class BrowserConsolePagesTests(PostgresServer postgres, BrowserFix
 
     public async ValueTask InitializeAsync()
     {
-        var brokerPort = PostgresServer.FreePort();
-        _brokerUrl = $"http://127.0.0.1:{brokerPort}";
-        _provider.Clients.Clear();
-        _provider.Clients.Add(new OidcClient(OidcProviderHost.ClientId, OidcProviderHost.ClientSecret,
-            [$"{_brokerUrl}/signin-oidc"], [$"{_brokerUrl}/signout-callback-oidc"]));
-        await _provider.StartAsync(Ct);
-        _simulator = new SimulatorHost($"http://localhost:{PostgresServer.FreePort()}");
-        _simulator.RedirectUris.Add($"{_brokerUrl}/connect/callback");
-        _simulator.StartOnRealPort();
-        _broker = new BrokerApplication(await postgres.CreateDatabaseAsync(), _simulator, new()
-        {
-            ["Console:Oidc:Authority"] = _provider.Issuer,
-            ["Console:Oidc:ClientId"] = OidcProviderHost.ClientId,
-            ["Console:Oidc:ClientSecret"] = OidcProviderHost.ClientSecret,
-            ["Console:Oidc:RequireHttpsMetadata"] = "false",
-            ["Console:Operators:Emails:0"] = "operator@example.com",
-            // Registration at the simulator downloads the key from https://broker.test/…, which nothing serves: Tesla answers 424.
-            ["Partner:Domain"] = "broker.test",
-        });
-        _broker.StartOnRealPort(brokerPort);
-
-        await using var scope = _broker.Services.CreateAsyncScope();
-        var provisioning = scope.ServiceProvider.GetRequiredService<TenantProvisioning>();
-        var tenant = await provisioning.EnsureTenantAsync("household", "The Household", Ct);
-        var (_, token) = await provisioning.AddConnectLinkAsync(tenant.Id, "Alice's cars", Ct);
-        _connectUrl = $"{_brokerUrl}/connect/{token}";
+        // Registration at the simulator downloads the key from https://broker.test/…, which nothing serves: Tesla answers 424.
+        _stack = await ConsoleStack.StartAsync(postgres, "Alice's cars", new() { ["Partner:Domain"] = "broker.test" });
+        (_brokerUrl, _connectUrl) = (_stack.BrokerUrl, _stack.ConnectUrl);
     }
 
     [Fact]
@@ -61,7 +35,7 @@ public sealed class BrowserConsolePagesTests(PostgresServer postgres, BrowserFix
         var page = await context.NewPageAsync();
         await page.GotoAsync($"{_brokerUrl}/console");
         await page.GetByRole(AriaRole.Link, new() { Name = "Sign in" }).ClickAsync();
-        await page.WaitForURLAsync(url => url.StartsWith(_provider.Issuer));
+        await page.WaitForURLAsync(url => url.StartsWith(_stack.ProviderIssuer));
         await page.GetByRole(AriaRole.Button, new() { Name = "Cancel" }).ClickAsync();
         await page.WaitForURLAsync(url => url.StartsWith($"{_brokerUrl}/console/signin?failed="));
         Assert.Equal("Sign in", await page.Locator("h1").InnerTextAsync());
@@ -350,41 +324,11 @@ public sealed class BrowserConsolePagesTests(PostgresServer postgres, BrowserFix
     {
         var context = await browser.NewContextAsync(width, bypassCsp);
         var page = await context.NewPageAsync();
-        await page.GotoAsync($"{_brokerUrl}/console");
-        await page.GetByRole(AriaRole.Link, new() { Name = "Sign in" }).ClickAsync();
-        await page.WaitForURLAsync(url => url.StartsWith(_provider.Issuer));
-        await page.GetByLabel("Email").FillAsync(email);
-        await page.GetByLabel("Password").FillAsync(password);
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await page.WaitForURLAsync($"{_brokerUrl}/console");
+        await _stack.SignInAsync(page, email, password);
         return (context, page);
     }
 
-    /// <summary>Alice through the connect page and Tesla's consent: every scope, the ones named, or (nothing named) none.</summary>
-    private async Task ConnectAsync(IPage page, string url, bool tickAll, string[]? scopes = null)
-    {
-        await page.GotoAsync(url);
-        await page.GetByRole(AriaRole.Button, new() { Name = "Continue to Tesla" }).ClickAsync();
-        await page.WaitForURLAsync(u => u.StartsWith(_simulator.AuthBaseUrl + "/oauth2/v3/authorize?"));
-        if (await page.GetByLabel("Password").CountAsync() > 0)
-        {
-            await page.GetByLabel("Email").FillAsync("alice@example.com");
-            await page.GetByLabel("Password").FillAsync("alice-demo");
-            await page.GetByRole(AriaRole.Button, new() { Name = "Sign In" }).ClickAsync();
-        }
-        await page.GetByRole(AriaRole.Button, new() { Name = "Allow", Exact = true }).WaitForAsync();
-        if (tickAll)
-        {
-            await page.GetByLabel("Select all").CheckAsync();
-        }
-        foreach (var scope in scopes ?? [])
-        {
-            await page.Locator($"input[name=scope][value={scope}]").CheckAsync();
-        }
-        await page.GetByRole(AriaRole.Button, new() { Name = "Allow", Exact = true }).ClickAsync();
-        await page.WaitForURLAsync(u => u.StartsWith(_brokerUrl + "/connect/"));
-        Assert.True(page.Url.StartsWith(_brokerUrl + "/connect/result?r="), $"Landed on {page.Url}: {await page.Locator("body").InnerTextAsync()}");
-    }
+    private Task ConnectAsync(IPage page, string url, bool tickAll, string[]? scopes = null) => _stack.ConnectAliceAsync(page, url, tickAll, scopes);
 
     private async Task<Guid> AliceAccountIdAsync()
     {
@@ -417,14 +361,9 @@ public sealed class BrowserConsolePagesTests(PostgresServer postgres, BrowserFix
     /// <summary>One poll of the account by the broker's own poller (the scheduler is off in tests).</summary>
     private async Task PollAsync(Guid accountId)
     {
-        await using var scope = _broker.Services.CreateAsyncScope();
+        await using var scope = _stack.Broker.Services.CreateAsyncScope();
         await scope.ServiceProvider.GetRequiredService<global::Broker.Polling.AccountPoller>().PollAsync(accountId, null, Ct);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _broker.DisposeAsync();
-        await _simulator.DisposeAsync();
-        await _provider.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _stack.DisposeAsync();
 }

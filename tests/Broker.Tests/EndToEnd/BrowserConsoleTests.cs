@@ -1,6 +1,4 @@
-using Broker.Tenants;
 using Broker.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 
 namespace Broker.Tests.EndToEnd;
@@ -11,40 +9,13 @@ namespace Broker.Tests.EndToEnd;
 /// </summary>
 public sealed class BrowserConsoleTests(PostgresServer postgres, BrowserFixture browser) : IClassFixture<BrowserFixture>, IAsyncLifetime
 {
-    private readonly OidcProviderHost _provider = new();
-    private SimulatorHost _simulator = null!;
-    private BrokerApplication _broker = null!;
+    private ConsoleStack _stack = null!;
     private string _brokerUrl = "";
-    private string _connectUrl = "";
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public async ValueTask InitializeAsync()
     {
-        var brokerPort = PostgresServer.FreePort();
-        _brokerUrl = $"http://127.0.0.1:{brokerPort}";
-        _provider.Clients.Clear();
-        _provider.Clients.Add(new OidcClient(OidcProviderHost.ClientId, OidcProviderHost.ClientSecret,
-            [$"{_brokerUrl}/signin-oidc"], [$"{_brokerUrl}/signout-callback-oidc"]));
-        await _provider.StartAsync(Ct);
-        _simulator = new SimulatorHost($"http://localhost:{PostgresServer.FreePort()}");
-        _simulator.RedirectUris.Add($"{_brokerUrl}/connect/callback");
-        _simulator.StartOnRealPort();
-        _broker = new BrokerApplication(await postgres.CreateDatabaseAsync(), _simulator, new()
-        {
-            ["Console:Oidc:Authority"] = _provider.Issuer,
-            ["Console:Oidc:ClientId"] = OidcProviderHost.ClientId,
-            ["Console:Oidc:ClientSecret"] = OidcProviderHost.ClientSecret,
-            ["Console:Oidc:RequireHttpsMetadata"] = "false",
-            ["Console:Operators:Emails:0"] = "operator@example.com",
-        });
-        _broker.StartOnRealPort(brokerPort);
-
-        await using var scope = _broker.Services.CreateAsyncScope();
-        var provisioning = scope.ServiceProvider.GetRequiredService<TenantProvisioning>();
-        var tenant = await provisioning.EnsureTenantAsync("household", "The Household", Ct);
-        var (_, token) = await provisioning.AddConnectLinkAsync(tenant.Id, "test", Ct);
-        _connectUrl = $"{_brokerUrl}/connect/{token}";
+        _stack = await ConsoleStack.StartAsync(postgres);
+        _brokerUrl = _stack.BrokerUrl;
     }
 
     [Fact]
@@ -52,18 +23,11 @@ public sealed class BrowserConsoleTests(PostgresServer postgres, BrowserFixture 
     {
         await using var owner = await browser.NewContextAsync();
         var ownerPage = await owner.NewPageAsync();
-        await ConnectAsAliceAsync(ownerPage, _connectUrl);
+        await _stack.ConnectAliceAsync(ownerPage, _stack.ConnectUrl);
 
         await using var operatorContext = await browser.NewContextAsync();
         var page = await operatorContext.NewPageAsync();
-        await page.GotoAsync($"{_brokerUrl}/console");
-        Assert.Equal("Sign in", await page.Locator("h1").InnerTextAsync());
-        await page.GetByRole(AriaRole.Link, new() { Name = "Sign in" }).ClickAsync();
-        await page.WaitForURLAsync(url => url.StartsWith(_provider.Issuer));
-        await page.GetByLabel("Email").FillAsync("operator@example.com");
-        await page.GetByLabel("Password").FillAsync("operator-demo");
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await page.WaitForURLAsync($"{_brokerUrl}/console");
+        await _stack.SignInAsync(page);
         Assert.Contains("operator@example.com (operator)", await page.Locator("nav").InnerTextAsync());
 
         await page.GetByRole(AriaRole.Link, new() { Name = "The Household" }).ClickAsync();
@@ -96,7 +60,7 @@ public sealed class BrowserConsoleTests(PostgresServer postgres, BrowserFixture 
         await page.GotoAsync(accountUrl);
         await page.ScreenshotAsync(new() { Path = Path.Combine(AppContext.BaseDirectory, "TestResults", "screenshots", "console-account.png"), FullPage = true });
 
-        await ConnectAsAliceAsync(ownerPage, reconnectUrl, expectTitle: "Reconnect your Tesla account to The Household");
+        await _stack.ConnectAliceAsync(ownerPage, reconnectUrl, expectTitle: "Reconnect your Tesla account to The Household");
 
         await page.GotoAsync(accountUrl);
         Assert.Equal("connected", await page.Locator(".tag").First.InnerTextAsync());
@@ -108,38 +72,12 @@ public sealed class BrowserConsoleTests(PostgresServer postgres, BrowserFixture 
         Assert.Contains("127.0.0.1", audit); // the address the operator acted from
 
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
-        await page.WaitForURLAsync(url => url.StartsWith(_provider.Issuer));
+        await page.WaitForURLAsync(url => url.StartsWith(_stack.ProviderIssuer));
         await page.GetByRole(AriaRole.Button, new() { Name = "Yes, sign me out" }).ClickAsync();
         await page.WaitForURLAsync($"{_brokerUrl}/console/signed-out");
         await page.GotoAsync($"{_brokerUrl}/console");
         Assert.Equal("Sign in", await page.Locator("h1").InnerTextAsync());
     }
 
-    private async Task ConnectAsAliceAsync(IPage page, string url, string? expectTitle = null)
-    {
-        await page.GotoAsync(url);
-        if (expectTitle is not null)
-        {
-            Assert.Equal(expectTitle, await page.Locator("h1").InnerTextAsync());
-        }
-        await page.GetByRole(AriaRole.Button, new() { Name = "Continue to Tesla" }).ClickAsync();
-        await page.WaitForURLAsync(u => u.StartsWith(_simulator.AuthBaseUrl + "/oauth2/v3/authorize?"));
-        if (await page.GetByLabel("Password").CountAsync() > 0)
-        {
-            await page.GetByLabel("Email").FillAsync("alice@example.com");
-            await page.GetByLabel("Password").FillAsync("alice-demo");
-            await page.GetByRole(AriaRole.Button, new() { Name = "Sign In" }).ClickAsync();
-        }
-        await page.GetByLabel("Select all").CheckAsync();
-        await page.GetByRole(AriaRole.Button, new() { Name = "Allow", Exact = true }).ClickAsync();
-        await page.WaitForURLAsync(u => u.StartsWith(_brokerUrl + "/connect/"), new() { Timeout = 60_000 });
-        Assert.True(page.Url.StartsWith(_brokerUrl + "/connect/result?r="), $"Landed on {page.Url}: {await page.Locator("body").InnerTextAsync()}");
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _broker.DisposeAsync();
-        await _simulator.DisposeAsync();
-        await _provider.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _stack.DisposeAsync();
 }
