@@ -51,7 +51,7 @@ internal static class ConsolePages
     /// </summary>
     public static IResult ShowOnce(HttpContext http, string title, string message, string secret, string back)
     {
-        var sealedSecret = Protector(http).Protect(System.Text.Json.JsonSerializer.Serialize(new OnceShown(title, message, secret, back)), TimeSpan.FromMinutes(5));
+        var sealedSecret = Protector(http).Protect(System.Text.Json.JsonSerializer.Serialize(new OnceShown(title, message, secret, back, SessionOf(http))), TimeSpan.FromMinutes(5));
         http.Response.Cookies.Append(SecretCookie, sealedSecret, new CookieOptions
         {
             HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = http.Request.IsHttps, Path = "/console/secret", MaxAge = TimeSpan.FromMinutes(5),
@@ -73,6 +73,11 @@ internal static class ConsolePages
         catch (System.Security.Cryptography.CryptographicException)
         {
         }
+        // Bound to the console session that made it: a copied cookie shows nothing in another session (another person on a shared browser).
+        if (shown is not null && shown.Session != SessionOf(http))
+        {
+            shown = null;
+        }
         return shown is null
             ? Message(http, "Already shown", "A new key or link is shown once, right after it is made, and this one has been. If it was not copied, "
                 + "revoke it and make another.", 410, tone: "warn", back: "/console", backText: "Your tenants")
@@ -81,7 +86,10 @@ internal static class ConsolePages
 
     private const string SecretCookie = "broker.console.secret";
 
-    private sealed record OnceShown(string Title, string Message, string Secret, string Back);
+    private sealed record OnceShown(string Title, string Message, string Secret, string Back, string Session);
+
+    /// <summary>The console session this request belongs to (<see cref="People.ConsoleSessionStore.SessionClaim"/>).</summary>
+    private static string SessionOf(HttpContext http) => http.User.FindFirst(People.ConsoleSessionStore.SessionClaim)?.Value ?? "";
 
     private static ITimeLimitedDataProtector Protector(HttpContext http) =>
         http.RequestServices.GetRequiredService<IDataProtectionProvider>().CreateProtector("Broker.Console.ShownOnce.v1").ToTimeLimitedDataProtector();

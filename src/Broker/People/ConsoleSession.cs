@@ -67,9 +67,22 @@ public sealed class ConsoleSessionStore(IDbContextFactory<BrokerDbContext> conte
         var hash = SecretToken.Hash(key);
         var now = time.GetUtcNow();
         await using var db = await contexts.CreateDbContextAsync(cancellationToken);
-        var ticket = await db.ConsoleSessions.Where(s => s.KeyHash == hash && s.ExpiresAt > now).Select(s => s.Ticket).SingleOrDefaultAsync(cancellationToken);
-        return ticket is null ? null : TicketSerializer.Default.Deserialize(ticket);
+        var row = await db.ConsoleSessions.Where(s => s.KeyHash == hash && s.ExpiresAt > now).Select(s => new { s.Id, s.Ticket }).SingleOrDefaultAsync(cancellationToken);
+        if (row is null || TicketSerializer.Default.Deserialize(row.Ticket) is not { Principal.Identity: System.Security.Claims.ClaimsIdentity identity } ticket)
+        {
+            return null;
+        }
+        // Which session this is, for what must stay inside one (a secret shown once): replaced, never stacked, as a renewal stores it back.
+        foreach (var stale in identity.FindAll(SessionClaim).ToList())
+        {
+            identity.RemoveClaim(stale);
+        }
+        identity.AddClaim(new System.Security.Claims.Claim(SessionClaim, row.Id.ToString()));
+        return ticket;
     }
+
+    /// <summary>The claim that carries the console session's id (<see cref="ConsoleSession.Id"/>) on a signed-in principal.</summary>
+    public const string SessionClaim = "broker:console_session";
 
     public Task RemoveAsync(string key) => RemoveAsync(key, CancellationToken.None);
 

@@ -77,6 +77,21 @@ public sealed class BrowserConsolePagesTests(PostgresServer postgres, BrowserFix
             await page.GotoAsync(_brokerUrl + path);
             Assert.Equal(before + 1, await page.Locator($"{table} tbody tr").CountAsync());
         }
+
+        // The sealed secret belongs to the session that made it: its cookie, copied into another signed-in browser, shows nothing.
+        await page.GotoAsync($"{_brokerUrl}/console/operator");
+        var post = await page.RunAndWaitForResponseAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "New operator key" }).ClickAsync(),
+            r => r.Url.EndsWith("/console/operator/keys"));
+        var copied = System.Text.RegularExpressions.Regex.Match(await post.HeaderValueAsync("set-cookie") ?? "", "broker\\.console\\.secret=([^;]+)").Groups[1].Value;
+        Assert.NotEmpty(copied);
+        await page.WaitForURLAsync($"{_brokerUrl}/console/secret");
+        var made = await page.Locator("#secret").InnerTextAsync();
+        var (other, otherPage) = await SignInAsync("operator@example.com", "operator-demo");
+        await using var __ = other;
+        await other.AddCookiesAsync([new Cookie { Name = "broker.console.secret", Value = copied, Url = _brokerUrl + "/console/secret" }]);
+        var replay = await otherPage.GotoAsync($"{_brokerUrl}/console/secret");
+        Assert.Equal(410, replay!.Status);
+        Assert.DoesNotContain(made, await otherPage.ContentAsync());
     }
 
     [Fact]
