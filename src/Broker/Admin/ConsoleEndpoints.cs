@@ -40,7 +40,7 @@ public static class ConsoleEndpoints
         console.MapPost("/signout", () => TypedResults.SignOut(new AuthenticationProperties { RedirectUri = "/console/signed-out" },
             [ConsoleAuthentication.CookieScheme, ConsoleAuthentication.OidcScheme]));
         console.MapGet("/", HomeAsync);
-        console.MapPost("/tenants", CreateTenantAsync);
+        console.MapPost("/tenants", CreateTenantAsync).DisableValidation();   // validated in the handler, to show the form again
         console.MapGet("/secret", ShowSecret);
         var tenant = console.MapGroup("/tenants/{slug}");
         ConsoleTenantPages.Map(tenant);
@@ -100,15 +100,22 @@ public static class ConsoleEndpoints
     }
 
     private static async Task<IResult> CreateTenantAsync(
-        [FromForm, SingleLine, MaxLength(64)] string slug, [FromForm, SingleLine, MaxLength(200)] string name, HttpContext http, TenantAccess access,
+        [FromForm, SingleLine, MaxLength(64)] string? slug, [FromForm, SingleLine, MaxLength(200)] string? name, HttpContext http, TenantAccess access,
         TenantProvisioning provisioning, BrokerDbContext db, IOptions<TeslaOptions> tesla)
     {
         if (!http.User.IsOperator())
         {
             return Message(http, "Not allowed", "Only operators create tenants.", 403, back: "/console");
         }
-        slug = slug.Trim().ToLowerInvariant();
-        var problem = TenantProvisioning.SlugProblem(slug)
+        // The rules declared above (the API's, CreateTenantRequest), checked here rather than by the framework's validation (off for
+        // this endpoint) so that a refusal names the field and keeps what was typed.
+        slug ??= "";
+        name ??= "";
+        var problem = string.IsNullOrWhiteSpace(name) ? "Give the tenant a name: people see it on the connect page."
+            : name.Length > 200 ? $"The name is {name.Length} characters long; 200 at most."
+            : TextInput.HasControl(name) ? "The name holds a control or invisible formatting character (a tab, a line break, a direction override): type it again without."
+            : slug.Length > 64 ? $"The slug is {slug.Length} characters long; 64 at most."
+            : TenantProvisioning.SlugProblem(slug = slug.Trim(' ').ToLowerInvariant())
             ?? (await provisioning.CreateTenantAsync(slug, name, http.RequestAborted) is { } tenant ? null : $"A tenant with slug '{slug}' exists: choose another.");
         // A refused form comes back with what was typed and the reason beside it, on the same page.
         return problem is null
