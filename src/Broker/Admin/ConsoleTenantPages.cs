@@ -29,6 +29,7 @@ internal static class ConsoleTenantPages
         tenant.MapPost("/members", InviteAsync);
         tenant.MapGet("/members/{id:guid}/remove", ConfirmRemoveMemberAsync);
         tenant.MapPost("/members/{id:guid}/remove", RemoveMemberAsync);
+        tenant.MapPost("/members/{id:guid}/role", ChangeRoleAsync);
         tenant.MapPost("/api-keys", CreateApiKeyAsync);
         tenant.MapGet("/api-keys/{id:guid}/revoke", ConfirmRevokeApiKeyAsync);
         tenant.MapPost("/api-keys/{id:guid}/revoke", RevokeApiKeyAsync);
@@ -157,6 +158,26 @@ internal static class ConsoleTenantPages
         return await MembershipActAsync(http, slug, "Not removed", async () =>
         {
             if (!await provisioning.RemoveMemberAsync(r.Tenant!.Id, id, http.RequestAborted))
+            {
+                throw new MembershipConflictException("This tenant has no such member.");
+            }
+        });
+    }
+
+    private static async Task<IResult> ChangeRoleAsync(
+        string slug, Guid id, [FromForm, SingleLine, MaxLength(16)] string? role, HttpContext http, TenantAccess access, TenantProvisioning provisioning)
+    {
+        if (await ResolveAsync(http, access, slug, TenantRole.Admin) is not { } r)
+        {
+            return Denied(http);
+        }
+        if (!TenantRoles.TryParse(role ?? "", out var tenantRole))
+        {
+            return Message(http, "Role not changed", "A role is member or admin.", 400, back: $"/console/tenants/{slug}");
+        }
+        return await MembershipActAsync(http, slug, "Role not changed", async () =>
+        {
+            if (await provisioning.ChangeRoleAsync(r.Tenant!.Id, id, tenantRole, http.RequestAborted) is null)
             {
                 throw new MembershipConflictException("This tenant has no such member.");
             }

@@ -67,7 +67,8 @@ public sealed partial class TenantProvisioning(BrokerDbContext db, AuditLog audi
         email = email.Trim().ToLowerInvariant();
         if (await db.Memberships.AsNoTracking().SingleOrDefaultAsync(m => m.TenantId == tenantId && m.Email == email, ct) is { } existing)
         {
-            throw new MembershipConflictException($"{email} is already a member ({existing.Role.Name()}). Change a role with PUT …/members/{existing.Id}.");
+            throw new MembershipConflictException($"{email} is already a member ({existing.Role.Name()}). To change the role, use the role control beside "
+                + $"their name on the tenant page (in the API: PUT …/members/{existing.Id}).");
         }
         var personId = await db.People.Where(p => p.Email == email && p.EmailVerified)
             .OrderByDescending(p => p.LastSignInAt).Select(p => (Guid?)p.Id).FirstOrDefaultAsync(ct);
@@ -119,7 +120,8 @@ public sealed partial class TenantProvisioning(BrokerDbContext db, AuditLog audi
         if (membership.Role == TenantRole.Admin
             && !await db.Memberships.AnyAsync(m => m.TenantId == membership.TenantId && m.Role == TenantRole.Admin && m.Id != membership.Id, ct))
         {
-            throw new MembershipConflictException($"{membership.Email} is this tenant's only admin. Make someone else an admin first.");
+            throw new MembershipConflictException($"{membership.Email} is this tenant's only admin. Make someone else an admin first (invite them as admin, "
+                + "or change a member's role to admin), then try again.");
         }
     }
 

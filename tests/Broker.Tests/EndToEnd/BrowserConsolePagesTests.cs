@@ -102,10 +102,7 @@ public sealed class BrowserConsolePagesTests(PostgresServer postgres, BrowserFix
         await using var _ = context;
         var tenantUrl = $"{_brokerUrl}/console/tenants/household";
         await page.GotoAsync(tenantUrl);
-        await page.GetByLabel("Email").FillAsync("alice-admin@example.com");
-        await page.GetByLabel("Role").SelectOptionAsync("admin");
-        await page.GetByRole(AriaRole.Button, new() { Name = "Invite" }).ClickAsync();
-        await page.WaitForURLAsync(tenantUrl);
+        await InviteAsync(page, "alice-admin@example.com", "admin");
         Assert.Contains("alice-admin@example.com", await page.Locator("#members").InnerTextAsync());
 
         // Cancel changes nothing; the act itself refuses to leave the tenant without an admin, and says why.
@@ -118,6 +115,17 @@ public sealed class BrowserConsolePagesTests(PostgresServer postgres, BrowserFix
         Assert.Contains("only admin", await page.Locator("main").InnerTextAsync());
         await page.GotoAsync(tenantUrl);
         Assert.Contains("alice-admin@example.com", await page.Locator("#members").InnerTextAsync());
+
+        // Someone else made admin with the role control, the first admin may go.
+        await InviteAsync(page, "bob-admin@example.com", "member");
+        await page.GetByLabel("Role of bob-admin@example.com").SelectOptionAsync("admin");
+        await page.Locator("#members tr", new() { HasText = "bob-admin@example.com" }).GetByRole(AriaRole.Button, new() { Name = "Change" }).ClickAsync();
+        await page.WaitForURLAsync(tenantUrl);
+        Assert.Equal("admin", await page.GetByLabel("Role of bob-admin@example.com").InputValueAsync());
+        await page.Locator("#members tr", new() { HasText = "alice-admin@example.com" }).GetByRole(AriaRole.Link, new() { Name = "Remove…" }).ClickAsync();
+        await page.Locator("#confirm ~ .actions button").ClickAsync();
+        await page.WaitForURLAsync(tenantUrl);
+        Assert.DoesNotContain("alice-admin@example.com", await page.Locator("#members").InnerTextAsync());
 
         // A connect link: revoke asks, cancel keeps it, confirm withdraws it.
         Assert.Equal(1, await page.Locator("#links tbody tr").CountAsync());
@@ -349,6 +357,15 @@ public sealed class BrowserConsolePagesTests(PostgresServer postgres, BrowserFix
         Assert.Contains("Battery", main);
         Assert.Contains("Next poll", main);
         Assert.Contains("Virtual key", main);
+    }
+
+    private async Task InviteAsync(IPage page, string email, string role)
+    {
+        var invite = page.Locator("form[action$='/members']");
+        await invite.GetByLabel("Email").FillAsync(email);
+        await invite.GetByLabel("Role").SelectOptionAsync(role);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Invite" }).ClickAsync();
+        await page.WaitForURLAsync($"{_brokerUrl}/console/tenants/household");
     }
 
     private static async Task CheckAsync(IPage page, string? screenshot)
