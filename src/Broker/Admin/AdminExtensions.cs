@@ -25,6 +25,13 @@ public static class AdminExtensions
         builder.Services.AddRateLimiter(o =>
         {
             o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            // Say when to come back (the window's remaining seconds); the page for a browser repeats it in words.
+            o.OnRejected = (context, _) =>
+            {
+                context.HttpContext.Response.Headers.RetryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait)
+                    ? ((int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture) : "60";
+                return ValueTask.CompletedTask;
+            };
             // Per client address: a browser signs in or connects a handful of times, a script hammering it does not.
             o.AddPolicy(ConsoleEndpoints.SignInRateLimit, http => PerAddress(http, Limits(http).SignInPerMinute));
             o.AddPolicy(ConnectRateLimit, http => PerAddress(http, Limits(http).ConnectPerMinute));

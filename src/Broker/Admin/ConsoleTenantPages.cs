@@ -115,7 +115,7 @@ internal static class ConsoleTenantPages
     }
 
     private static async Task<IResult> InviteAsync(
-        string slug, [FromForm, SingleLine, MaxLength(320)] string email, [FromForm, SingleLine, MaxLength(16)] string? role, HttpContext http,
+        string slug, [FromForm, SingleLine, MaxLength(254)] string email, [FromForm, SingleLine, MaxLength(16)] string? role, HttpContext http,
         TenantAccess access, TenantProvisioning provisioning)
     {
         if (await ResolveAsync(http, access, slug, TenantRole.Admin) is not { } r)

@@ -20,7 +20,7 @@ public sealed record ConnectFailure(string Reason, int HttpStatus, string Title,
         "The sign-in at Tesla was cancelled, so nothing was linked and nothing was saved.");
     public static readonly ConnectFailure ResultUnavailable = new("result_unavailable", 404,
         "This page is not available here",
-        "What a connect linked is shown for 30 minutes, and only in the browser that connected. If you connected your account, it stays linked; the service that sent you the link can tell you more.");
+        "The result of a connect is shown for 30 minutes, and only in the browser that connected. If you connected your account, it stays linked; the service that sent you the link can tell you more.");
     public static readonly ConnectFailure TeslaRefused = new("tesla_refused", 502,
         "Tesla did not accept the sign-in",
         "Tesla refused to complete the sign-in (the code may have expired). Nothing was saved.");

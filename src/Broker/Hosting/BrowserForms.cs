@@ -11,6 +11,9 @@ namespace Broker.Hosting;
 /// </summary>
 public static class BrowserForms
 {
+    public const string ExpiredTitle = "This form has expired";
+    public const string ExpiredDetail = "The form's security token is missing or no longer valid. Go back, reload the page and try again.";
+
     public static RouteGroupBuilder RequireAntiforgeryOnEveryPost(this RouteGroupBuilder group)
     {
         group.WithMetadata(new RequireAntiforgeryTokenAttribute(required: true));
@@ -23,8 +26,7 @@ public static class BrowserForms
             }
             return http.Features.Get<IAntiforgeryValidationFeature>() is { IsValid: true }
                 ? await next(context)
-                : TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "This form has expired",
-                    detail: "The form's security token is missing or no longer valid. Go back, reload the page and try again.");
+                : TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: ExpiredTitle, detail: ExpiredDetail);
         });
         return group;
     }

@@ -50,6 +50,7 @@ internal sealed class BrowserProblemDetailsWriter : IProblemDetailsWriter
         {
             404 => ("Page not found", "There is nothing at this address. If someone sent you a link, check that it was copied whole."),
             405 => ("This address does not take that request", "The page you came from may be out of date. Go back and reload it."),
+            429 => ("Too many tries", $"Too many requests from your address in a short time. Wait {http.Response.Headers.RetryAfter.FirstOrDefault() ?? "60"} seconds, then try again."),
             _ => (context.ProblemDetails.Title ?? ReasonPhrases.GetReasonPhrase(status),
                 context.ProblemDetails.Detail ?? "The request could not be completed. Go back and try again."),
         };

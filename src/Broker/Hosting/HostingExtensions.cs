@@ -36,7 +36,16 @@ public static class HostingExtensions
         // response_mode=query). Registered after configuration, this rule wins even where an operator turns
         // Microsoft.AspNetCore up to Debug; warnings and errors of that category still pass.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
-        builder.Services.AddProblemDetails();
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
+        {
+            // A form that binds fields fails before the browser groups' filter (BrowserForms) can say why: the same words, whichever form.
+            if (context.ProblemDetails.Status == StatusCodes.Status400BadRequest
+                && context.HttpContext.Features.Get<Microsoft.AspNetCore.Antiforgery.IAntiforgeryValidationFeature>() is { IsValid: false })
+            {
+                context.ProblemDetails.Title = BrowserForms.ExpiredTitle;
+                context.ProblemDetails.Detail = BrowserForms.ExpiredDetail;
+            }
+        });
         // After the default writer, which declines when Accept names no JSON: the API still answers problem+json.
         builder.Services.AddSingleton<IProblemDetailsWriter, ApiProblemDetailsWriter>();
         // Before it, though, for a browser outside the API: a person is shown a page, not problem+json.

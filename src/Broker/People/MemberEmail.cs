@@ -13,7 +13,8 @@ public sealed partial class MemberEmailAttribute() : ValidationAttribute("The {0
 {
     public override bool IsValid(object? value) => value is not string email || IsValidEmail(email);
 
-    public static bool IsValidEmail(string email) => email.Length <= 320 && Shape().IsMatch(email);
+    /// <summary>The shape, and SMTP's lengths (RFC 5321 §4.5.3.1): 64 before the @, 254 in all, as a real mailbox has.</summary>
+    public static bool IsValidEmail(string email) => email.Length <= 254 && email.IndexOf('@') is > 0 and <= 64 && Shape().IsMatch(email);
 
     [GeneratedRegex(@"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\z")]
     private static partial Regex Shape();

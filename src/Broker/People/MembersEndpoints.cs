@@ -9,7 +9,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Broker.People;
 
-public sealed record InviteMemberRequest([property: Required, MemberEmail, MaxLength(320), SingleLine] string Email, TenantRole Role = TenantRole.Member);
+public sealed record InviteMemberRequest([property: Required, MemberEmail, MaxLength(254), SingleLine] string Email, TenantRole Role = TenantRole.Member);
 
 /// <summary>Body of <c>PUT …/members/{id}</c>: the member's new role.</summary>
 public sealed record ChangeRoleRequest([property: JsonRequired] TenantRole Role);

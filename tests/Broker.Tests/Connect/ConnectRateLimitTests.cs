@@ -17,8 +17,14 @@ public sealed class ConnectRateLimitTests(PostgresServer postgres) : BrokerTestB
 
         var page = await user.Browser.GetStringAsync($"/connect/{LinkToken}", Ct);
         var form = new FormUrlEncodedContent([new("__RequestVerificationToken", TeslaUser.Hidden(page, "__RequestVerificationToken"))]);
-        var third = await user.Browser.PostAsync($"/connect/{LinkToken}/start", form, Ct);
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/connect/{LinkToken}/start") { Content = form };
+        request.Headers.Accept.ParseAdd("text/html");   // as a browser asks
+        var third = await user.Browser.SendAsync(request, Ct);
 
         Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
+        // When to come back, in the header and in words.
+        var wait = Assert.Single(third.Headers.GetValues("Retry-After"));
+        Assert.InRange(int.Parse(wait), 1, 60);
+        Assert.Contains($"Wait {wait} seconds", await third.Content.ReadAsStringAsync(Ct));
     }
 }

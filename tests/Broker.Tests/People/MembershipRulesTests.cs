@@ -44,6 +44,8 @@ public sealed class MembershipRulesTests(PostgresServer postgres) : BrokerTestBa
     [InlineData("a@-example.com")]
     [InlineData("a..b@example.com")]
     [InlineData("@example.com")]
+    [InlineData("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@example.com")]   // 65 characters before the @
+    [InlineData("aaaaaaa@bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.com")]   // 255 in all
     public async Task AnInvitationGoesOnlyToAnAddressSomeoneCanSignInWith(string email)
     {
         var response = await ApiClient(ApiKey).PostAsJsonAsync("/api/v1/members", new { email, role = "member" }, Ct);
