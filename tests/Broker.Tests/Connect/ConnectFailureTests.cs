@@ -9,7 +9,8 @@ namespace Broker.Tests.Connect;
 /// <summary>Every broken callback shows a readable page with a way back, logs why without secrets, and stores nothing.</summary>
 public sealed partial class ConnectFailureTests(PostgresServer postgres) : BrokerTestBase(postgres)
 {
-    protected override Dictionary<string, string?> BrokerSettings => new() { ["Tesla:TokenRequestTimeoutSeconds"] = "1" };
+    // Short enough for the timeout case to fail fast, long enough that a loaded machine (load average 20) answers the others in time.
+    protected override Dictionary<string, string?> BrokerSettings => new() { ["Tesla:TokenRequestTimeoutSeconds"] = "5" };
 
     [Fact]
     public async Task CallbackWithoutStateIsRefused()
@@ -134,7 +135,7 @@ public sealed partial class ConnectFailureTests(PostgresServer postgres) : Broke
     }
 
     [Theory]
-    [InlineData(null, 4000, null)]             // Tesla takes longer than the broker waits
+    [InlineData(null, 12000, null)]            // Tesla takes longer than the broker waits (5 s)
     [InlineData(200, null, "malformed")]       // 200 with a body that is not JSON
     [InlineData(200, null, "{\"hello\":1}")]   // 200 JSON without a token
     [InlineData(503, null, null)]              // Tesla is down
