@@ -43,7 +43,7 @@ public static class AccountsEndpoints
             var accounts = await db.TeslaAccounts.AsNoTracking()
                 .Where(a => a.TenantId == tenantId)
                 .Include(a => a.Vehicles).Include(a => a.EnergySites)
-                .OrderBy(a => a.ConnectedAt)
+                .OrderBy(a => a.Id)   // first linked first (UUIDv7), the same in every view, whatever reconnects since
                 .ToListAsync(http.RequestAborted);
             return TypedResults.Ok(accounts.Select(a => a.ToResponse(requested)).ToArray());
         }).Describe("listAccounts", "List the tenant's Tesla accounts, with their vehicles, energy sites and what needs attention");
@@ -82,9 +82,13 @@ public static class AccountsEndpoints
     public static async Task<IReadOnlyList<string>> RequestedScopesAsync(BrokerDbContext db, Guid tenantId, TeslaOptions tesla, CancellationToken ct) =>
         ScopeCatalog.RequestedBy(await db.Tenants.AsNoTracking().SingleAsync(t => t.Id == tenantId, ct), tesla);
 
-    public static string[] Attention(this TeslaAccount a, IEnumerable<string> requestedScopes) =>
+    /// <summary>
+    /// What a person must do about an account; empty when nothing. A revoked account says only that: its scopes, keys and
+    /// tokens are moot until a reconnect, which is the one thing to do.
+    /// </summary>
+    public static string[] Attention(this TeslaAccount a, IEnumerable<string> requestedScopes) => a.Status == AccountStatus.Revoked ? ["revoked"] :
     [
-        .. a.Status switch { AccountStatus.NeedsReconnect => ["needs_reconnect"], AccountStatus.Revoked => ["revoked"], _ => Array.Empty<string>() },
+        .. a.Status == AccountStatus.NeedsReconnect ? ["needs_reconnect"] : Array.Empty<string>(),
         .. ScopeCatalog.Missing(requestedScopes, a.GrantedScopes).Any() ? ["missing_scopes"] : Array.Empty<string>(),
         .. a.Vehicles.Any(v => v.KeyPaired == false && v.RetiredAt is null) ? ["virtual_key_not_paired"] : Array.Empty<string>(),
         .. a.TokenRejectedSince is not null ? ["tesla_rejects_token"] : Array.Empty<string>(),

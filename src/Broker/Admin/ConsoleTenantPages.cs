@@ -43,7 +43,7 @@ internal static class ConsoleTenantPages
         }
         var (tenant, role, ct) = (r.Tenant!, r.Role!.Value, http.RequestAborted);
         var accounts = await db.TeslaAccounts.AsNoTracking().Where(a => a.TenantId == tenant.Id).Include(a => a.Vehicles).Include(a => a.EnergySites)
-            .OrderBy(a => a.ConnectedAt).ToListAsync(ct);
+            .OrderBy(a => a.Id).ToListAsync(ct);   // as the API lists them
         var links = await db.ConnectLinks.AsNoTracking().Where(l => l.TenantId == tenant.Id && l.RevokedAt == null).OrderBy(l => l.CreatedAt)
             .Select(l => new ConnectLinkResponse(l.Id, l.Label, l.CreatedAt, l.RevokedAt, l.LastUsedAt, null, l.AccountId, l.ExpiresAt, l.Region)).ToListAsync(ct);
         var members = await db.Memberships.AsNoTracking().Where(m => m.TenantId == tenant.Id).OrderBy(m => m.Email)

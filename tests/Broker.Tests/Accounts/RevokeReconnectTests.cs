@@ -15,7 +15,7 @@ public sealed class RevokeReconnectTests(PostgresServer postgres) : BrokerTestBa
     [Fact]
     public async Task RevokeDeletesTokensStopsPollingRemovesSeriesAndIsAudited()
     {
-        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo", ["openid", "offline_access", "vehicle_device_data", "vehicle_location"]);
         await PollAccountsAsync();
         var account = Assert.Single(await GetJsonAsync<AccountResponse[]>(ApiKey, "/api/v1/accounts"));
         Assert.Contains("tesla_vehicle_battery_level_percent{", await ScrapeMetricsAsync(ApiKey));
@@ -25,6 +25,9 @@ public sealed class RevokeReconnectTests(PostgresServer postgres) : BrokerTestBa
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var revoked = (await response.Content.ReadFromJsonAsync<Revoked>(Ct))!;
         Assert.Equal("revoked", revoked.Status);
+        // One thing to do about it, whatever else was amiss before (the simulator's cars have no virtual key).
+        Assert.Equal(["missing_scopes"], account.Attention);   // no energy data shared
+        Assert.Equal(["revoked"], Assert.Single(await GetJsonAsync<AccountResponse[]>(ApiKey, "/api/v1/accounts")).Attention);
         Assert.Equal($"{Simulator.AuthBaseUrl}/user/revoke/consent?revoke_client_id={SimulatorHost.ClientId}", revoked.TeslaConsentRevocationUrl);
         await using (var db = Broker.CreateDbContext())
         {
