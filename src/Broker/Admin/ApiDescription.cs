@@ -56,6 +56,14 @@ public static class ApiDescription
             }
             operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, context.Document)] = [] }];
             operation.Responses ??= new OpenApiResponses();
+            // Every refusal Broker answers is a problem document, whatever type the handler declared its body with.
+            foreach (var (status, response) in operation.Responses.Where(r => r.Key.StartsWith('4')))
+            {
+                if (response.Content?.Remove("application/json", out var body) == true)
+                {
+                    response.Content["application/problem+json"] = body;
+                }
+            }
             Problem(operation, "401", "No credential, or one Broker does not know (unknown, revoked or malformed key).");
             Problem(operation, "403", "The credential is valid but may not do this (its scope or role is too small, or the route is for operators).");
             // The tenant slug is bound by the route group, not by a handler parameter, so the document would not name it otherwise.

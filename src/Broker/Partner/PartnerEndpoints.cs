@@ -41,7 +41,7 @@ public static class PartnerEndpoints
                 ({ Length: > 0 } pem, false) => setup.ImportKeyAsync(pem, request.Replace, http.RequestAborted),
                 (null or "", true) => setup.GenerateKeyAsync(request.Replace, http.RequestAborted),
                 _ => throw new PartnerSetupException("Say what to do", "Send either privateKeyPem (a key to import) or generate: true, not both and not neither."),
-            })).Describe("setPartnerKey", "Generate or import the partner key pair");
+            })).Describe("setPartnerKey", "Generate or import the partner key pair").ProducesProblem(StatusCodes.Status409Conflict);
 
         group.MapPost("/registrations", async Task<Results<Ok<IReadOnlyList<PartnerRegistrationResponse>>, ProblemHttpResult>> (
             PartnerRegistrationRequest request, PartnerSetup setup, HttpContext http) =>

@@ -47,7 +47,7 @@ public static class MembersEndpoints
             {
                 return Conflict(ex);
             }
-        }).Describe("inviteMember", "Invite a person by verified email, as member or admin").RequireTenantRole(TenantRole.Admin);
+        }).Describe("inviteMember", "Invite a person by verified email, as member or admin").ProducesProblem(StatusCodes.Status409Conflict).RequireTenantRole(TenantRole.Admin);
 
         group.MapPut("/{id:guid}", async Task<Results<Ok<MemberResponse>, NotFound, ProblemHttpResult>> (
             Guid id, ChangeRoleRequest request, HttpContext http, TenantProvisioning provisioning) =>
@@ -61,7 +61,7 @@ public static class MembersEndpoints
             {
                 return Conflict(ex);
             }
-        }).Describe("changeMemberRole", "Change a member's role").RequireTenantRole(TenantRole.Admin);
+        }).Describe("changeMemberRole", "Change a member's role").ProducesProblem(StatusCodes.Status409Conflict).RequireTenantRole(TenantRole.Admin);
 
         group.MapDelete("/{id:guid}", async Task<Results<NoContent, NotFound, ProblemHttpResult>> (Guid id, HttpContext http, TenantProvisioning provisioning) =>
         {
@@ -73,7 +73,7 @@ public static class MembersEndpoints
             {
                 return Conflict(ex);
             }
-        }).Describe("removeMember", "Remove a member (a tenant keeps its last admin)").RequireTenantRole(TenantRole.Admin);
+        }).Describe("removeMember", "Remove a member (a tenant keeps its last admin)").ProducesProblem(StatusCodes.Status409Conflict).RequireTenantRole(TenantRole.Admin);
     }
 
     private static MemberResponse ToResponse(Membership m) => new(m.Id, m.Email, m.Role.Name(), m.PersonId != null, null, m.CreatedAt, m.CreatedBy);

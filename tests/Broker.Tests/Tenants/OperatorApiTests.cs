@@ -133,6 +133,11 @@ public sealed class OperatorApiTests(PostgresServer postgres) : BrokerTestBase(p
                 }
                 Assert.True(op.Value.TryGetProperty("security", out var security) && security.ToString().Contains("bearer"), $"{where} names no bearer scheme");
                 var responses = op.Value.GetProperty("responses");
+                foreach (var refusal in responses.EnumerateObject().Where(r => r.Name.StartsWith('4')))
+                {
+                    var types = refusal.Value.TryGetProperty("content", out var content) ? content.EnumerateObject().Select(c => c.Name).ToList() : [];
+                    Assert.True(types.SequenceEqual(["application/problem+json"]), $"{where}: {refusal.Name} is [{string.Join(", ", types)}]");
+                }
                 foreach (var status in path.Name.Contains('{') ? new[] { "401", "403", "404" } : ["401", "403"])
                 {
                     Assert.True(responses.TryGetProperty(status, out var response), $"{where} does not describe {status}");
@@ -144,6 +149,8 @@ public sealed class OperatorApiTests(PostgresServer postgres) : BrokerTestBase(p
         Assert.Equal(ids.Count, ids.Distinct().Count());
         Assert.Contains("listAccounts", ids);
         Assert.Contains("listAccountsForTenant", ids);
+        Assert.True(document.GetProperty("paths").GetProperty("/api/v1/members/{id}").GetProperty("delete").GetProperty("responses").TryGetProperty("409", out _),
+            "removing a member can be refused (the last admin): 409 described");
 
         var account = document.GetProperty("components").GetProperty("schemas").GetProperty("AccountResponse").GetProperty("properties");
         Assert.Equal(global::Broker.Admin.ApiDescription.AccountStatuses, account.GetProperty("status").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
