@@ -5,6 +5,7 @@ using Broker.Hosting;
 using Broker.Partner;
 using Broker.People;
 using Broker.Tenants;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using static Broker.Admin.ConsolePages;
@@ -40,8 +41,28 @@ internal static class ConsoleOperatorPages
         return Page<AuditPage>(new { Frame = Frame(http), Events = events, LinkLabels = await AuditLabels.LinksAsync(db, events, http.RequestAborted) });
     }
 
-    private static async Task<IResult> OperatorAsync(HttpContext http, BrokerDbContext db, PartnerSetup partner) =>
-        await OperatorPageAsync(http, db, partner, null);
+    /// <summary>The operator page, with the outcome of the partner act just done (post, redirect, show once: a reload sends nothing again).</summary>
+    private static async Task<IResult> OperatorAsync(HttpContext http, BrokerDbContext db, PartnerSetup partner)
+    {
+        OperatorPage.Outcome? outcome = null;
+        if (http.Request.Cookies[OutcomeCookie] is { } sealedOutcome)
+        {
+            http.Response.Cookies.Delete(OutcomeCookie, new CookieOptions { Path = "/console/operator", Secure = http.Request.IsHttps, SameSite = SameSiteMode.Strict });
+            try
+            {
+                outcome = System.Text.Json.JsonSerializer.Deserialize<OperatorPage.Outcome>(OutcomeProtector(http).Unprotect(sealedOutcome));
+            }
+            catch (System.Security.Cryptography.CryptographicException)
+            {
+            }
+        }
+        return await OperatorPageAsync(http, db, partner, outcome);
+    }
+
+    private const string OutcomeCookie = "broker.console.outcome";
+
+    private static ITimeLimitedDataProtector OutcomeProtector(HttpContext http) =>
+        http.RequestServices.GetRequiredService<IDataProtectionProvider>().CreateProtector("Broker.Console.Outcome.v1").ToTimeLimitedDataProtector();
 
     /// <summary>The operator page, with the outcome of the act just done on top (green when it worked, red when any part failed).</summary>
     private static async Task<IResult> OperatorPageAsync(HttpContext http, BrokerDbContext db, PartnerSetup partner, OperatorPage.Outcome? outcome, int status = 200)
@@ -67,15 +88,18 @@ internal static class ConsoleOperatorPages
 
     private static async Task<IResult> PartnerActAsync(HttpContext http, BrokerDbContext db, PartnerSetup partner, Func<Task<OperatorPage.Outcome>> act)
     {
+        OperatorPage.Outcome outcome;
         try
         {
-            var outcome = await act();
-            return await OperatorPageAsync(http, db, partner, outcome); // as the API: the act ran; each region says how it went
+            outcome = await act();   // as the API: the act ran; each region says how it went
         }
         catch (PartnerSetupException ex)
         {
-            return await OperatorPageAsync(http, db, partner, new OperatorPage.Outcome(false, [$"{ex.Title}: {ex.Message}"]), ex.Status);
+            outcome = new OperatorPage.Outcome(false, [$"{ex.Title}: {ex.Message}"]);
         }
+        http.Response.Cookies.Append(OutcomeCookie, OutcomeProtector(http).Protect(System.Text.Json.JsonSerializer.Serialize(outcome), TimeSpan.FromMinutes(2)),
+            new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = http.Request.IsHttps, Path = "/console/operator", MaxAge = TimeSpan.FromMinutes(2) });
+        return TypedResults.Redirect("/console/operator");
     }
 
     private static async Task<IResult> CreateOperatorKeyAsync(

@@ -144,8 +144,8 @@ internal static class ConsoleTenantPages
         return member is null
             ? Message(http, "Not found", "This tenant has no such member.", 404, back: $"/console/tenants/{slug}")
             : Confirm(http, self ? "Leave this tenant?" : $"Remove {member.Email}?",
-                (self ? "You will no longer see this tenant." : $"{member.Email} will no longer see {r.Tenant!.Name}.")
-                + " Their console sessions end at once; an admin can invite them again.",
+                self ? $"You will no longer see {r.Tenant!.Name}, and you are signed out of the console at once. An admin can invite you again."
+                    : $"{member.Email} will no longer see {r.Tenant!.Name}, and is signed out of the console at once. An admin can invite them again.",
                 $"/console/tenants/{slug}/members/{id}/remove", self ? "Leave" : "Remove", $"/console/tenants/{slug}");
     }
 

@@ -275,6 +275,15 @@ public sealed class BrowserConsolePagesTests(PostgresServer postgres, BrowserFix
         Assert.Contains("https://broker.test/.well-known/appspecific/com.tesla.3p.public-key.pem", text);
         Assert.DoesNotContain("client secret", text, StringComparison.OrdinalIgnoreCase);   // not a credentials problem
         Assert.Contains("public-key.pem", await page.Locator("#partner-registrations td.bad-text").InnerTextAsync());   // the one failed row, in red
+
+        // The act was posted, redirected and shown once: a reload asks Tesla nothing again.
+        await using (var db = _stack.Broker.CreateDbContext())
+        {
+            var attempts = await db.AuditEvents.CountAsync(e => e.Action.StartsWith("partner.registration"), Ct);
+            await page.ReloadAsync();
+            Assert.Equal(0, await page.Locator("#outcome").CountAsync());
+            Assert.Equal(attempts, await db.AuditEvents.CountAsync(e => e.Action.StartsWith("partner.registration"), Ct));
+        }
     }
 
     [Fact]

@@ -81,15 +81,15 @@ public sealed class SecretsNeverLeakTests(PostgresServer postgres) : ConsoleTest
     private async Task LiveALifeAsync(List<(string What, string Value)> secrets)
     {
         var op = await new ConsolePerson(Broker).SignInAsync(Provider, "operator@example.com", "operator-demo");
-        AssertStatus(HttpStatusCode.OK, await op.PostFormAsync("/console/operator/partner/key"));
-        AssertStatus(HttpStatusCode.OK, await op.PostFormAsync("/console/operator/partner/registrations", KeyValuePair.Create("region", "na")));
+        AssertStatus(HttpStatusCode.Redirect, await op.PostFormAsync("/console/operator/partner/key"));
+        AssertStatus(HttpStatusCode.Redirect, await op.PostFormAsync("/console/operator/partner/registrations", KeyValuePair.Create("region", "na")));
         await AddPartnerKeyAsync(secrets, "generated partner private key");
         using var imported = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var operatorApi = ApiClient(BrokerApplication.OperatorToken);
         AssertStatus(HttpStatusCode.OK, await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { privateKeyPem = imported.ExportECPrivateKeyPem(), replace = true }, Ct));
         AssertStatus(HttpStatusCode.BadRequest, await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { privateKeyPem = imported.ExportPkcs8PrivateKeyPem()[..120], replace = true }, Ct));
         await AddPartnerKeyAsync(secrets, "imported partner private key");
-        AssertStatus(HttpStatusCode.OK, await op.PostFormAsync("/console/operator/partner/registrations", KeyValuePair.Create("region", "na")));
+        AssertStatus(HttpStatusCode.Redirect, await op.PostFormAsync("/console/operator/partner/registrations", KeyValuePair.Create("region", "na")));
 
         await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
         await NewUser().ConnectAsync(LinkToken, "bob@example.com", "bob-demo", ["openid", "offline_access", "vehicle_device_data"]);
