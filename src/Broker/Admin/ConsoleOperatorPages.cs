@@ -38,7 +38,12 @@ internal static class ConsoleOperatorPages
             return Message(http, "Not allowed", "The full audit log is for operators. Tenant admins find their tenant's log on the tenant page.", 403, back: "/console");
         }
         var events = await AuditEndpoints.Page(db.AuditEvents, before).ToListAsync(http.RequestAborted);
-        return Page<AuditPage>(new { Frame = Frame(http), Events = events, LinkLabels = await AuditLabels.LinksAsync(db, events, http.RequestAborted) });
+        var tenants = events.Where(e => e.TenantId is not null).Select(e => e.TenantId!.Value).Distinct().ToList();
+        var slugs = await db.Tenants.AsNoTracking().Where(t => tenants.Contains(t.Id)).ToDictionaryAsync(t => t.Id, t => t.Slug, http.RequestAborted);
+        return Page<AuditPage>(new
+        {
+            Frame = Frame(http), Events = events, LinkLabels = await AuditLabels.LinksAsync(db, events, http.RequestAborted), TenantSlugs = slugs,
+        });
     }
 
     /// <summary>The operator page, with the outcome of the partner act just done (post, redirect, show once: a reload sends nothing again).</summary>

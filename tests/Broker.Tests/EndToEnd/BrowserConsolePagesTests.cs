@@ -313,6 +313,11 @@ public sealed class BrowserConsolePagesTests(PostgresServer postgres, BrowserFix
         Assert.DoesNotMatch("connect-link:[0-9a-f-]{36}", await audit.InnerTextAsync());
         var code = connected.Locator("code").First;
         Assert.Equal("nowrap", await code.EvaluateAsync<string>("e => getComputedStyle(e).whiteSpace"));
+
+        // The operator's log of every tenant says whose each event is.
+        await page.GotoAsync($"{_brokerUrl}/console/audit");
+        var everyone = page.Locator(".audit tr", new() { HasText = "account.connected" });
+        Assert.Equal("household", await everyone.Locator("td").Nth(1).InnerTextAsync());
     }
 
     [Fact]
