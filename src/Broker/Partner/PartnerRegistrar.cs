@@ -13,7 +13,7 @@ namespace Broker.Partner;
 /// </summary>
 public sealed class PartnerRegistrar(
     BrokerDbContext db, TeslaAuthClient auth, TeslaFleetClient fleet, IOptions<TeslaOptions> tesla, IOptions<PartnerOptions> options,
-    TimeProvider time, ILogger<PartnerRegistrar> logger)
+    TeslaAppGuard apps, TimeProvider time, ILogger<PartnerRegistrar> logger)
 {
     public async Task<PartnerRegistration> RegisterAsync(string region, string domain, PartnerKey key, CancellationToken ct)
     {
@@ -27,6 +27,7 @@ public sealed class PartnerRegistrar(
         {
             var token = await auth.GetPartnerTokenAsync(realm, baseUrl, options.Value.Scopes, ct);
             await fleet.RegisterPartnerAsync(baseUrl, token.AccessToken, domain, ct);
+            await apps.LiftedAsync(region, ct);   // Tesla just answered this app's Fleet API call: whatever disabled it is over
             row.PublicKeyHex = await fleet.GetPartnerPublicKeyAsync(baseUrl, token.AccessToken, domain, ct);
             if (string.Equals(row.PublicKeyHex, key.PublicKeyHex, StringComparison.OrdinalIgnoreCase))
             {

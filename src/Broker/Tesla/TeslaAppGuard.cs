@@ -67,7 +67,8 @@ public sealed class TeslaAppGuard(
             .ExecuteUpdateAsync(s => s.SetProperty(a => a.DisabledSince, (DateTimeOffset?)null).SetProperty(a => a.NextProbeAt, (DateTimeOffset?)null), ct);
         if (lifted > 0)
         {
-            audit.Add("tesla.app_enabled", detail: $"realm={realm}");
+            // Whoever's request Tesla happened to answer (a person connecting, an operator registering) did not enable it: Tesla did.
+            audit.Add("tesla.app_enabled", detail: $"realm={realm}", actor: "tesla");
             logger.LogWarning("Tesla accepts this app again in realm {Realm}: polling resumes", realm);
         }
     }

@@ -11,6 +11,9 @@ namespace Broker.Tests.Tesla;
 /// </summary>
 public sealed class TeslaAppDisabledTests(PostgresServer postgres) : BrokerTestBase(postgres)
 {
+    // A partner domain, so the operator can register with Tesla (the app's other Fleet API calls).
+    protected override Dictionary<string, string?> BrokerSettings => new() { ["Partner:Domain"] = "broker.test" };
+
     [Theory]
     [InlineData(403)]
     [InlineData(402)]
@@ -76,6 +79,24 @@ public sealed class TeslaAppDisabledTests(PostgresServer postgres) : BrokerTestB
         await using var db = Broker.CreateDbContext();
         Assert.Null((await db.TeslaApps.SingleAsync(Ct)).DisabledSince);
         Assert.Equal(1, await db.AuditEvents.CountAsync(e => e.Action == "tesla.app_enabled", Ct));
+    }
+
+    [Fact]
+    public async Task APartnerRegistrationTeslaAnswersLiftsTheDisabledAppInTeslasName()
+    {
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        await SetRefusalAsync(403);
+        await PollAccountsAsync();
+        await SetRefusalAsync(null);
+        Simulator.PartnerWeb = () => Broker.Server.CreateHandler();   // Tesla downloads the public key from the broker
+        var operatorApi = ApiClient(BrokerApplication.OperatorToken);
+        (await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { generate = true }, Ct)).EnsureSuccessStatusCode();
+
+        (await operatorApi.PostAsJsonAsync("/api/v1/partner/registrations", new { region = "na" }, Ct)).EnsureSuccessStatusCode();
+
+        await using var db = Broker.CreateDbContext();
+        Assert.Null((await db.TeslaApps.SingleAsync(Ct)).DisabledSince);
+        Assert.Equal("tesla", (await db.AuditEvents.SingleAsync(e => e.Action == "tesla.app_enabled", Ct)).Actor);
     }
 
     [Fact]
