@@ -54,7 +54,8 @@ internal static class ConsoleAccountPages
             Frame = Frame(http), TenantSlug = r.Tenant!.Slug, TenantName = r.Tenant.Name, Account = account.ToResponse(ScopeCatalog.RequestedBy(r.Tenant, tesla.Value)),
             Token = token, Now = now, CanRevoke = r.Role == TenantRole.Admin,
             ConsentRevocationUrl = tesla.Value.RealmOfRegion(account.Region).ConsentRevocationUrl(),
-            PairingUrl = partner.Value.PairingUrl(),
+            // Pairing adds the partner key to the car: without a key there is nothing to pair yet.
+            PairingUrl = await db.PartnerKeys.AnyAsync(ct) ? partner.Value.PairingUrl() : null,
             Cars = account.Vehicles.OrderBy(v => v.RetiredAt is not null).ThenBy(v => v.DisplayName).ThenBy(v => v.Vin)
                 .Select(v => new AccountPage.Car(v, cars.GetValueOrDefault(v.Id))).ToList(),
             Sites = account.EnergySites.OrderBy(s => s.RetiredAt is not null).ThenBy(s => s.SiteName)

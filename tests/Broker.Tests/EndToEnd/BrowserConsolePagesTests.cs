@@ -371,6 +371,8 @@ public sealed class BrowserConsolePagesTests(PostgresServer postgres, BrowserFix
         Assert.Contains("Battery", main);
         Assert.Contains("Next poll", main);
         Assert.Contains("Virtual key", main);
+        Assert.DoesNotContain("Pairing link for the owner", main);   // no partner key yet: nothing a car could pair with
+        Assert.Contains("an operator first sets up the partner key", main);
     }
 
     private async Task InviteAsync(IPage page, string email, string role)
