@@ -70,28 +70,28 @@ internal static class ConsoleOperatorPages
         http.RequestServices.GetRequiredService<IDataProtectionProvider>().CreateProtector("Broker.Console.Outcome.v1").ToTimeLimitedDataProtector();
 
     /// <summary>The operator page, with the outcome of the act just done on top (green when it worked, red when any part failed).</summary>
-    private static async Task<IResult> OperatorPageAsync(HttpContext http, BrokerDbContext db, PartnerSetup partner, OperatorPage.Outcome? outcome, int status = 200)
+    private static async Task<IResult> OperatorPageAsync(HttpContext http, BrokerDbContext db, PartnerSetup partner, OperatorPage.Outcome? outcome)
     {
         var keys = await db.OperatorApiKeys.AsNoTracking().OrderBy(k => k.CreatedAt)
             .Select(k => new OperatorKeyResponse(k.Id, k.DisplayPrefix, k.Label, k.Scope.Name(), k.CreatedBy, k.CreatedAt, k.RevokedAt, null)).ToListAsync(http.RequestAborted);
-        return Page<OperatorPage>(new { Frame = Frame(http), Keys = keys, Partner = await partner.GetStatusAsync(http.RequestAborted), Result = outcome }, status);
+        return Page<OperatorPage>(new { Frame = Frame(http), Keys = keys, Partner = await partner.GetStatusAsync(http.RequestAborted), Result = outcome });
     }
 
     private static async Task<IResult> PartnerKeyAsync(
-        [FromForm, MultiLine, MaxLength(16_384)] string? privateKeyPem, [FromForm] bool? replace, HttpContext http, BrokerDbContext db, PartnerSetup partner) =>
-        await PartnerActAsync(http, db, partner, async () => new OperatorPage.Outcome(true, [privateKeyPem is { Length: > 0 } pem
+        [FromForm, MultiLine, MaxLength(16_384)] string? privateKeyPem, [FromForm] bool? replace, HttpContext http, PartnerSetup partner) =>
+        await PartnerActAsync(http, async () => new OperatorPage.Outcome(true, [privateKeyPem is { Length: > 0 } pem
             ? $"Imported key {(await partner.ImportKeyAsync(pem, replace == true, http.RequestAborted)).PublicKeyHex[..18]}…. Register it in every region next."
             : $"Generated key {(await partner.GenerateKeyAsync(replace == true, http.RequestAborted)).PublicKeyHex[..18]}…. Register it in every region next."]));
 
-    private static async Task<IResult> PartnerRegisterAsync([FromForm, SingleLine, MaxLength(8)] string? region, HttpContext http, BrokerDbContext db, PartnerSetup partner) =>
-        await PartnerActAsync(http, db, partner, async () =>
+    private static async Task<IResult> PartnerRegisterAsync([FromForm, SingleLine, MaxLength(8)] string? region, HttpContext http, PartnerSetup partner) =>
+        await PartnerActAsync(http, async () =>
         {
             var rows = await partner.RegisterAsync(string.IsNullOrEmpty(region) ? null : region, http.RequestAborted);
             return new OperatorPage.Outcome(rows.All(r => r.Status == "registered"),
                 [.. rows.Select(r => $"{r.Region.ToUpperInvariant()}: {(r.Status == "registered" ? "registered" : $"failed. {r.Error}")}")]);
         });
 
-    private static async Task<IResult> PartnerActAsync(HttpContext http, BrokerDbContext db, PartnerSetup partner, Func<Task<OperatorPage.Outcome>> act)
+    private static async Task<IResult> PartnerActAsync(HttpContext http, Func<Task<OperatorPage.Outcome>> act)
     {
         OperatorPage.Outcome outcome;
         try
