@@ -61,9 +61,9 @@ public sealed class PartnerSetup(
     {
         if (!replace && await keys.CurrentAsync(ct) is { } current)
         {
-            throw new PartnerSetupException("A partner key is in use", $"Key {current.PublicKeyHex[..18]}… is the one cars are paired with and Tesla has "
-                + "registered. A new one un-pairs every car until its owner pairs again, and needs registering in every region. "
-                + "Ask again with replace: true if that is what you want.", StatusCodes.Status409Conflict);
+            throw new PartnerSetupException("A partner key is in use", $"Key {current.PublicKeyHex[..18]}… is the current partner key: cars pair with it "
+                + "and Tesla registers it. A new one un-pairs every car paired with it until its owner pairs again, and needs registering in every "
+                + "region. To go ahead, tick \"Replace the key cars are paired with\" (in the API: replace: true).", StatusCodes.Status409Conflict);
         }
     }
 
