@@ -5,7 +5,6 @@ using Broker.Hosting;
 using Broker.Partner;
 using Broker.People;
 using Broker.Tenants;
-using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 using static Broker.Admin.ConsolePages;
@@ -49,25 +48,11 @@ internal static class ConsoleOperatorPages
     /// <summary>The operator page, with the outcome of the partner act just done (post, redirect, show once: a reload sends nothing again).</summary>
     private static async Task<IResult> OperatorAsync(HttpContext http, BrokerDbContext db, PartnerSetup partner)
     {
-        OperatorPage.Outcome? outcome = null;
-        if (http.Request.Cookies[OutcomeCookie] is { } sealedOutcome)
-        {
-            http.Response.Cookies.Delete(OutcomeCookie, new CookieOptions { Path = "/console/operator", Secure = http.Request.IsHttps, SameSite = SameSiteMode.Strict });
-            try
-            {
-                outcome = System.Text.Json.JsonSerializer.Deserialize<OperatorPage.Outcome>(OutcomeProtector(http).Unprotect(sealedOutcome));
-            }
-            catch (System.Security.Cryptography.CryptographicException)
-            {
-            }
-        }
+        var outcome = TakeOnce<OperatorPage.Outcome>(http, OutcomeCookie, "/console/operator");
         return await OperatorPageAsync(http, db, partner, outcome);
     }
 
     private const string OutcomeCookie = "broker.console.outcome";
-
-    private static ITimeLimitedDataProtector OutcomeProtector(HttpContext http) =>
-        http.RequestServices.GetRequiredService<IDataProtectionProvider>().CreateProtector("Broker.Console.Outcome.v1").ToTimeLimitedDataProtector();
 
     /// <summary>The operator page, with the outcome of the act just done on top (green when it worked, red when any part failed).</summary>
     private static async Task<IResult> OperatorPageAsync(HttpContext http, BrokerDbContext db, PartnerSetup partner, OperatorPage.Outcome? outcome)
@@ -102,8 +87,7 @@ internal static class ConsoleOperatorPages
         {
             outcome = new OperatorPage.Outcome(false, [$"{ex.Title}: {ex.Message}"]);
         }
-        http.Response.Cookies.Append(OutcomeCookie, OutcomeProtector(http).Protect(System.Text.Json.JsonSerializer.Serialize(outcome), TimeSpan.FromMinutes(2)),
-            new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = http.Request.IsHttps, Path = "/console/operator", MaxAge = TimeSpan.FromMinutes(2) });
+        SealOnce(http, OutcomeCookie, "/console/operator", outcome, TimeSpan.FromMinutes(2));
         return TypedResults.Redirect("/console/operator");
     }
 

@@ -51,11 +51,7 @@ internal static class ConsolePages
     /// </summary>
     public static IResult ShowOnce(HttpContext http, string title, string message, string secret, string back)
     {
-        var sealedSecret = Protector(http).Protect(System.Text.Json.JsonSerializer.Serialize(new OnceShown(title, message, secret, back, SessionOf(http))), TimeSpan.FromMinutes(5));
-        http.Response.Cookies.Append(SecretCookie, sealedSecret, new CookieOptions
-        {
-            HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = http.Request.IsHttps, Path = "/console/secret", MaxAge = TimeSpan.FromMinutes(5),
-        });
+        SealOnce(http, SecretCookie, "/console/secret", new OnceShown(title, message, secret, back, SessionOf(http)), TimeSpan.FromMinutes(5));
         return TypedResults.Redirect("/console/secret");
     }
 
@@ -63,16 +59,7 @@ internal static class ConsolePages
     public static IResult ShowSecret(HttpContext http)
     {
         http.Response.Headers.CacheControl = "no-store";
-        var cookie = http.Request.Cookies[SecretCookie];
-        http.Response.Cookies.Delete(SecretCookie, new CookieOptions { Path = "/console/secret", Secure = http.Request.IsHttps, SameSite = SameSiteMode.Strict });
-        OnceShown? shown = null;
-        try
-        {
-            shown = cookie is null ? null : System.Text.Json.JsonSerializer.Deserialize<OnceShown>(Protector(http).Unprotect(cookie));
-        }
-        catch (System.Security.Cryptography.CryptographicException)
-        {
-        }
+        var shown = TakeOnce<OnceShown>(http, SecretCookie, "/console/secret");
         // Bound to the console session that made it: a copied cookie shows nothing in another session (another person on a shared browser).
         if (shown is not null && shown.Session != SessionOf(http))
         {
@@ -84,6 +71,37 @@ internal static class ConsolePages
             : Page<MessagePage>(new { Title = shown.Title, Message = shown.Message, Secret = shown.Secret, Tone = "ok", Frame = Frame(http), LinkUrl = shown.Back, LinkText = "Done" });
     }
 
+    /// <summary>
+    /// The carrier of post, redirect, show once: <paramref name="value"/> sealed (Data Protection, time-limited) into an HttpOnly,
+    /// SameSite=Strict cookie scoped to the page that shows it.
+    /// </summary>
+    public static void SealOnce<T>(HttpContext http, string cookie, string path, T value, TimeSpan lifetime)
+    {
+        var sealedValue = Protector(http, cookie).Protect(System.Text.Json.JsonSerializer.Serialize(value), lifetime);
+        http.Response.Cookies.Append(cookie, sealedValue, new CookieOptions
+        {
+            HttpOnly = true, SameSite = SameSiteMode.Strict, Secure = http.Request.IsHttps, Path = path, MaxAge = lifetime,
+        });
+    }
+
+    /// <summary>What <see cref="SealOnce"/> sealed, dropping the cookie; null when there is none, or it expired or was tampered with.</summary>
+    public static T? TakeOnce<T>(HttpContext http, string cookie, string path) where T : class
+    {
+        if (http.Request.Cookies[cookie] is not { } sealedValue)
+        {
+            return null;
+        }
+        http.Response.Cookies.Delete(cookie, new CookieOptions { Path = path, Secure = http.Request.IsHttps, SameSite = SameSiteMode.Strict });
+        try
+        {
+            return System.Text.Json.JsonSerializer.Deserialize<T>(Protector(http, cookie).Unprotect(sealedValue));
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            return null;
+        }
+    }
+
     private const string SecretCookie = "broker.console.secret";
 
     private sealed record OnceShown(string Title, string Message, string Secret, string Back, string Session);
@@ -91,6 +109,7 @@ internal static class ConsolePages
     /// <summary>The console session this request belongs to (<see cref="People.ConsoleSessionStore.SessionClaim"/>).</summary>
     private static string SessionOf(HttpContext http) => http.User.FindFirst(People.ConsoleSessionStore.SessionClaim)?.Value ?? "";
 
-    private static ITimeLimitedDataProtector Protector(HttpContext http) =>
-        http.RequestServices.GetRequiredService<IDataProtectionProvider>().CreateProtector("Broker.Console.ShownOnce.v1").ToTimeLimitedDataProtector();
+    /// <summary>One purpose per cookie: what one page sealed no other page can open.</summary>
+    private static ITimeLimitedDataProtector Protector(HttpContext http, string cookie) =>
+        http.RequestServices.GetRequiredService<IDataProtectionProvider>().CreateProtector($"Broker.Console.Once.{cookie}").ToTimeLimitedDataProtector();
 }

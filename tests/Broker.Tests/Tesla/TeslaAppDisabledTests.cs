@@ -69,10 +69,7 @@ public sealed class TeslaAppDisabledTests(PostgresServer postgres) : BrokerTestB
     [Fact]
     public async Task AConnectThatTeslaAnswersLiftsTheDisabledApp()
     {
-        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
-        await SetRefusalAsync(403);
-        await PollAccountsAsync();
-        await SetRefusalAsync(null);
+        await DisableTheAppThenStopRefusingAsync();
 
         await NewUser().ConnectAsync(LinkToken, "bob@example.com", "bob-demo");
 
@@ -84,10 +81,7 @@ public sealed class TeslaAppDisabledTests(PostgresServer postgres) : BrokerTestB
     [Fact]
     public async Task APartnerRegistrationTeslaAnswersLiftsTheDisabledAppInTeslasName()
     {
-        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
-        await SetRefusalAsync(403);
-        await PollAccountsAsync();
-        await SetRefusalAsync(null);
+        await DisableTheAppThenStopRefusingAsync();
         Simulator.PartnerWeb = () => Broker.Server.CreateHandler();   // Tesla downloads the public key from the broker
         var operatorApi = ApiClient(BrokerApplication.OperatorToken);
         (await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { generate = true }, Ct)).EnsureSuccessStatusCode();
@@ -111,6 +105,15 @@ public sealed class TeslaAppDisabledTests(PostgresServer postgres) : BrokerTestB
         var app = await db.TeslaApps.SingleAsync(Ct);
         Assert.Equal(("global", 403, "account disabled: EXCEEDED_LIMIT"), (app.Realm, app.Status, app.Error));
         Assert.NotNull(app.DisabledSince);
+    }
+
+    /// <summary>Alice connected, a poll meets Tesla's refusal of the app, then Tesla stops refusing: the broker does not know yet.</summary>
+    private async Task DisableTheAppThenStopRefusingAsync()
+    {
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        await SetRefusalAsync(403);
+        await PollAccountsAsync();
+        await SetRefusalAsync(null);
     }
 
     private async Task SetRefusalAsync(int? status)
