@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Reflection;
+using System.Text.Json;
 using System.Security.Cryptography;
 using Broker.Hosting;
 using Broker.Tests.Infrastructure;
@@ -191,6 +192,7 @@ public sealed class InputRulesTests(PostgresServer postgres) : ConsoleTestBase(p
         var key = ApiClient(ApiKey);
         var op = ApiClient(BrokerApplication.OperatorToken);
         var person = await new ConsolePerson(Broker).SignInAsync(Provider, "operator@example.com", "operator-demo");
+        var pat = await (await key.PostAsJsonAsync("/api/v1/members", new { email = "pat@example.com", role = "member" }, Ct)).Content.ReadFromJsonAsync<JsonElement>(Ct);
         var before = await DatabaseSnapshot.TakeAsync(Broker.ConnectionString, Ct, "console_sessions");
 
         object[] outOfRange = [2, 5, "5", -1, "-1", "1", "Owner", "", "Admin,Member", "Member, Admin", 1.5, true];
@@ -207,6 +209,8 @@ public sealed class InputRulesTests(PostgresServer postgres) : ConsoleTestBase(p
         {
             var invite = await person.PostFormAsync("/console/tenants/household/members", new("email", "mallory@example.com"), new("role", role));
             Assert.True(invite.StatusCode == HttpStatusCode.BadRequest, $"console role {role}: {(int)invite.StatusCode}");
+            var change = await person.PostFormAsync($"/console/tenants/household/members/{pat.GetProperty("id").GetGuid()}/role", KeyValuePair.Create("role", role));
+            Assert.True(change.StatusCode == HttpStatusCode.BadRequest, $"console role change to {role}: {(int)change.StatusCode}");
             var apiKey = await person.PostFormAsync("/console/tenants/household/api-keys", new("label", "x"), new("scope", role));
             Assert.True(apiKey.StatusCode == HttpStatusCode.BadRequest, $"console key scope {role}: {(int)apiKey.StatusCode}");
             var opKey = await person.PostFormAsync("/console/operator/keys", new("label", "x"), new("scope", role));
