@@ -18,6 +18,7 @@ export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPE
 # Demo ports and paths (the simulator's defaults are 7800/7801/7802 and, for its China realm, 7803/7804; see its appsettings.json).
 readonly DEMO_DIR="$ROOT/.demo"
 readonly DEMO_PG_PORT=55433
+readonly DEMO_MQTT_PORT=51883
 readonly DEMO_BROKER_PORT=5080
 readonly SIM_AUTH_PORT=7800 SIM_NA_PORT=7801 SIM_EU_PORT=7802 SIM_CN_AUTH_PORT=7803 SIM_CN_PORT=7804
 # Tesla China's demo app at the simulator's China auth server (its seed file registers it; Tesla China knows no global app).
@@ -210,14 +211,14 @@ cmd_postgres() {
 # test — install prerequisites, private Postgres, dotnet test, count results from TRX
 # ---------------------------------------------------------------------------------------------
 
-# Tests drive a real browser, nginx, Prometheus and validate docker-compose.yml.
+# Tests drive a real browser, nginx, Prometheus, mosquitto (Fleet Telemetry's MQTT broker) and validate docker-compose.yml.
 ensure_test_packages() {
   local missing=() cmd
-  for cmd in chromium nginx prometheus promtool docker-compose; do
+  for cmd in chromium nginx prometheus promtool docker-compose mosquitto mosquitto_passwd; do
     command -v "$cmd" >/dev/null 2>&1 || [[ -x /usr/sbin/$cmd ]] || missing+=("$cmd")
   done
   (( ${#missing[@]} == 0 )) && return 0
-  local pkgs=(chromium nginx prometheus docker-compose)
+  local pkgs=(chromium nginx prometheus docker-compose mosquitto mosquitto-clients)
   if is_root; then
     say "installing test prerequisites (missing: ${missing[*]})"
     apt-get update
@@ -411,10 +412,47 @@ demo_secrets() {
   grep -q '^DEMO_OPERATOR_TOKEN=' "$f" || echo "DEMO_OPERATOR_TOKEN='op_$(random_urlsafe 32)'" >>"$f"
   grep -q '^DEMO_CONSOLE_SECRET=' "$f" || echo "DEMO_CONSOLE_SECRET='$(random_urlsafe 32)'" >>"$f"
   grep -q '^DEMO_METRICS_TOKEN=' "$f" || echo "DEMO_METRICS_TOKEN='mt_$(random_urlsafe 32)'" >>"$f"
+  grep -q '^DEMO_MQTT_BROKER_PASSWORD=' "$f" || echo "DEMO_MQTT_BROKER_PASSWORD='$(random_urlsafe 24)'" >>"$f"
+  grep -q '^DEMO_MQTT_PUBLISHER_PASSWORD=' "$f" || echo "DEMO_MQTT_PUBLISHER_PASSWORD='$(random_urlsafe 24)'" >>"$f"
   # shellcheck disable=SC1090
   source "$f"
-  [[ -n ${DEMO_VAULT_KEY:-} && -n ${DEMO_API_KEY:-} && -n ${DEMO_CONNECT_TOKEN:-} && -n ${DEMO_OPERATOR_TOKEN:-} && -n ${DEMO_CONSOLE_SECRET:-} && -n ${DEMO_METRICS_TOKEN:-} ]] \
+  [[ -n ${DEMO_VAULT_KEY:-} && -n ${DEMO_API_KEY:-} && -n ${DEMO_CONNECT_TOKEN:-} && -n ${DEMO_OPERATOR_TOKEN:-} && -n ${DEMO_CONSOLE_SECRET:-} && -n ${DEMO_METRICS_TOKEN:-} \
+        && -n ${DEMO_MQTT_BROKER_PASSWORD:-} && -n ${DEMO_MQTT_PUBLISHER_PASSWORD:-} ]] \
     || die "$f is incomplete; delete it (and .demo/pg, whose tokens it encrypts) and run again"
+}
+
+# The demo's MQTT broker (Debian's mosquitto), set up as docker-compose sets it up: no anonymous clients, a
+# subscribe-only account for the broker and a publish-only one for fleet-telemetry (here the simulator), loopback only.
+demo_mosquitto() {
+  local dir="$DEMO_DIR/mosquitto" bin
+  bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+  if [[ ! -x $bin ]]; then
+    if is_root; then
+      say "installing mosquitto (Fleet Telemetry's MQTT broker)"
+      apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mosquitto mosquitto-clients
+    else
+      die "mosquitto is needed for streaming: sudo apt-get install --no-install-recommends mosquitto mosquitto-clients"
+    fi
+  fi
+  mkdir -p "$dir"
+  ( umask 077
+    : >"$dir/passwd"
+    mosquitto_passwd -b "$dir/passwd" broker "$DEMO_MQTT_BROKER_PASSWORD"
+    mosquitto_passwd -b "$dir/passwd" fleet-telemetry "$DEMO_MQTT_PUBLISHER_PASSWORD" )
+  printf 'user broker\ntopic read telemetry/#\n\nuser fleet-telemetry\ntopic write telemetry/#\n' >"$dir/acl"
+  {
+    echo "listener $DEMO_MQTT_PORT 127.0.0.1"
+    echo "allow_anonymous false"
+    echo "password_file $dir/passwd"
+    echo "acl_file $dir/acl"
+    echo "persistence true"
+    echo "persistence_location $dir/"
+    echo "log_dest file $DEMO_DIR/logs/mosquitto.log"
+    is_root && echo "user root"   # as root mosquitto would switch to user mosquitto, who cannot read .demo/
+  } >"$dir/mosquitto.conf"
+  say "starting mosquitto on 127.0.0.1:$DEMO_MQTT_PORT (log $DEMO_DIR/logs/mosquitto.log)"
+  "$bin" -c "$dir/mosquitto.conf" </dev/null >/dev/null 2>&1 &
+  DEMO_PIDS+=("$!")
 }
 
 demo_fail() {
@@ -437,6 +475,7 @@ cmd_demo() {
   require_free_port "$SIM_EU_PORT" "the simulator's EU Fleet API"
   require_free_port "$SIM_CN_AUTH_PORT" "the simulator's China auth server"
   require_free_port "$SIM_CN_PORT" "the simulator's China Fleet API"
+  require_free_port "$DEMO_MQTT_PORT" "mosquitto (streaming)"
 
   say "building (Release)"
   dotnet build src/TeslaSimulator/TeslaSimulator.csproj -c Release -nologo -v q
@@ -463,6 +502,8 @@ cmd_demo() {
   local broker_bin="$ROOT/src/Broker/bin/Release/net10.0"
   local sim_log="$DEMO_DIR/logs/simulator.log" broker_log="$DEMO_DIR/logs/broker.log"
 
+  demo_mosquitto
+
   say "starting the Tesla simulator (log $sim_log)"
   # The dev identity provider learns the console's client secret and the broker's callback URLs from here.
   ( cd "$sim_bin" && exec env \
@@ -473,6 +514,10 @@ cmd_demo() {
       Simulator__DevIdentity__Clients__0__PostLogoutRedirectUris__0="http://127.0.0.1:$DEMO_BROKER_PORT/signout-callback-oidc" \
       Simulator__DevIdentity__Clients__0__PostLogoutRedirectUris__1="http://localhost:$DEMO_BROKER_PORT/signout-callback-oidc" \
       Simulator__PartnerDomains__broker.localhost="http://127.0.0.1:$DEMO_BROKER_PORT" \
+      Simulator__Telemetry__MqttHost=127.0.0.1 \
+      Simulator__Telemetry__MqttPort="$DEMO_MQTT_PORT" \
+      Simulator__Telemetry__MqttUsername=fleet-telemetry \
+      Simulator__Telemetry__MqttPassword="$DEMO_MQTT_PUBLISHER_PASSWORD" \
       dotnet TeslaSimulator.dll ) >"$sim_log" 2>&1 </dev/null &
   local sim_pid=$!
   DEMO_PIDS+=("$sim_pid")
@@ -508,6 +553,11 @@ cmd_demo() {
       Console__Operators__Groups__0=broker-operators \
       Partner__Domain=broker.localhost \
       Partner__PairingBaseUrl="http://127.0.0.1:$SIM_AUTH_PORT" \
+      Telemetry__Mqtt__Host=127.0.0.1 \
+      Telemetry__Mqtt__Port="$DEMO_MQTT_PORT" \
+      Telemetry__Mqtt__Username=broker \
+      Telemetry__Mqtt__Password="$DEMO_MQTT_BROKER_PASSWORD" \
+      Telemetry__Server__Hostname=telemetry.broker.localhost \
       dotnet Broker.dll --urls "http://127.0.0.1:$DEMO_BROKER_PORT" ) >"$broker_log" 2>&1 </dev/null &
   local broker_pid=$!
   DEMO_PIDS+=("$broker_pid")
@@ -549,6 +599,8 @@ cmd_demo() {
       bob-admin@example.com / bob-admin-demo      no tenant yet (invite him from the console)
     Partner set-up: Operator page → Generate key pair → Register (NA and EU with the global app,
     CN with the China app at the China auth server). API: $base/openapi/v1.json
+    Streaming: once the key is registered and a car's owner has paired it (the account page's pairing link),
+    the car streams through the simulator's fleet-telemetry and mosquitto (127.0.0.1:$DEMO_MQTT_PORT) instead of being polled.
 
   Tesla simulator: auth http://127.0.0.1:$SIM_AUTH_PORT, Fleet API na http://127.0.0.1:$SIM_NA_PORT, eu http://127.0.0.1:$SIM_EU_PORT;
     China: auth http://127.0.0.1:$SIM_CN_AUTH_PORT, Fleet API cn http://127.0.0.1:$SIM_CN_PORT
@@ -589,7 +641,7 @@ Usage: ./broker.sh <command> [args]
 
   test [dotnet test args...]
       Install missing test prerequisites (as root: chromium nginx prometheus docker-compose
-      via apt), restore .NET tools, npm ci the tests' OpenID provider in tests/OidcProvider
+      mosquitto via apt), restore .NET tools, npm ci the tests' OpenID provider in tests/OidcProvider
       (skipped while its package-lock.json is unchanged), start a throw-away PostgreSQL,
       export BROKER_TEST_PG and run `dotnet test Broker.sln -c Release`. Extra args are passed on, e.g.
       ./broker.sh test --filter FullyQualifiedName~Vault

@@ -8,6 +8,7 @@ using Broker.Metrics;
 using Broker.Partner;
 using Broker.People;
 using Broker.Tenants;
+using Broker.Telemetry;
 using Broker.Tesla;
 using Broker.Tokens;
 using Broker.Vault;
@@ -24,6 +25,7 @@ builder.AddAdmin();                // Admin/: the console, audit log, operator k
 builder.AddPartner();              // Partner/: Fleet API partner key, registration per region, virtual-key checks
 builder.AddTeslaConnect();         // Connect/: the Tesla OpenID Connect scheme, Data Protection in Postgres
 builder.AddTokens();               // Tokens/: refresh before expiry, one refresh per account across replicas
+builder.AddTelemetry();            // Telemetry/: Fleet Telemetry configs per car, MQTT ingest of what cars stream (shared subscription)
 builder.AddJobs();                 // Jobs/ + Polling/: clustered Quartz on Postgres, sleep-aware polling
 builder.AddBrokerMetrics();        // Metrics/: /metrics from the stored readings, cached per credential for a few seconds
 

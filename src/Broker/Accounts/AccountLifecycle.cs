@@ -42,7 +42,9 @@ public sealed class AccountLifecycle(
             var now = time.GetUtcNow();
             await db.VehicleReadings.Where(r => r.AccountId == accountId).ExecuteDeleteAsync(ct);
             await db.EnergySiteReadings.Where(r => r.AccountId == accountId).ExecuteDeleteAsync(ct);
-            var entry = audit.Add("account.revoked", tenantId, accountId, "tokens deleted; polling stopped; series removed");
+            // Telemetry/: the cars' stream configs are deleted at Tesla by the reconcile job, with the partner token.
+            await db.VehicleTelemetry.Where(t => t.AccountId == accountId).ExecuteUpdateAsync(s => s.SetProperty(t => t.DeletePending, true), ct);
+            var entry = audit.Add("account.revoked", tenantId, accountId, "tokens deleted; polling stopped; series removed; stream configs to be deleted");
             (account.Status, account.RevokedAt, account.RevokedBy, account.UpdatedAt) = (AccountStatus.Revoked, now, entry.Actor, now);
             await db.SaveChangesAsync(ct);
             await tx.CommitAsync(ct);

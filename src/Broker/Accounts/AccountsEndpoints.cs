@@ -21,7 +21,9 @@ public sealed record AccountResponse(
     DateTimeOffset ConnectedAt, DateTimeOffset? RevokedAt, string? RevokedBy, VehicleResponse[] Vehicles, EnergySiteResponse[] EnergySites,
     string? TeslaError = null);
 
-public sealed record VehicleResponse(string Vin, string? DisplayName, string? State, DateTimeOffset LastSeenAt, bool? KeyPaired, DateTimeOffset? RetiredAt = null);
+/// <summary>A car; <c>Telemetry</c> says whether it streams (Fleet Telemetry) or is polled, and why.</summary>
+public sealed record VehicleResponse(string Vin, string? DisplayName, string? State, DateTimeOffset LastSeenAt, bool? KeyPaired, DateTimeOffset? RetiredAt = null,
+    Telemetry.TelemetryResponse? Telemetry = null);
 
 public sealed record EnergySiteResponse(long EnergySiteId, string? SiteName, string? ResourceType, bool HasBattery, bool HasSolar, DateTimeOffset? RetiredAt = null);
 
@@ -36,7 +38,7 @@ public static class AccountsEndpoints
     {
         var group = tenant.MapGroup("/accounts").WithTags("Accounts");
 
-        group.MapGet("/", async Task<Ok<AccountResponse[]>> (HttpContext http, BrokerDbContext db, IOptions<TeslaOptions> tesla) =>
+        group.MapGet("/", async Task<Ok<AccountResponse[]>> (HttpContext http, BrokerDbContext db, IOptions<TeslaOptions> tesla, Telemetry.TelemetrySetup streaming, TimeProvider time) =>
         {
             var tenantId = http.TenantId();
             var requested = await RequestedScopesAsync(db, tenantId, tesla.Value, http.RequestAborted);
@@ -45,15 +47,23 @@ public static class AccountsEndpoints
                 .Include(a => a.Vehicles).Include(a => a.EnergySites)
                 .OrderBy(a => a.Id)   // first linked first (UUIDv7), the same in every view, whatever reconnects since
                 .ToListAsync(http.RequestAborted);
-            return TypedResults.Ok(accounts.Select(a => a.ToResponse(requested)).ToArray());
+            var telemetry = await db.VehicleTelemetry.AsNoTracking().Where(t => t.TenantId == tenantId).ToDictionaryAsync(t => t.VehicleId, http.RequestAborted);
+            return TypedResults.Ok(accounts.Select(a => a.ToResponse(requested, v => Telemetry.TelemetryResponse.Of(telemetry.GetValueOrDefault(v.Id), streaming, time.GetUtcNow()))).ToArray());
         }).Describe("listAccounts", "List the tenant's Tesla accounts, with their vehicles, energy sites and what needs attention");
 
-        group.MapGet("/{id:guid}", async Task<Results<Ok<AccountResponse>, NotFound>> (Guid id, HttpContext http, BrokerDbContext db, IOptions<TeslaOptions> tesla) =>
+        group.MapGet("/{id:guid}", async Task<Results<Ok<AccountResponse>, NotFound>> (
+            Guid id, HttpContext http, BrokerDbContext db, IOptions<TeslaOptions> tesla, Telemetry.TelemetrySetup streaming, TimeProvider time) =>
         {
             var tenantId = http.TenantId();
             var account = await db.TeslaAccounts.AsNoTracking().Include(a => a.Vehicles).Include(a => a.EnergySites)
                 .SingleOrDefaultAsync(a => a.Id == id && a.TenantId == tenantId, http.RequestAborted);
-            return account is null ? TypedResults.NotFound() : TypedResults.Ok(account.ToResponse(await RequestedScopesAsync(db, tenantId, tesla.Value, http.RequestAborted)));
+            if (account is null)
+            {
+                return TypedResults.NotFound();
+            }
+            var telemetry = await db.VehicleTelemetry.AsNoTracking().Where(t => t.AccountId == id).ToDictionaryAsync(t => t.VehicleId, http.RequestAborted);
+            return TypedResults.Ok(account.ToResponse(await RequestedScopesAsync(db, tenantId, tesla.Value, http.RequestAborted),
+                v => Telemetry.TelemetryResponse.Of(telemetry.GetValueOrDefault(v.Id), streaming, time.GetUtcNow())));
         }).Describe("getAccount", "Get one Tesla account");
 
         // The consent page of the account's own realm: a China account withdraws its consent at auth.tesla.cn.
@@ -97,14 +107,15 @@ public static class AccountsEndpoints
     public static string StatusName(this AccountStatus status) =>
         status switch { AccountStatus.Active => "active", AccountStatus.NeedsReconnect => "needs_reconnect", _ => "revoked" };
 
-    public static AccountResponse ToResponse(this TeslaAccount a, IEnumerable<string> requestedScopes) => new(
+    public static AccountResponse ToResponse(this TeslaAccount a, IEnumerable<string> requestedScopes,
+        Func<Vehicle, Telemetry.TelemetryResponse>? telemetry = null) => new(
         a.Id,
         a.Status.StatusName(),
         a.Attention(requestedScopes),
         a.Email, a.Region, a.GrantedScopes,
         ScopeCatalog.Missing(requestedScopes, a.GrantedScopes).Select(s => s.Scope).ToArray(),
         a.ConnectedAt, a.RevokedAt, a.RevokedBy,
-        a.Vehicles.OrderBy(v => v.Vin).Select(v => new VehicleResponse(v.Vin, v.DisplayName, v.State, v.LastSeenAt, v.KeyPaired, v.RetiredAt)).ToArray(),
+        a.Vehicles.OrderBy(v => v.Vin).Select(v => new VehicleResponse(v.Vin, v.DisplayName, v.State, v.LastSeenAt, v.KeyPaired, v.RetiredAt, telemetry?.Invoke(v))).ToArray(),
         a.EnergySites.OrderBy(s => s.EnergySiteId).Select(s => new EnergySiteResponse(s.EnergySiteId, s.SiteName, s.ResourceType, s.HasBattery, s.HasSolar, s.RetiredAt)).ToArray(),
         a.TokenRejectedSince is null ? null : a.TokenRejectedError ?? "refused");
 }

@@ -28,7 +28,7 @@ internal static class ConsoleAccountPages
 
     private static async Task<IResult> AccountAsync(
         string slug, Guid id, HttpContext http, TenantAccess access, BrokerDbContext db, IOptions<TeslaOptions> tesla, IOptions<Partner.PartnerOptions> partner,
-        TimeProvider time)
+        TimeProvider time, Telemetry.TelemetrySetup streaming)
     {
         if (await ResolveAsync(http, access, slug, TenantRole.Member) is not { } r)
         {
@@ -45,6 +45,7 @@ internal static class ConsoleAccountPages
             .Select(t => new AccountPage.TokenState(t.AccessTokenExpiresAt, t.RefreshTokenCipher != null, t.RefreshTokenIssuedAt)).SingleOrDefaultAsync(ct);
         var cars = await db.VehicleReadings.AsNoTracking().Where(x => x.AccountId == id).ToDictionaryAsync(x => x.VehicleId, ct);
         var sites = await db.EnergySiteReadings.AsNoTracking().Where(x => x.AccountId == id).ToDictionaryAsync(x => x.EnergySiteId, ct);
+        var streams = await db.VehicleTelemetry.AsNoTracking().Where(x => x.AccountId == id).ToDictionaryAsync(x => x.VehicleId, ct);
         // The calendar month in UTC, as the ledger counts it (ApiUsageStore).
         var now = time.GetUtcNow();
         var thisMonth = new DateOnly(now.Year, now.Month, 1);
@@ -57,7 +58,7 @@ internal static class ConsoleAccountPages
             // Pairing adds the partner key to the car: without a key there is nothing to pair yet.
             PairingUrl = await db.PartnerKeys.AnyAsync(ct) ? partner.Value.PairingUrl() : null,
             Cars = account.Vehicles.OrderBy(v => v.RetiredAt is not null).ThenBy(v => v.DisplayName).ThenBy(v => v.Vin)
-                .Select(v => new AccountPage.Car(v, cars.GetValueOrDefault(v.Id))).ToList(),
+                .Select(v => new AccountPage.Car(v, cars.GetValueOrDefault(v.Id), Telemetry.TelemetryResponse.Of(streams.GetValueOrDefault(v.Id), streaming, now))).ToList(),
             Sites = account.EnergySites.OrderBy(s => s.RetiredAt is not null).ThenBy(s => s.SiteName)
                 .Select(s => new AccountPage.Site(s, sites.GetValueOrDefault(s.Id))).ToList(),
             Usage = new AccountPage.MonthUsage(thisMonth, usage.Sum(u => u.Calls), usage.Where(u => u.Billable && u.Category != "free").Sum(u => u.Calls), usage.Sum(u => u.CostUsd),

@@ -30,6 +30,7 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
     public DbSet<VehicleReading> VehicleReadings => Set<VehicleReading>();
     public DbSet<EnergySiteReading> EnergySiteReadings => Set<EnergySiteReading>();
+    public DbSet<Telemetry.VehicleTelemetry> VehicleTelemetry => Set<Telemetry.VehicleTelemetry>();
     public DbSet<ApiUsage> ApiUsage => Set<ApiUsage>();
     public DbSet<ApiFailure> ApiFailures => Set<ApiFailure>();
     public DbSet<Person> People => Set<Person>();
@@ -120,6 +121,16 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
         vehicle.HasIndex(r => r.TenantId);
         vehicle.HasIndex(r => r.AccountId);
         vehicle.Property(r => r.State).HasMaxLength(16);
+
+        var telemetry = modelBuilder.Entity<Telemetry.VehicleTelemetry>();
+        telemetry.HasKey(t => t.VehicleId);
+        telemetry.HasOne<Vehicle>().WithOne().HasForeignKey<Telemetry.VehicleTelemetry>(t => t.VehicleId).OnDelete(DeleteBehavior.Cascade);
+        telemetry.HasIndex(t => t.Vin); // MQTT topics name the car by VIN
+        telemetry.HasIndex(t => t.AccountId);
+        telemetry.HasIndex(t => t.TenantId);
+        telemetry.Property(t => t.Vin).HasMaxLength(17);
+        telemetry.Property(t => t.Status).HasConversion<string>().HasMaxLength(32);
+        telemetry.Property(t => t.SkipReason).HasMaxLength(200);
 
         var site = modelBuilder.Entity<EnergySiteReading>();
         site.HasKey(r => r.EnergySiteId);

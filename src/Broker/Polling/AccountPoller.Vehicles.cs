@@ -38,6 +38,8 @@ public sealed partial class AccountPoller
             return;
         }
 
+        // Telemetry/: a car whose stream is healthy is not read here; the list above still tracks whether it is online.
+        var streams = await db.VehicleTelemetry.AsNoTracking().Where(t => t.AccountId == account.Id).ToDictionaryAsync(t => t.Vin, ct);
         var withLocation = account.GrantedScopes.Contains("vehicle_location");
         // Waking needs the tenant's leave and the owner's vehicle_cmds grant (Tesla's scope table puts wake-up there): without
         // it Tesla answers 403 and still bills the call.
@@ -48,6 +50,12 @@ public sealed partial class AccountPoller
         {
             var vin = readings.Single(kv => kv.Value == reading).Key;
             var decision = VehiclePolicy.Decide(reading, now, _options, wakeAfter);
+            if (decision.Action == VehicleAction.VehicleData && streams.TryGetValue(vin, out var stream) && telemetry.IsStreaming(stream, now))
+            {
+                reading.NextPollAt = now.AddSeconds(_options.ListIntervalSeconds);
+                PollingMetrics.Polls.WithLabels("vehicle_data", "streaming").Inc();
+                continue;
+            }
             try
             {
                 switch (decision.Action)

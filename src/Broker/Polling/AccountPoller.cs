@@ -17,7 +17,8 @@ namespace Broker.Polling;
 /// </summary>
 public sealed partial class AccountPoller(
     BrokerDbContext db, TeslaFleetClient fleet, FleetUsage usage, TokenRefresher tokens, TeslaAppGuard apps,
-    TimeProvider time, IOptions<PollingOptions> options, ILogger<AccountPoller> logger, Partner.VirtualKeyCheck virtualKeys)
+    TimeProvider time, IOptions<PollingOptions> options, ILogger<AccountPoller> logger, Partner.VirtualKeyCheck virtualKeys,
+    Telemetry.TelemetrySetup telemetry)
 {
     private readonly PollingOptions _options = options.Value;
     private TokenRefresher Tokens => tokens;
@@ -74,6 +75,7 @@ public sealed partial class AccountPoller(
             await PollVehiclesAsync(session, account, vehicles, now, ct);
             await PollSitesAsync(session, account, sites, now, ct);
             await virtualKeys.CheckIfDueAsync(session.Caller, account, now, ct); // Partner/: fleet_status about daily; never fails the poll
+            await telemetry.EnsureAsync(session.Caller, account, now, ct);      // Telemetry/: stream configs written, checked, renewed; never fails the poll
             if (app.Probing && session.Accepted)
             {
                 await apps.LiftedAsync(account.Region, ct);

@@ -113,12 +113,18 @@ public sealed class PollSchedule(ISchedulerFactory schedulers, BrokerDbContext d
         Guid.TryParseExact(key.Name.Replace("poll-", ""), "N", out var id) ? id : Guid.Empty;
 }
 
-/// <summary>Keeps one job per active account (see <see cref="PollSchedule.ReconcileAsync"/>).</summary>
+/// <summary>
+/// Keeps one job per active account (see <see cref="PollSchedule.ReconcileAsync"/>), and deletes revoked accounts' Fleet
+/// Telemetry configs at Tesla (<see cref="Telemetry.TelemetrySetup.DeleteRevokedAsync"/>).
+/// </summary>
 [DisallowConcurrentExecution]
-public sealed class ScheduleAccountsJob(PollSchedule schedule) : IJob
+public sealed class ScheduleAccountsJob(PollSchedule schedule, Telemetry.TelemetrySetup telemetry) : IJob
 {
-    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken) =>
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
+    {
         await schedule.ReconcileAsync(cancellationToken);
+        await telemetry.DeleteRevokedAsync(cancellationToken);
+    }
 }
 
 /// <summary>Polls one account, then moves its trigger to when something is next due (or removes the job).</summary>

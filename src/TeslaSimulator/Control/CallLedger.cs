@@ -8,7 +8,7 @@ internal sealed record CallsResponse(IReadOnlyList<CallRow> Calls, CallTotals To
 
 /// <summary>
 /// Counts every auth and Fleet API request by account, device, category and status, and prices it the way
-/// Tesla bills (TESLA.md §7): status &lt; 500 is billable; data $0.002, command $0.001, wake $0.02, the rest free.
+/// Tesla bills (TESLA.md §7): status &lt; 500 is billable; data $0.002, command $0.001, wake $0.02, a streamed signal $1/150,000, the rest free.
 /// </summary>
 internal sealed class CallLedger
 {
@@ -20,6 +20,7 @@ internal sealed class CallLedger
         "data" => 0.002m,
         "command" => 0.001m,
         "wake" => 0.02m,
+        "streaming" => 1m / 150_000m,   // one Fleet Telemetry signal (a field sent by a car)
         _ => 0m,
     };
 

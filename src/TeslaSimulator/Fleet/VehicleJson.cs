@@ -14,7 +14,7 @@ internal static class VehicleJson
         ["latitude", "longitude", "native_latitude", "native_longitude", "native_location_supported", "native_type",
          "heading", "gps_as_of", "active_route_latitude", "active_route_longitude"];
 
-    private const double RatedMilesAtFull = 310;
+    internal const double RatedMilesAtFull = 310;
 
     /// <summary>The list/summary item (vehicles_list.json item shape).</summary>
     public static JsonObject Summary(SimVehicle v)

@@ -1,0 +1,178 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Broker.Polling;
+
+namespace Broker.Telemetry;
+
+/// <summary>
+/// Which Fleet Telemetry fields the broker asks each car for, how often, and how each one lands in the same
+/// <see cref="VehicleReading"/> columns a vehicle_data poll fills (so /metrics does not care which path a value took).
+/// Names and value shapes are fleet-telemetry's (protos/vehicle_data.proto; datastore/simple/transformers/payload.go turns
+/// enums into their names, e.g. <c>ShiftStateD</c>, and a location into <c>{"latitude":…,"longitude":…}</c>). A field is only
+/// sent when its interval has passed and its value changed by at least <c>minimum_delta</c> (TESLA.md §8.2), so a
+/// short interval costs little while the car stands still.
+/// </summary>
+public static class TelemetryFields
+{
+    public sealed record Plan(string Field, int IntervalSeconds, double? MinimumDelta = null, bool NeedsLocationScope = false);
+
+    /// <summary>
+    /// The fields behind every vehicle series in /metrics (docs/metrics.md). Fast-moving driving fields every 2–5 s keep a
+    /// driving car's reading a few seconds old; slow fields (firmware, car type) once an hour.
+    /// Not streamed: <c>power</c> (no single field; polled cars only) and the software update status.
+    /// </summary>
+    public static readonly IReadOnlyList<Plan> Requested =
+    [
+        new("VehicleSpeed", 2, 1),
+        new("Gear", 1),
+        new("Location", 5, 10, NeedsLocationScope: true),
+        new("GpsHeading", 10, 5, NeedsLocationScope: true),
+        new("Odometer", 60, 1),
+        new("BatteryLevel", 60, 1),
+        new("Soc", 60, 1),
+        new("RatedRange", 60, 1),
+        new("DetailedChargeState", 5),
+        new("ACChargingPower", 10, 0.5),
+        new("DCChargingPower", 10, 1),
+        new("ACChargingEnergyIn", 60, 0.1),
+        new("DCChargingEnergyIn", 60, 0.1),
+        new("ChargeLimitSoc", 60),
+        new("InsideTemp", 60, 0.5),
+        new("OutsideTemp", 60, 0.5),
+        new("Locked", 1),
+        new("SentryMode", 1),
+        new("DoorState", 1),
+        new("DriverSeatOccupied", 5),
+        new("HvacPower", 5),
+        new("PreconditioningEnabled", 30),
+        new("CarType", 3600),
+        new("Version", 3600),
+    ];
+
+    public static IReadOnlyList<Plan> For(bool withLocation) => Requested.Where(p => withLocation || !p.NeedsLocationScope).ToList();
+
+    /// <summary>The <c>fields</c> object of a config.</summary>
+    public static JsonObject ToConfigFields(IEnumerable<Plan> plans)
+    {
+        var fields = new JsonObject();
+        foreach (var p in plans)
+        {
+            var f = new JsonObject { ["interval_seconds"] = p.IntervalSeconds };
+            if (p.MinimumDelta is { } d)
+            {
+                f["minimum_delta"] = d;
+            }
+            fields[p.Field] = f;
+        }
+        return fields;
+    }
+
+    public enum Outcome { Applied, UnknownField, UnexpectedType, NotAllowed }
+
+    /// <summary>
+    /// Applies one field's value. A value of the wrong shape changes nothing (and is counted by the caller); a number sent
+    /// as a string is read as the number, as the fleet-telemetry MQTT README warns types may change between firmware versions.
+    /// </summary>
+    public static Outcome Apply(VehicleReading r, string field, JsonElement value, bool withLocation)
+    {
+        switch (field)
+        {
+            case "VehicleSpeed": return Set(Num(value), v => r.SpeedMph = v);
+            case "Gear": return Set(Enum(value, "ShiftState"), v => r.ShiftState = v is "Invalid" or "SNA" or "Unknown" ? null : v);
+            case "Location" when !withLocation:
+            case "GpsHeading" when !withLocation:
+                return Outcome.NotAllowed;
+            case "Location":
+                if (value.ValueKind != JsonValueKind.Object || Num(Prop(value, "latitude")) is not { } lat || Num(Prop(value, "longitude")) is not { } lon
+                    || lat is < -90 or > 90 || lon is < -180 or > 180)
+                {
+                    return Outcome.UnexpectedType;
+                }
+                (r.Latitude, r.Longitude) = (lat, lon);
+                return Outcome.Applied;
+            case "GpsHeading": return Set(Num(value), v => r.Heading = v);
+            case "Odometer": return Set(Num(value), v => r.OdometerMiles = v);
+            case "BatteryLevel": return Set(Num(value), v => r.BatteryLevel = (int)Math.Round(v));
+            case "Soc": return Set(Num(value), v => r.UsableBatteryLevel = (int)Math.Round(v)); // the BMS's state of charge: the nearest field to usable_battery_level
+            case "RatedRange": return Set(Num(value), v => r.BatteryRangeMiles = v);
+            case "DetailedChargeState": return Set(Enum(value, "DetailedChargeState"), v => r.ChargingState = v);
+            // AC and DC feed one series, last value wins: a field is only sent when it changes, so the idle one stays quiet.
+            case "ACChargingPower":
+            case "DCChargingPower":
+                return Set(Num(value), v => r.ChargerPowerKw = v);
+            case "ACChargingEnergyIn":
+            case "DCChargingEnergyIn":
+                return Set(Num(value), v => r.ChargeEnergyAddedKwh = v);
+            case "ChargeLimitSoc": return Set(Num(value), v => r.ChargeLimitSoc = (int)Math.Round(v));
+            case "InsideTemp": return Set(Num(value), v => r.InsideTempC = v);
+            case "OutsideTemp": return Set(Num(value), v => r.OutsideTempC = v);
+            case "Locked": return Set(Bool(value), v => r.Locked = v);
+            case "SentryMode":
+                // Older firmware sends a boolean; newer an enum (SentryModeStateOff, …Idle, …Armed, …Aware, …Panic).
+                return Set(Bool(value) ?? (Enum(value, "SentryModeState") is { } s ? s != "Off" : null), v => r.SentryMode = v);
+            case "DoorState":
+                if (value.ValueKind != JsonValueKind.Object)
+                {
+                    return Outcome.UnexpectedType;
+                }
+                var doors = value.EnumerateObject().Select(p => Bool(p.Value)).ToList();
+                if (doors.Count == 0 || doors.Any(d => d is null))
+                {
+                    return Outcome.UnexpectedType;
+                }
+                r.DoorsOpen = doors.Any(d => d == true);
+                return Outcome.Applied;
+            case "DriverSeatOccupied": return Set(Bool(value), v => r.UserPresent = v);
+            case "HvacPower": return Set(Enum(value, "HvacPowerState") is { } h ? h is "On" or "Precondition" : (bool?)null, v => r.ClimateOn = v);
+            case "PreconditioningEnabled": return Set(Bool(value), v => r.Preconditioning = v);
+            case "CarType": return Set(Enum(value, "CarType")?.ToLowerInvariant(), v => r.CarType = v);
+            case "Version": return Set(Str(value), v => r.FirmwareVersion = v);
+            default: return Outcome.UnknownField;
+        }
+    }
+
+    private static Outcome Set<T>(T? value, Action<T> set) where T : struct
+    {
+        if (value is not { } v)
+        {
+            return Outcome.UnexpectedType;
+        }
+        set(v);
+        return Outcome.Applied;
+    }
+
+    private static Outcome Set(string? value, Action<string> set)
+    {
+        if (value is null)
+        {
+            return Outcome.UnexpectedType;
+        }
+        set(value);
+        return Outcome.Applied;
+    }
+
+    private static JsonElement? Prop(JsonElement e, string name) => e.TryGetProperty(name, out var v) ? v : null;
+
+    private static double? Num(JsonElement? e) => e switch
+    {
+        { ValueKind: JsonValueKind.Number } n when n.TryGetDouble(out var d) && double.IsFinite(d) => d,
+        { ValueKind: JsonValueKind.String } s when double.TryParse(s.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) => d,
+        _ => null,
+    };
+
+    private static bool? Bool(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        JsonValueKind.String when bool.TryParse(e.GetString(), out var b) => b,
+        _ => null,
+    };
+
+    private static string? Str(JsonElement e) =>
+        e.ValueKind == JsonValueKind.String && Hosting.TextInput.Clean(e.GetString()) is { Length: > 0 and <= 64 } s ? s : null;
+
+    /// <summary>An enum's name without its type prefix (<c>ShiftStateD</c> → <c>D</c>); a bare value is taken as it is.</summary>
+    private static string? Enum(JsonElement e, string prefix) =>
+        Str(e) is { } s && (s.StartsWith(prefix, StringComparison.Ordinal) ? s[prefix.Length..] : s) is { Length: > 0 } v && v.All(char.IsAsciiLetterOrDigit) ? v : null;
+}

@@ -1,0 +1,151 @@
+using System.Buffers;
+using System.Threading.Channels;
+using Microsoft.Extensions.Options;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+
+namespace Broker.Telemetry;
+
+/// <summary>
+/// Subscribes to what fleet-telemetry publishes (<c>&lt;base&gt;/&lt;VIN&gt;/v/&lt;Field&gt;</c> and <c>…/connectivity</c>) with an MQTT 5
+/// shared subscription, so each message is handled by one replica, and a persistent session, so QoS 1 messages wait in the
+/// MQTT broker while a replica is away. A message is acknowledged only after its batch is in Postgres: a replica that dies
+/// mid-batch leaves the MQTT broker to deliver the batch again (to this replica on its return, or to another of the group).
+/// Backpressure is the bounded inbox: while Postgres is slow the MQTT client stops reading and the MQTT broker holds the rest.
+/// </summary>
+public sealed class TelemetryIngest(IServiceScopeFactory scopes, IOptions<TelemetryOptions> options, ILogger<TelemetryIngest> logger) : BackgroundService
+{
+    /// <summary>Messages handed to the writer at most at once (one transaction).</summary>
+    public const int BatchSize = 2000;
+
+    private readonly Channel<TelemetryMessage> _inbox = Channel.CreateBounded<TelemetryMessage>(
+        new BoundedChannelOptions(BatchSize * 4) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var writer = Task.Run(() => WriteAsync(stoppingToken), stoppingToken);
+        var o = options.Value.Mqtt;
+        var attempt = 0;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            using var client = new MqttClientFactory().CreateMqttClient();
+            var disconnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            client.DisconnectedAsync += _ => { disconnected.TrySetResult(); return Task.CompletedTask; };
+            client.ApplicationMessageReceivedAsync += async e =>
+            {
+                e.AutoAcknowledge = false;
+                var payload = e.ApplicationMessage.Payload.ToArray();
+                await _inbox.Writer.WriteAsync(new TelemetryMessage(e.ApplicationMessage.Topic, payload, e.AcknowledgeAsync), stoppingToken);
+            };
+            try
+            {
+                var builder = new MqttClientOptionsBuilder()
+                    .WithTcpServer(o.Host, o.Port)
+                    .WithClientId(o.ClientId)
+                    .WithProtocolVersion(MqttProtocolVersion.V500)
+                    .WithCleanStart(false)
+                    .WithSessionExpiryInterval((uint)o.SessionExpirySeconds)
+                    .WithKeepAlivePeriod(TimeSpan.FromSeconds(30))
+                    .WithTimeout(TimeSpan.FromSeconds(10));
+                if (o.Username is { Length: > 0 })
+                {
+                    builder.WithCredentials(o.Username, o.Password);
+                }
+                if (o.UseTls)
+                {
+                    builder.WithTlsOptions(t => t.UseTls());
+                }
+                var connected = await client.ConnectAsync(builder.Build(), stoppingToken);
+                // A session the MQTT broker kept already holds the subscriptions (and queued messages); subscribing again is harmless.
+                var share = $"$share/{o.ShareGroup}/{o.TopicBase.TrimEnd('/')}";
+                var subscribe = new MqttClientFactory().CreateSubscribeOptionsBuilder()
+                    .WithTopicFilter(f => f.WithTopic($"{share}/+/v/+").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce))
+                    .WithTopicFilter(f => f.WithTopic($"{share}/+/connectivity").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce))
+                    .Build();
+                var granted = await client.SubscribeAsync(subscribe, stoppingToken);
+                var refused = granted.Items.Where(i => i.ResultCode > MqttClientSubscribeResultCode.GrantedQoS2).ToList();
+                if (refused.Count > 0)
+                {
+                    throw new InvalidOperationException("the MQTT broker refused the subscription: "
+                        + string.Join(", ", refused.Select(r => $"{r.TopicFilter.Topic} ({r.ResultCode})")));
+                }
+                TelemetryMetrics.MqttConnected.Set(1);
+                logger.LogInformation("Streaming: subscribed to {Topics} on {Host}:{Port} as {ClientId} (session {Session})",
+                    share + "/+/{v/+,connectivity}", o.Host, o.Port, o.ClientId, connected.IsSessionPresent ? "resumed" : "new");
+                attempt = 0;
+                await disconnected.Task.WaitAsync(stoppingToken);
+                logger.LogWarning("Streaming: the MQTT broker at {Host}:{Port} went away; reconnecting", o.Host, o.Port);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                logger.LogWarning("Streaming: cannot use the MQTT broker at {Host}:{Port} ({Error}); retrying", o.Host, o.Port, ex.Message);
+            }
+            finally
+            {
+                TelemetryMetrics.MqttConnected.Set(0);
+                if (client.IsConnected)
+                {
+                    await client.DisconnectAsync(new MqttClientDisconnectOptions(), CancellationToken.None);
+                }
+            }
+            TelemetryMetrics.Reconnects.Inc();
+            // 1, 2, 4 … 30 s: the MQTT broker restarting is routine.
+            var delay = TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Min(attempt++, 5))));
+            try { await Task.Delay(delay, stoppingToken); } catch (OperationCanceledException) { break; }
+        }
+        _inbox.Writer.TryComplete();
+        await writer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    /// <summary>Batches from the inbox into Postgres; a batch that cannot be written is retried, never acknowledged unwritten.</summary>
+    private async Task WriteAsync(CancellationToken ct)
+    {
+        var batch = new List<TelemetryMessage>(BatchSize);
+        while (await _inbox.Reader.WaitToReadAsync(ct).ConfigureAwait(false))
+        {
+            while (batch.Count < BatchSize && _inbox.Reader.TryRead(out var m))
+            {
+                batch.Add(m);
+            }
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    await using var scope = scopes.CreateAsyncScope();
+                    await scope.ServiceProvider.GetRequiredService<TelemetryWriter>().WriteAsync(batch, ct);
+                    break;
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    return; // unacknowledged: the MQTT broker delivers them again
+                }
+                catch (Exception ex)
+                {
+                    TelemetryMetrics.WriteFailures.Inc();
+                    logger.LogWarning("Streaming: could not store {Count} messages ({Error}); retrying", batch.Count, ex.Message);
+                    await Task.Delay(TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Min(attempt, 5)))), ct);
+                }
+            }
+            foreach (var m in batch)
+            {
+                try
+                {
+                    await m.AcknowledgeAsync(ct);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // The connection it came on is gone: the MQTT broker delivers it again, and applying it twice changes nothing.
+                }
+            }
+            batch.Clear();
+        }
+    }
+}
+
+/// <summary>One MQTT message as received: acknowledged once stored (or dropped as malformed).</summary>
+public sealed record TelemetryMessage(string Topic, byte[] Payload, Func<CancellationToken, Task> AcknowledgeAsync);

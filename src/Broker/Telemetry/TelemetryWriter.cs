@@ -1,0 +1,171 @@
+using System.Globalization;
+using System.Text.Json;
+using Broker.Accounts;
+using Broker.Data;
+using Broker.Polling;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Broker.Telemetry;
+
+/// <summary>
+/// Stores a batch of fleet-telemetry MQTT messages in one transaction: field values into the car's <see cref="VehicleReading"/>
+/// (the same row and columns a poll fills), connectivity into its <see cref="VehicleTelemetry"/>. The rules:
+/// <list type="bullet">
+/// <item>Payloads are fleet-telemetry's JSON: <c>{"value":…}</c> for a field (datastore/mqtt/mqtt_payload.go), <c>{"ConnectionId",
+/// "Status","CreatedAt"}</c> for connectivity. Anything else, an unknown VIN or a value of the wrong type is counted
+/// (<c>tesla_broker_telemetry_messages_total{result}</c>) and dropped; nothing throws.</item>
+/// <item>Field messages carry no time of their own (the MQTT datastore leaves <c>CreatedAt</c> out), so a field's data time is
+/// when it arrived. Connectivity events carry <c>CreatedAt</c> and an older one than the last applied is dropped as out of order.</item>
+/// <item>A VIN connected under several tenants is written to each; a revoked account's cars are not written at all.</item>
+/// </list>
+/// </summary>
+public sealed class TelemetryWriter(BrokerDbContext db, IOptions<TelemetryOptions> options, TimeProvider time)
+{
+    public async Task WriteAsync(IReadOnlyList<TelemetryMessage> batch, CancellationToken ct)
+    {
+        var prefix = options.Value.Mqtt.TopicBase.TrimEnd('/') + "/";
+        var parsed = batch.Select(m => Parse(m, prefix)).ToList();
+        var vins = parsed.Where(p => p.Vin is not null).Select(p => p.Vin!).Distinct().ToList();
+        db.ChangeTracker.Clear();
+        var cars = await (
+            from t in db.VehicleTelemetry
+            join r in db.VehicleReadings on t.VehicleId equals r.VehicleId
+            join a in db.TeslaAccounts on t.AccountId equals a.Id
+            where vins.Contains(t.Vin) && !t.DeletePending && a.Status != AccountStatus.Revoked
+            select new Car(t, r, a.GrantedScopes.Contains("vehicle_location"))).ToListAsync(ct);
+        var byVin = cars.ToLookup(c => c.Telemetry.Vin);
+        var now = time.GetUtcNow();
+
+        foreach (var m in parsed)
+        {
+            var result = m.Error ?? Apply(m, byVin[m.Vin!].ToList(), now);
+            TelemetryMetrics.Messages.WithLabels(result).Inc();
+        }
+        await db.SaveChangesAsync(ct);
+    }
+
+    private sealed record Car(VehicleTelemetry Telemetry, VehicleReading Reading, bool WithLocation);
+
+    private sealed record Parsed(string? Vin, string? Field, JsonElement Body, string? Error);
+
+    private static string Apply(Parsed m, List<Car> cars, DateTimeOffset now)
+    {
+        if (cars.Count == 0)
+        {
+            return "unknown_vin";
+        }
+        if (m.Field is null)
+        {
+            return ApplyConnectivity(m.Body, cars, now);
+        }
+        if (!m.Body.TryGetProperty("value", out var value))
+        {
+            return "malformed";
+        }
+        var outcome = TelemetryFields.Outcome.Applied;
+        foreach (var car in cars)
+        {
+            outcome = TelemetryFields.Apply(car.Reading, m.Field, value, car.WithLocation);
+            if (outcome != TelemetryFields.Outcome.Applied)
+            {
+                continue;
+            }
+            var (r, t) = (car.Reading, car.Telemetry);
+            (r.DataAt, r.LastSeenAt) = (now, now);
+            if (r.State != "online")
+            {
+                (r.State, r.StateSince) = ("online", now); // a car that streams is awake
+            }
+            (t.LastSignalAt, t.Signals) = (now, t.Signals + 1);
+            if (t.Status == TelemetryStatus.ConfiguredNotSynced)
+            {
+                (t.Status, t.Since) = (TelemetryStatus.Streaming, now); // its fields arriving says the car holds the config
+            }
+        }
+        return outcome switch
+        {
+            TelemetryFields.Outcome.Applied => "applied",
+            TelemetryFields.Outcome.UnknownField => "unknown_field",
+            TelemetryFields.Outcome.NotAllowed => "not_allowed",
+            _ => "unexpected_type",
+        };
+    }
+
+    private static string ApplyConnectivity(JsonElement body, List<Car> cars, DateTimeOffset now)
+    {
+        if (body.ValueKind != JsonValueKind.Object
+            || !body.TryGetProperty("Status", out var status) || status.ValueKind != JsonValueKind.String
+            || status.GetString() is not ("CONNECTED" or "DISCONNECTED") || !body.TryGetProperty("CreatedAt", out var created)
+            || !TryTime(created, out var at))
+        {
+            return "malformed";
+        }
+        var connected = status.GetString() == "CONNECTED";
+        var applied = false;
+        foreach (var (t, r, _) in cars)
+        {
+            if (t.ConnectivityAt is { } last && at < last)
+            {
+                continue; // an older event than the one applied: out of order
+            }
+            (t.Connected, t.ConnectivityAt, applied) = (connected, at, true);
+            if (connected)
+            {
+                r.LastSeenAt = now;
+                if (r.State != "online")
+                {
+                    (r.State, r.StateSince) = ("online", now);
+                }
+                if (t.Status == TelemetryStatus.ConfiguredNotSynced)
+                {
+                    (t.Status, t.Since) = (TelemetryStatus.Streaming, now);
+                }
+            }
+        }
+        return applied ? "applied" : "out_of_order";
+    }
+
+    /// <summary>RFC 3339 (the MQTT datastore's format) or Unix seconds (the simple transformers').</summary>
+    private static bool TryTime(JsonElement e, out DateTimeOffset at)
+    {
+        at = default;
+        if (e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out var unix) && unix is > 0 and < 32503680000)
+        {
+            at = DateTimeOffset.FromUnixTimeSeconds(unix);
+            return true;
+        }
+        return e.ValueKind == JsonValueKind.String
+            && DateTimeOffset.TryParse(e.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out at);
+    }
+
+    private static Parsed Parse(TelemetryMessage m, string prefix)
+    {
+        if (!m.Topic.StartsWith(prefix, StringComparison.Ordinal))
+        {
+            return new(null, null, default, "malformed");
+        }
+        var parts = m.Topic[prefix.Length..].Split('/');
+        var (vin, field) = parts switch
+        {
+            [var v, "v", var f] when f.Length is > 0 and <= 64 => (v, f),
+            [var v, "connectivity"] => (v, (string?)null),
+            _ => (null, null),
+        };
+        if (vin is null || vin.Length != 17 || !vin.All(char.IsAsciiLetterOrDigit))
+        {
+            return new(null, null, default, "malformed");
+        }
+        try
+        {
+            using var doc = JsonDocument.Parse(m.Payload, new JsonDocumentOptions { MaxDepth = 8 });
+            return doc.RootElement.ValueKind == JsonValueKind.Object
+                ? new(vin.ToUpperInvariant(), field, doc.RootElement.Clone(), null)
+                : new(null, null, default, "malformed");
+        }
+        catch (JsonException)
+        {
+            return new(null, null, default, "malformed");
+        }
+    }
+}

@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+
+namespace Broker.Tests.Infrastructure;
+
+/// <summary>
+/// Debian's mosquitto (<c>/usr/sbin/mosquitto</c>) on a loopback port, set up as docker-compose sets it up: no anonymous
+/// clients, a subscribe-only account for the broker and a publish-only account for fleet-telemetry (the simulator),
+/// persistence in the test directory so a restart keeps sessions and queued QoS 1 messages. A missing mosquitto fails the
+/// test with the way to install it: never a skip.
+/// </summary>
+public sealed class MosquittoHost : IAsyncDisposable
+{
+    public const string MosquittoPath = "/usr/sbin/mosquitto";
+    public const string BrokerUser = "broker";
+    public const string PublisherUser = "fleet-telemetry";
+
+    private readonly DirectoryInfo _dir;
+    private Process? _process;
+
+    public MosquittoHost(DirectoryInfo dir)
+    {
+        Assert.True(File.Exists(MosquittoPath), $"{MosquittoPath} not found: these tests run the real mosquitto. `./broker.sh test` installs it "
+            + "(or `apt-get install -y --no-install-recommends mosquitto mosquitto-clients`); they never skip.");
+        _dir = dir.CreateSubdirectory("mosquitto-" + Guid.NewGuid().ToString("n")[..6]);
+    }
+
+    public int Port { get; } = PostgresServer.FreePort();
+    public string BrokerPassword { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+    public string PublisherPassword { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+    public string Log => File.Exists(LogPath) ? File.ReadAllText(LogPath) : "";
+    private string LogPath => Path.Combine(_dir.FullName, "mosquitto.log");
+
+    /// <summary>The broker's settings for this MQTT broker.</summary>
+    public Dictionary<string, string?> BrokerSettings(string clientId) => new()
+    {
+        ["Telemetry:Mqtt:Host"] = "127.0.0.1",
+        ["Telemetry:Mqtt:Port"] = Port.ToString(),
+        ["Telemetry:Mqtt:Username"] = BrokerUser,
+        ["Telemetry:Mqtt:Password"] = BrokerPassword,
+        ["Telemetry:Mqtt:ClientId"] = clientId,
+        ["Telemetry:Server:Hostname"] = "telemetry.broker.test",
+    };
+
+    /// <summary>The simulator's fleet-telemetry settings for this MQTT broker.</summary>
+    public Dictionary<string, string?> SimulatorSettings() => new()
+    {
+        ["Simulator:Telemetry:MqttHost"] = "127.0.0.1",
+        ["Simulator:Telemetry:MqttPort"] = Port.ToString(),
+        ["Simulator:Telemetry:MqttUsername"] = PublisherUser,
+        ["Simulator:Telemetry:MqttPassword"] = PublisherPassword,
+    };
+
+    public async Task StartAsync(CancellationToken ct)
+    {
+        var passwd = Path.Combine(_dir.FullName, "passwd");
+        if (!File.Exists(passwd))
+        {
+            await File.WriteAllTextAsync(passwd, "", ct);
+            File.SetUnixFileMode(passwd, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            foreach (var (user, password) in new[] { (BrokerUser, BrokerPassword), (PublisherUser, PublisherPassword) })
+            {
+                var add = Process.Start(new ProcessStartInfo("mosquitto_passwd", ["-b", passwd, user, password]) { RedirectStandardError = true })!;
+                await add.WaitForExitAsync(ct);
+                Assert.True(add.ExitCode == 0, "mosquitto_passwd failed: " + await add.StandardError.ReadToEndAsync(ct));
+            }
+            await File.WriteAllTextAsync(Path.Combine(_dir.FullName, "acl"), $"""
+                user {BrokerUser}
+                topic read telemetry/#
+
+                user {PublisherUser}
+                topic write telemetry/#
+                """, ct);
+            await File.WriteAllTextAsync(Path.Combine(_dir.FullName, "mosquitto.conf"), $"""
+                listener {Port} 127.0.0.1
+                allow_anonymous false
+                password_file {passwd}
+                acl_file {_dir.FullName}/acl
+                persistence true
+                persistence_location {_dir.FullName}/
+                autosave_interval 1
+                max_queued_messages 100000
+                log_dest file {LogPath}
+                log_type error
+                log_type warning
+                log_type notice
+                log_type information
+                user root
+                """ + "\n", ct);
+        }
+        _process = Process.Start(new ProcessStartInfo(MosquittoPath, ["-c", Path.Combine(_dir.FullName, "mosquitto.conf")]))!;
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            Assert.False(_process.HasExited, $"mosquitto exited ({(_process.HasExited ? _process.ExitCode : 0)}):\n{Log}");
+            try
+            {
+                using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+                await socket.ConnectAsync(IPAddress.Loopback, Port, ct);
+                return;
+            }
+            catch (SocketException) when (deadline.Elapsed < TimeSpan.FromSeconds(10))
+            {
+                await Task.Delay(50, ct);
+            }
+        }
+    }
+
+    /// <summary>Stops mosquitto as an operator would (SIGTERM: it saves sessions and queued messages first).</summary>
+    public async Task StopAsync()
+    {
+        if (_process is { HasExited: false })
+        {
+            Process.Start("kill", ["-TERM", _process.Id.ToString()])!.WaitForExit();
+            await _process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token);
+        }
+        _process?.Dispose();
+        _process = null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is { HasExited: false })
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync(CancellationToken.None);
+        }
+        _process?.Dispose();
+    }
+}
