@@ -1,8 +1,10 @@
 using System.Net;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.HttpResults;
 using TeslaSimulator.Auth;
 using TeslaSimulator.Fleet;
 using TeslaSimulator.State;
+using TeslaSimulator.Telemetry;
 
 namespace TeslaSimulator.Control;
 
@@ -56,6 +58,19 @@ internal static class ControlEndpoints
                 if (!request.Paired) PartnerRegistry.Unpair(v, request.Domain ?? "");
                 else if (registry.ByDomain(request.Domain ?? "", v.Owner.Region) is { } registration) PartnerRegistry.Pair(v, registration, state.Now);
                 else return TypedResults.BadRequest($"application has not registered with Tesla: {request.Domain} is not registered in region {v.Owner.Region}");
+                return TypedResults.Ok(SimStateView.Vehicle(v));
+            }
+        });
+
+        // Another app's Fleet Telemetry config on a car (as if that app had configured it), to fill the car's slots.
+        sim.MapPut("/vehicles/{vin}/telemetry-configs/{clientId}", Results<Ok<object>, NotFound, BadRequest<string>> (string vin, string clientId, JsonObject config, SimulatorState state) =>
+        {
+            lock (state.Gate)
+            {
+                if (state.AllVehicles.FirstOrDefault(v => v.Vin.Equals(vin, StringComparison.OrdinalIgnoreCase)) is not { } v) return TypedResults.NotFound();
+                var (parsed, invalid) = TelemetryConfig.Parse(clientId, config, state.Now);
+                if (parsed is null) return TypedResults.BadRequest(invalid!);
+                v.TelemetryConfigs[clientId] = parsed with { SyncedAt = v.IsAwake ? state.Now : null };
                 return TypedResults.Ok(SimStateView.Vehicle(v));
             }
         });

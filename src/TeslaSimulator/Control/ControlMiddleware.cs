@@ -43,7 +43,7 @@ internal static class ControlMiddleware
     {
         var parts = (path.Value ?? "").Split('/', StringSplitOptions.RemoveEmptyEntries);
         return parts.Length >= 4 && parts[0] == "api" && parts[2] is "vehicles" or "energy_sites"
-            && parts[3] is not ("fleet_status" or "fleet_telemetry_config") ? parts[3] : "-";
+            && parts[3] is not ("fleet_status" or "fleet_telemetry_config" or "fleet_telemetry_config_jws") ? parts[3] : "-";
     }
 
     public static IApplicationBuilder UseFaultInjection(this IApplicationBuilder app) => app.Use(async (ctx, next) =>

@@ -54,5 +54,9 @@ internal static class SimStateView
         chargeLimit = v.ChargeLimit, chargingState = v.ChargingState, odometer = Math.Round(v.Odometer, 3),
         latitude = v.Latitude, longitude = v.Longitude, lastActivity = v.LastActivity, wakeAt = v.WakeAt,
         virtualKeys = v.VirtualKeys.Select(k => new { domain = k.Domain, clientId = k.ClientId, publicKey = k.PublicKey, addedAt = k.AddedAt }),
+        telemetryConfigs = v.TelemetryConfigs.Values.Select(c => new
+        {
+            clientId = c.ClientId, hostname = c.Hostname, port = c.Port, exp = c.Exp, fields = c.Fields.Keys, configuredAt = c.ConfiguredAt, syncedAt = c.SyncedAt,
+        }),
     };
 }

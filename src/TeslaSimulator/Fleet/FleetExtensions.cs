@@ -1,3 +1,5 @@
+using TeslaSimulator.Telemetry;
+
 namespace TeslaSimulator.Fleet;
 
 internal static class FleetExtensions
@@ -19,6 +21,7 @@ internal static class FleetExtensions
         app.MapCommands();
         app.MapEnergy();
         app.MapPartner();
+        app.MapTelemetry();   // Telemetry/: fleet_telemetry_config(_jws), a car's config and errors
         return app;
     }
 }

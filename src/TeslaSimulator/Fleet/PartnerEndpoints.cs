@@ -9,7 +9,7 @@ using TeslaSimulator.State;
 
 namespace TeslaSimulator.Fleet;
 
-/// <summary>Partner registration (per region), the public-key check, fleet_status and fleet_telemetry_config (TESLA.md §4, §8.1).</summary>
+/// <summary>Partner registration (per region), the public-key check and fleet_status (TESLA.md §4); telemetry configs live in Telemetry/.</summary>
 internal static class PartnerEndpoints
 {
     public static IEndpointRouteBuilder MapPartner(this IEndpointRouteBuilder app)
@@ -58,50 +58,7 @@ internal static class PartnerEndpoints
             }
         });
 
-        app.MapPost("/api/1/vehicles/fleet_telemetry_config", async (HttpContext ctx, FleetGate gate, SimulatorState state, PartnerRegistry registry) =>
-        {
-            var (caller, error) = await gate.CheckAsync(ctx, checkRegion: true, partner: false, Scopes.VehicleDeviceData);
-            if (error is not null) return error;
-            var request = await ReadJsonAsync(ctx);
-            if (request?["config"] is not JsonObject config) return FleetGate.Envelope(422, "config is required");
-            var vins = request["vins"]?.AsArray().Select(v => v?.GetValue<string>() ?? "").ToList() ?? [];
-            lock (state.Gate)
-            {
-                var owned = vins.Where(v => state.Vehicle(caller!.Account!, v) is not null).ToList();
-                foreach (var vin in owned) registry.TelemetryConfigs[vin] = config.DeepClone();
-                var body = Fixture.Object("fleet_telemetry_config_create_response");
-                body["response"]!["updated_vehicles"] = owned.Count;
-                return TypedResults.Json(body);
-            }
-        });
-
-        app.MapGet("/api/1/vehicles/{vin}/fleet_telemetry_config", (HttpContext ctx, string vin, FleetGate gate, SimulatorState state, PartnerRegistry registry) =>
-            TelemetryAsync(ctx, vin, gate, state, registry, remove: false));
-        app.MapDelete("/api/1/vehicles/{vin}/fleet_telemetry_config", (HttpContext ctx, string vin, FleetGate gate, SimulatorState state, PartnerRegistry registry) =>
-            TelemetryAsync(ctx, vin, gate, state, registry, remove: true));
         return app;
-    }
-
-    private static async Task<IResult> TelemetryAsync(HttpContext ctx, string vin, FleetGate gate, SimulatorState state, PartnerRegistry registry, bool remove)
-    {
-        var (caller, error) = await gate.CheckAsync(ctx, checkRegion: true, partner: false, Scopes.VehicleDeviceData);
-        if (error is not null) return error;
-        lock (state.Gate)
-        {
-            if (state.Vehicle(caller!.Account!, vin) is not { } v) return VehicleEndpoints.NotFound(ctx, vin);
-            ctx.SetDevice(v.Vin);
-            if (remove)
-            {
-                registry.TelemetryConfigs.Remove(v.Vin);
-                return TypedResults.Json(new JsonObject { ["response"] = new JsonObject { ["updated_vehicles"] = 1 } });
-            }
-            var body = Fixture.Object("fleet_telemetry_config_get_response");
-            var r = body["response"]!.AsObject();
-            r["config"] = registry.TelemetryConfigs.TryGetValue(v.Vin, out var c) ? c.DeepClone() : null;
-            r["synced"] = c is not null && v.IsAwake;
-            r["key_paired"] = registry.IsPaired(v, caller.ClientId);
-            return TypedResults.Json(body);
-        }
     }
 
     /// <summary>Like Tesla: validate the domain, download and check its public key, then store it for this app and region.</summary>
@@ -145,7 +102,7 @@ internal static class PartnerEndpoints
 
     private static string Timestamp(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
-    private static async Task<JsonNode?> ReadJsonAsync(HttpContext ctx)
+    internal static async Task<JsonNode?> ReadJsonAsync(HttpContext ctx)
     {
         try { return await JsonNode.ParseAsync(ctx.Request.Body, cancellationToken: ctx.RequestAborted); }
         catch (System.Text.Json.JsonException) { return null; }

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using TeslaSimulator.State;
 
 namespace TeslaSimulator.Fleet;
@@ -7,12 +6,11 @@ namespace TeslaSimulator.Fleet;
 internal sealed record PartnerRegistration(
     string ClientId, string Region, string Domain, string PublicKey, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
 
-/// <summary>Partner registrations and telemetry configs; guarded by the state gate like everything else.</summary>
+/// <summary>Partner registrations; guarded by the state gate like everything else.</summary>
 internal sealed class PartnerRegistry
 {
     /// <summary>One registration per app and region; registering again replaces its domain and key.</summary>
     public Dictionary<(string ClientId, string Region), PartnerRegistration> Registrations { get; } = [];
-    public Dictionary<string, JsonNode> TelemetryConfigs { get; } = new(StringComparer.OrdinalIgnoreCase);
 
     public PartnerRegistration? ByDomain(string domain, string region) => Registrations.Values
         .FirstOrDefault(r => r.Region == region && r.Domain.Equals(domain, StringComparison.OrdinalIgnoreCase));

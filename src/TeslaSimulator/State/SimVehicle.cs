@@ -1,3 +1,5 @@
+using TeslaSimulator.Telemetry;
+
 namespace TeslaSimulator.State;
 
 internal enum VehicleMode { Driving, Charging, Parked, Asleep, Offline }
@@ -33,6 +35,12 @@ internal sealed class SimVehicle(SeedVehicle seed, SimAccount owner, DateTimeOff
 
     /// <summary>Partner keys the owner added through tesla.com/_ak/&lt;domain&gt;.</summary>
     public List<VirtualKey> VirtualKeys { get; } = [];
+
+    /// <summary>Fleet Telemetry configs the car holds, one per app, keyed by client id.</summary>
+    public Dictionary<string, TelemetryConfig> TelemetryConfigs { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>What the car reported about configs it could not load (fleet_telemetry_errors).</summary>
+    public List<TelemetryError> TelemetryErrors { get; } = [];
 
     public string ApiState => Mode switch { VehicleMode.Asleep => "asleep", VehicleMode.Offline => "offline", _ => "online" };
     public bool IsAwake => Mode is VehicleMode.Driving or VehicleMode.Charging or VehicleMode.Parked;

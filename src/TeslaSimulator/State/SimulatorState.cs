@@ -87,6 +87,9 @@ internal sealed class SimulatorState
         }
         // Revoking an app's access also removes its virtual key from the owner's cars (TESLA.md §4.5).
         foreach (var v in account.Vehicles) v.VirtualKeys.RemoveAll(k => clientId is null || k.ClientId == clientId);
+        // "Fleet Telemetry configuration will automatically be removed if a user revokes an application's access" (D-VE).
+        foreach (var v in account.Vehicles)
+            foreach (var app in v.TelemetryConfigs.Keys.Where(app => clientId is null || app == clientId).ToList()) v.TelemetryConfigs.Remove(app);
     }
 
     private static string ResolveSeed(string path, IHostEnvironment env)
