@@ -1002,6 +1002,93 @@ namespace Broker.Migrations
                     b.ToTable("vehicle_readings", (string)null);
                 });
 
+            modelBuilder.Entity("Broker.Telemetry.VehicleTelemetry", b =>
+                {
+                    b.Property<Guid>("VehicleId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("vehicle_id");
+
+                    b.Property<Guid>("AccountId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("account_id");
+
+                    b.Property<DateTimeOffset?>("CheckedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("checked_at");
+
+                    b.Property<DateTimeOffset?>("ConfiguredAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("configured_at");
+
+                    b.Property<bool?>("Connected")
+                        .HasColumnType("boolean")
+                        .HasColumnName("connected");
+
+                    b.Property<DateTimeOffset?>("ConnectivityAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("connectivity_at");
+
+                    b.Property<bool>("DeletePending")
+                        .HasColumnType("boolean")
+                        .HasColumnName("delete_pending");
+
+                    b.Property<DateTimeOffset?>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("expires_at");
+
+                    b.PrimitiveCollection<string[]>("Fields")
+                        .IsRequired()
+                        .HasColumnType("text[]")
+                        .HasColumnName("fields");
+
+                    b.Property<DateTimeOffset?>("LastSignalAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_signal_at");
+
+                    b.Property<long>("Signals")
+                        .HasColumnType("bigint")
+                        .HasColumnName("signals");
+
+                    b.Property<DateTimeOffset>("Since")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("since");
+
+                    b.Property<string>("SkipReason")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("skip_reason");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("status");
+
+                    b.Property<Guid>("TenantId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<string>("Vin")
+                        .IsRequired()
+                        .HasMaxLength(17)
+                        .HasColumnType("character varying(17)")
+                        .HasColumnName("vin");
+
+                    b.HasKey("VehicleId")
+                        .HasName("pk_vehicle_telemetry");
+
+                    b.HasIndex("AccountId")
+                        .HasDatabaseName("ix_vehicle_telemetry_account_id");
+
+                    b.HasIndex("TenantId")
+                        .HasDatabaseName("ix_vehicle_telemetry_tenant_id");
+
+                    b.HasIndex("Vin")
+                        .HasDatabaseName("ix_vehicle_telemetry_vin");
+
+                    b.ToTable("vehicle_telemetry", (string)null);
+                });
+
             modelBuilder.Entity("Broker.Tenants.Tenant", b =>
                 {
                     b.Property<Guid>("Id")
@@ -1311,6 +1398,16 @@ namespace Broker.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_vehicle_readings_vehicles_vehicle_id");
+                });
+
+            modelBuilder.Entity("Broker.Telemetry.VehicleTelemetry", b =>
+                {
+                    b.HasOne("Broker.Accounts.Vehicle", null)
+                        .WithOne()
+                        .HasForeignKey("Broker.Telemetry.VehicleTelemetry", "VehicleId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_vehicle_telemetry_vehicles_vehicle_id");
                 });
 
             modelBuilder.Entity("Broker.Tenants.TenantApiKey", b =>

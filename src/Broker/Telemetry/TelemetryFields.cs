@@ -18,6 +18,13 @@ public static class TelemetryFields
     public sealed record Plan(string Field, int IntervalSeconds, double? MinimumDelta = null, bool NeedsLocationScope = false);
 
     /// <summary>
+    /// Every field is sent again at least this often even when unchanged (<c>resend_interval_seconds</c>, TESLA.md §8.1). A value
+    /// lost on the way (an MQTT broker restart drops what arrives before the broker's subscription is back) is then corrected
+    /// within half an hour, for a few signals per awake hour.
+    /// </summary>
+    public const int ResendSeconds = 1800;
+
+    /// <summary>
     /// The fields behind every vehicle series in /metrics (docs/metrics.md). Fast-moving driving fields every 2–5 s keep a
     /// driving car's reading a few seconds old; slow fields (firmware, car type) once an hour.
     /// Not streamed: <c>power</c> (no single field; polled cars only) and the software update status.
@@ -58,7 +65,7 @@ public static class TelemetryFields
         var fields = new JsonObject();
         foreach (var p in plans)
         {
-            var f = new JsonObject { ["interval_seconds"] = p.IntervalSeconds };
+            var f = new JsonObject { ["interval_seconds"] = p.IntervalSeconds, ["resend_interval_seconds"] = Math.Max(ResendSeconds, p.IntervalSeconds) };
             if (p.MinimumDelta is { } d)
             {
                 f["minimum_delta"] = d;

@@ -118,6 +118,7 @@ public sealed class TelemetryIngest(IServiceScopeFactory scopes, IOptions<Teleme
                 {
                     await using var scope = scopes.CreateAsyncScope();
                     await scope.ServiceProvider.GetRequiredService<TelemetryWriter>().WriteAsync(batch, ct);
+                    logger.LogDebug("Streaming: stored {Count} messages", batch.Count);
                     break;
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)

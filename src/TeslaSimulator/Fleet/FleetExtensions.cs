@@ -11,6 +11,10 @@ internal static class FleetExtensions
         builder.Services.AddSingleton<PartnerRegistry>();
         builder.Services.AddSingleton<PartnerKeyDownloader>();
         builder.Services.AddHttpClient(PartnerKeyDownloader.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(10));
+        // Telemetry/: the cars and Tesla's fleet-telemetry server, publishing to MQTT (Simulator:Telemetry:MqttHost)
+        builder.Services.AddOptions<TelemetryStreamOptions>().BindConfiguration(TelemetryStreamOptions.SectionName);
+        builder.Services.AddSingleton<TelemetryStreamer>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<TelemetryStreamer>());
         return builder;
     }
 

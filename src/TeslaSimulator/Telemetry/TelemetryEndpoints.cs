@@ -144,10 +144,18 @@ internal static class TelemetryEndpoints
     internal static async Task<IResult> DeleteAsync(HttpContext ctx, string tag, FleetGate gate, SimulatorState state)
     {
         var (caller, error) = await gate.CheckAsync(ctx, checkRegion: true, partner: false, Scopes.VehicleDeviceData);
-        if (error is not null) return error;
+        if (error is not null)
+        {
+            // "With a partner token it works on any vehicle" (TESLA.md §8.1): how an app cleans up after an owner is gone.
+            var asPartner = await gate.CheckAsync(ctx, checkRegion: false, partner: true);
+            if (asPartner.Error is not null) return error;
+            caller = asPartner.Caller;
+        }
         lock (state.Gate)
         {
-            if (state.Vehicle(caller!.Account!, tag) is not { } v) return VehicleEndpoints.NotFound(ctx, tag);
+            var car = caller!.Account is { } owner ? state.Vehicle(owner, tag)
+                : state.AllVehicles.FirstOrDefault(x => x.Vin.Equals(tag, StringComparison.OrdinalIgnoreCase) || x.Seed.Id.ToString() == tag);
+            if (car is not { } v) return VehicleEndpoints.NotFound(ctx, tag);
             ctx.SetDevice(v.Vin);
             var removed = v.TelemetryConfigs.Remove(caller.ClientId);
             return TypedResults.Json(new JsonObject { ["response"] = new JsonObject { ["updated_vehicles"] = removed ? 1 : 0 } });

@@ -29,7 +29,8 @@ internal sealed class TelemetryStreamOptions
 /// <summary>
 /// Plays the cars and Tesla's fleet-telemetry server with its MQTT datastore. Every tick (500 ms) each awake car holding a
 /// config sends a field only when its <c>interval_seconds</c> has passed and its value changed by at least
-/// <c>minimum_delta</c> (TESLA.md §8.2; for Location the delta is taken as metres, authored), publishing
+/// <c>minimum_delta</c> (TESLA.md §8.2; for Location the delta is taken as metres, authored), or when its
+/// <c>resend_interval_seconds</c> passed, publishing
 /// <c>{"value":…}</c> to <c>&lt;base&gt;/&lt;VIN&gt;/v/&lt;Field&gt;</c> at QoS 1 (datastore/mqtt/mqtt_payload.go), and
 /// <c>{"ConnectionId","Status","CreatedAt"}</c> to <c>…/connectivity</c> when it wakes (CONNECTED) or sleeps (DISCONNECTED).
 /// A car adopts a stored config when it is next awake (the config's SyncedAt). While the MQTT broker cannot be reached each
@@ -133,8 +134,10 @@ internal sealed class TelemetryStreamer(SimulatorState state, CallLedger ledger,
                             continue; // a field this car does not have
                         }
                         var sentKey = (v.Vin, config.ClientId, field);
+                        // Sent when the interval passed and the value changed, or when resend_interval_seconds passed regardless.
                         if (_sent.TryGetValue(sentKey, out var last)
-                            && (now - last.At < TimeSpan.FromSeconds(plan.IntervalSeconds) || !Changed(field, last.Value, value, plan.MinimumDelta)))
+                            && (now - last.At < TimeSpan.FromSeconds(plan.IntervalSeconds) || !Changed(field, last.Value, value, plan.MinimumDelta))
+                            && !(plan.ResendIntervalSeconds is { } resend && now - last.At >= TimeSpan.FromSeconds(resend)))
                         {
                             continue;
                         }

@@ -59,7 +59,10 @@ public sealed class MosquittoHost : IAsyncDisposable
         if (!File.Exists(passwd))
         {
             await File.WriteAllTextAsync(passwd, "", ct);
-            File.SetUnixFileMode(passwd, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(passwd, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
             foreach (var (user, password) in new[] { (BrokerUser, BrokerPassword), (PublisherUser, PublisherPassword) })
             {
                 var add = Process.Start(new ProcessStartInfo("mosquitto_passwd", ["-b", passwd, user, password]) { RedirectStandardError = true })!;

@@ -1,0 +1,278 @@
+using System.Net.Http.Json;
+using System.Text;
+using Broker.Partner;
+using Broker.Telemetry;
+using Broker.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+namespace Broker.Tests.Telemetry;
+
+/// <summary>
+/// Fleet Telemetry end to end on real parts: the broker configures cars with a signed config, the simulator plays the cars and
+/// Tesla's fleet-telemetry server and publishes to a real mosquitto, and the broker ingests from it with a shared subscription.
+/// </summary>
+public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(postgres)
+{
+    private const string Domain = "broker.test";
+    private const string MidnightRunner = "5YJ3E1EA7PF381204";   // alice's, driving
+    private const string Sentinel = "7SAYGDEE5PA114587";         // alice's, charging; never paired here
+    private readonly MosquittoHost _mqtt = new(Directory.CreateTempSubdirectory("broker-mqtt-"));
+
+    protected override Dictionary<string, string?> BrokerSettings => new(_mqtt.BrokerSettings("broker-a"))
+    {
+        ["Partner:Domain"] = Domain,
+        ["Partner:PairingBaseUrl"] = SimulatorHost.AuthBase,
+    };
+
+    protected override Dictionary<string, string?> SimulatorSettings => new(_mqtt.SimulatorSettings()) { ["Simulator:Telemetry:TickMilliseconds"] = "200" };
+
+    public override async ValueTask InitializeAsync()
+    {
+        await _mqtt.StartAsync(Ct);
+        await base.InitializeAsync();
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await _mqtt.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task APairedCarStreamsIntoTheSameSeriesAndIsNotPolledForData()
+    {
+        var accountId = await ConnectAndConfigureAsync();
+
+        // The car is awake: it adopts the config, connects and sends its fields; the broker marks it streaming.
+        await WaitForAsync(async db => await db.VehicleTelemetry.AnyAsync(t => t.Vin == MidnightRunner && t.Status == TelemetryStatus.Streaming && t.Signals > 5, Ct),
+            "the paired car streaming");
+        await using (var db = Broker.CreateDbContext())
+        {
+            var skipped = await db.VehicleTelemetry.SingleAsync(t => t.Vin == Sentinel, Ct);
+            Assert.Equal((TelemetryStatus.Skipped, "missing_key"), (skipped.Status, skipped.SkipReason));
+            var reading = await db.VehicleReadings.SingleAsync(r => r.VehicleId == db.Vehicles.Single(v => v.Vin == MidnightRunner).Id, Ct);
+            Assert.Equal("D", reading.ShiftState);
+            Assert.NotNull(reading.BatteryLevel);
+            Assert.NotNull(reading.Latitude);
+            Assert.Equal("model3", reading.CarType);
+        }
+
+        // A poll now reads the charging car (it cannot stream) but not the streaming one.
+        Time.Advance(TimeSpan.FromMinutes(5));
+        await ResetSimCallsAsync();
+        await PollAccountsAsync();
+        var calls = await SimCallsAsync();
+        Assert.Equal(0, calls.Where(c => c.Category == "data" && c.Device == MidnightRunner).Sum(c => c.Count));
+        Assert.Equal(1, calls.Where(c => c.Category == "data" && c.Device == Sentinel).Sum(c => c.Count));
+
+        // The accounts API says so per car, and /metrics has the streamed values in the usual families.
+        var account = await GetJsonAsync<global::Broker.Accounts.AccountResponse>(ApiKey, $"/api/v1/accounts/{accountId}");
+        Assert.Equal("streaming", account.Vehicles.Single(v => v.Vin == MidnightRunner).Telemetry!.Status);
+        Assert.Equal(("skipped", "missing_key"), (account.Vehicles.Single(v => v.Vin == Sentinel).Telemetry!.Status,
+            account.Vehicles.Single(v => v.Vin == Sentinel).Telemetry!.Reason));
+        var metrics = await ScrapeMetricsAsync(ApiKey);
+        Assert.Contains(metrics.Split('\n'), l => l.StartsWith("tesla_vehicle_battery_level_percent{") && l.Contains(MidnightRunner));
+        var applied = await ScrapeMetricsAsync(BrokerApplication.OperatorToken);
+        Assert.Matches("tesla_broker_telemetry_messages_total\\{result=\"applied\"\\} [1-9]", applied);
+    }
+
+    [Fact]
+    public async Task BadMessagesAreCountedAndDroppedAndGoodOnesStillLand()
+    {
+        await ConnectAndConfigureAsync();
+        using var publisher = await PublisherAsync();
+        var before = await CountersAsync();
+
+        await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/VehicleSpeed", "not json");                 // malformed
+        await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/VehicleSpeed", "[1,2]");                    // malformed
+        await PublishAsync(publisher, "telemetry/5YJ3E1EA7PF000000/v/VehicleSpeed", "{\"value\":12}");           // unknown_vin
+        await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/Locked", "{\"value\":{\"a\":1}}");          // unexpected_type
+        await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/NoSuchField", "{\"value\":1}");             // unknown_field
+        await PublishAsync(publisher, $"telemetry/{MidnightRunner}/connectivity", "{\"Status\":\"MAYBE\"}");      // malformed
+        await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/OutsideTemp", "{\"value\":\"-7.5\"}");      // a number as a string: applied
+
+        await WaitForAsync(async db => (await ReadingAsync(db, MidnightRunner)).OutsideTempC == -7.5, "the string-typed number applied");
+        var after = await CountersAsync();
+        Assert.True(after["malformed"] - before["malformed"] >= 3, $"malformed: {before["malformed"]} → {after["malformed"]}");
+        Assert.True(after["unknown_vin"] - before["unknown_vin"] >= 1);
+        Assert.True(after["unexpected_type"] - before["unexpected_type"] >= 1);
+        Assert.True(after["unknown_field"] - before["unknown_field"] >= 1);
+    }
+
+    [Fact]
+    public async Task AnOlderConnectivityEventDoesNotUndoANewerOne()
+    {
+        await ConnectAndConfigureAsync();
+        using var publisher = await PublisherAsync();
+        var now = DateTimeOffset.UtcNow.AddHours(1); // later than anything the simulated car sends during the test
+        await PublishAsync(publisher, $"telemetry/{MidnightRunner}/connectivity",
+            $"{{\"ConnectionId\":\"b\",\"Status\":\"DISCONNECTED\",\"CreatedAt\":\"{now:yyyy-MM-ddTHH:mm:ssZ}\"}}");
+        await PublishAsync(publisher, $"telemetry/{MidnightRunner}/connectivity",
+            $"{{\"ConnectionId\":\"a\",\"Status\":\"CONNECTED\",\"CreatedAt\":\"{now.AddMinutes(-1):yyyy-MM-ddTHH:mm:ssZ}\"}}");
+
+        await WaitForAsync(async db => (await db.VehicleTelemetry.SingleAsync(t => t.Vin == MidnightRunner, Ct)).ConnectivityAt >= now.AddSeconds(-1),
+            "the newer connectivity event");
+        await Task.Delay(500, Ct);
+        await using var check = Broker.CreateDbContext();
+        Assert.False((await check.VehicleTelemetry.SingleAsync(t => t.Vin == MidnightRunner, Ct)).Connected);
+    }
+
+    [Fact]
+    public async Task AfterTheMqttBrokerRestartsTheBrokerSubscribesAgainOnItsOwn()
+    {
+        await ConnectAndConfigureAsync();
+        await WaitForAsync(async db => await db.VehicleTelemetry.AnyAsync(t => t.Vin == MidnightRunner && t.Signals > 0, Ct), "the first signals");
+
+        await _mqtt.StopAsync();
+        await Task.Delay(1500, Ct); // the car keeps driving meanwhile: its fields wait in its buffer
+        await _mqtt.StartAsync(Ct);
+        // mosquitto 2.0 does not restore shared subscriptions from its persistence file (docs/telemetry.md): what arrives
+        // before the broker subscribes again is not delivered, and every field is resent within the resend interval.
+        await WaitUntilAsync(() => Broker.Logs.Lines.Count(l => l.Contains("Streaming: subscribed")) >= 2, "the broker subscribing again", 60);
+        using var publisher = await PublisherAsync();
+        await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/InsideTemp", "{\"value\":17.25}");
+
+        await WaitForAsync(async db => (await ReadingAsync(db, MidnightRunner)).InsideTempC == 17.25, "a value after the MQTT broker restart");
+    }
+
+    [Fact]
+    public async Task TwoReplicasShareTheStreamAndOneAwayGetsWhatWasQueuedForItOnReturn()
+    {
+        await ConnectAndConfigureAsync(pair: false); // no car streams on its own: only the messages below flow
+        var replicaB = new BrokerApplication(Broker.ConnectionString, Simulator, new(BrokerSettings) { ["Telemetry:Mqtt:ClientId"] = "broker-b" }, Time);
+        try
+        {
+            _ = replicaB.Services; // starts it: its ingest connects and joins the share group
+            await WaitUntilAsync(() => Subscribed(Broker) && Subscribed(replicaB), "both replicas subscribed", 60);
+            using var publisher = await PublisherAsync();
+            for (var i = 1; i <= 100; i++)
+            {
+                await PublishAsync(publisher, $"telemetry/{Sentinel}/v/InsideTemp", $"{{\"value\":{i}}}");
+            }
+            await WaitUntilAsync(() => Stored(Broker) + Stored(replicaB) >= 100, "100 messages stored", 60);
+            Assert.Equal(100, Stored(Broker) + Stored(replicaB)); // each once, none twice
+            Assert.True(Stored(Broker) > 0 && Stored(replicaB) > 0, $"both replicas took part: {Stored(Broker)} + {Stored(replicaB)}");
+
+            // Replica B goes away; its persistent session keeps what the MQTT broker hands it meanwhile.
+            var storedByB = Stored(replicaB);
+            await replicaB.DisposeAsync();
+            for (var i = 101; i <= 150; i++)
+            {
+                await PublishAsync(publisher, $"telemetry/{Sentinel}/v/InsideTemp", $"{{\"value\":{i}}}");
+            }
+            await using var returned = new BrokerApplication(Broker.ConnectionString, Simulator, new(BrokerSettings) { ["Telemetry:Mqtt:ClientId"] = "broker-b" }, Time);
+            _ = returned.Services;
+            await WaitUntilAsync(() => Stored(Broker) + storedByB + Stored(returned) >= 150, "all 150 stored", 60);
+            Assert.Equal(150, Stored(Broker) + storedByB + Stored(returned));
+        }
+        finally
+        {
+            await replicaB.DisposeAsync();
+        }
+
+        static bool Subscribed(BrokerApplication app) => app.Logs.Lines.Any(l => l.Contains("Streaming: subscribed"));
+        static int Stored(BrokerApplication app) => app.Logs.Lines
+            .Select(l => System.Text.RegularExpressions.Regex.Match(l, "Streaming: stored ([0-9]+) messages"))
+            .Where(m => m.Success).Sum(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public async Task RevokingDeletesTheCarsConfigsAtTesla()
+    {
+        var accountId = await ConnectAndConfigureAsync();
+        using (var control = Simulator.CreateControlClient())
+        {
+            Assert.Contains("\"telemetryConfigs\"", await control.GetStringAsync("/_sim/state", Ct));
+        }
+        await ResetSimCallsAsync();
+        (await ApiClient(ApiKey).PostAsync($"/api/v1/accounts/{accountId}/revoke", null, Ct)).EnsureSuccessStatusCode();
+
+        await using (var scope = Broker.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<TelemetrySetup>().DeleteRevokedAsync(Ct);
+        }
+        await using var db = Broker.CreateDbContext();
+        Assert.Empty(await db.VehicleTelemetry.ToListAsync(Ct));
+        var calls = await SimCallsAsync();
+        Assert.True(calls.Any(c => c.Device == MidnightRunner && c.Status == 200 && c.Category == "meta"), "a DELETE of the car's config");
+    }
+
+    private async Task<Guid> ConnectAndConfigureAsync(bool pair = true)
+    {
+        Simulator.PartnerWeb = () => Broker.Server.CreateHandler();
+        var operatorApi = ApiClient(BrokerApplication.OperatorToken);
+        (await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { generate = true }, Ct)).EnsureSuccessStatusCode();
+        var registrations = await (await operatorApi.PostAsJsonAsync("/api/v1/partner/registrations", new { region = "all" }, Ct))
+            .Content.ReadFromJsonAsync<List<PartnerRegistrationResponse>>(Ct);
+        Assert.Equal("registered", registrations!.Single(r => r.Region == "na").Status);
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        if (pair)
+        {
+            using var control = Simulator.CreateControlClient();
+            (await control.PostAsJsonAsync($"/_sim/vehicles/{MidnightRunner}/virtual-key", new { domain = Domain, paired = true }, Ct)).EnsureSuccessStatusCode();
+        }
+        await PollAccountsAsync(); // devices, key check, then the configs (signed with the partner key)
+        await using var db = Broker.CreateDbContext();
+        var rows = await db.VehicleTelemetry.ToDictionaryAsync(t => t.Vin, Ct);
+        Assert.True(!pair || rows.TryGetValue(MidnightRunner, out var paired) && paired.Status is TelemetryStatus.ConfiguredNotSynced or TelemetryStatus.Streaming,
+            "the paired car configured: " + string.Join(", ", rows.Values.Select(t => $"{t.Vin} {t.Status} {t.SkipReason}")));
+        return await db.TeslaAccounts.Select(a => a.Id).SingleAsync(Ct);
+    }
+
+    private async Task<IMqttClient> PublisherAsync()
+    {
+        var client = new MqttClientFactory().CreateMqttClient();
+        await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", _mqtt.Port).WithClientId("test-publisher-" + Guid.NewGuid().ToString("n")[..6])
+            .WithCredentials(MosquittoHost.PublisherUser, _mqtt.PublisherPassword).Build(), Ct);
+        return client;
+    }
+
+    private static async Task PublishAsync(IMqttClient client, string topic, string payload) =>
+        await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(Encoding.UTF8.GetBytes(payload))
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build(), Ct);
+
+    private async Task<Dictionary<string, double>> CountersAsync()
+    {
+        var text = await ScrapeMetricsAsync(BrokerApplication.OperatorToken);
+        var counts = new Dictionary<string, double> { ["malformed"] = 0, ["unknown_vin"] = 0, ["unexpected_type"] = 0, ["unknown_field"] = 0 };
+        foreach (var m in System.Text.RegularExpressions.Regex.Matches(text, "tesla_broker_telemetry_messages_total\\{result=\"([a-z_]+)\"\\} ([0-9.e+]+)").Cast<System.Text.RegularExpressions.Match>())
+        {
+            counts[m.Groups[1].Value] = double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return counts;
+    }
+
+    private async Task<global::Broker.Polling.VehicleReading> ReadingAsync(global::Broker.Data.BrokerDbContext db, string vin) =>
+        await db.VehicleReadings.AsNoTracking().SingleAsync(r => r.VehicleId == db.Vehicles.Single(v => v.Vin == vin).Id, Ct);
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what, int seconds)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
+            await Task.Delay(100, Ct);
+        }
+    }
+
+    private async Task WaitForAsync(Func<global::Broker.Data.BrokerDbContext, Task<bool>> condition, string what, int seconds = 60)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (true)
+        {
+            await using (var db = Broker.CreateDbContext())
+            {
+                if (await condition(db))
+                {
+                    return;
+                }
+            }
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}; mosquitto log:\n{_mqtt.Log}\n--- broker log ---\n"
+                + string.Join("\n", Broker.Logs.Lines.Where(l => l.Contains("Streaming") || l.Contains("Telemetry")).TakeLast(30)));
+            await Task.Delay(200, Ct);
+        }
+    }
+}
