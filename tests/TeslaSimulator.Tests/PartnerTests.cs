@@ -120,16 +120,25 @@ public sealed class PartnerTests
     public async Task FleetStatusAndTelemetryConfigRoundTrip()
     {
         await using var app = new SimulatorApp();
+        app.PublishKey(Domain);
+        Assert.Equal(HttpStatusCode.OK, (await RegisterAsync(await app.PartnerAsync(ct: Ct), Domain, Ct)).StatusCode);
         var fleet = app.Fleet((string)(await app.TokensAsync(Alice, ct: Ct))["access_token"]!);
         var status = await Json(await fleet.PostAsync("/api/1/vehicles/fleet_status", Body(new { vins = new[] { AliceDriving } }), Ct), Ct);
         Assert.Equal(AliceDriving, (string?)status["response"]!["unpaired_vins"]![0]);
 
+        // The legacy direct call (a CSR app) still needs the app's virtual key on the car.
         var config = new { vins = new[] { AliceDriving }, config = new { hostname = "telemetry.example.com", port = 443, fields = new { Soc = new { interval_seconds = 60 } } } };
+        var skipped = await Json(await fleet.PostAsync("/api/1/vehicles/fleet_telemetry_config", Body(config), Ct), Ct);
+        Assert.Equal(0, (int)skipped["response"]!["updated_vehicles"]!);
+        Assert.Equal(AliceDriving, (string?)skipped["response"]!["skipped_vehicles"]!["missing_key"]![0]);
+        Assert.Equal(HttpStatusCode.OK, (await app.Client().PostAsync($"/_sim/vehicles/{AliceDriving}/virtual-key", Body(new { domain = Domain, paired = true }), Ct)).StatusCode);
+
         var created = await Json(await fleet.PostAsync("/api/1/vehicles/fleet_telemetry_config", Body(config), Ct), Ct);
         Assert.Equal(1, (int)created["response"]!["updated_vehicles"]!);
         var got = await Json(await fleet.GetAsync($"/api/1/vehicles/{AliceDriving}/fleet_telemetry_config", Ct), Ct);
         Assert.Equal("telemetry.example.com", (string?)got["response"]!["config"]!["hostname"]);
-        Assert.False((bool)got["response"]!["key_paired"]!);
+        Assert.True((bool)got["response"]!["key_paired"]!);
+        Assert.True((bool)got["response"]!["synced"]!); // the car is driving, so awake
         Assert.Equal(HttpStatusCode.OK, (await fleet.DeleteAsync($"/api/1/vehicles/{AliceDriving}/fleet_telemetry_config", Ct)).StatusCode);
         var gone = await Json(await fleet.GetAsync($"/api/1/vehicles/{AliceDriving}/fleet_telemetry_config", Ct), Ct);
         Assert.Null(gone["response"]!["config"]);
