@@ -11,7 +11,8 @@ public static class TelemetryExtensions
         var options = builder.Configuration.GetSection(TelemetryOptions.SectionName).Get<TelemetryOptions>() ?? new();
         if (options.Enabled)
         {
-            builder.Services.AddHostedService<TelemetryIngest>();
+            builder.Services.AddSingleton<TelemetryIngest>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<TelemetryIngest>());
         }
         return builder;
     }

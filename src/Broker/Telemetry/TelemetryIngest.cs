@@ -22,6 +22,11 @@ public sealed class TelemetryIngest(IServiceScopeFactory scopes, IOptions<Teleme
     private readonly Channel<TelemetryMessage> _inbox = Channel.CreateBounded<TelemetryMessage>(
         new BoundedChannelOptions(BatchSize * 4) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
 
+    private long _stored;
+
+    /// <summary>Messages this replica stored (and acknowledged) since it started.</summary>
+    public long Stored => Interlocked.Read(ref _stored);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var writer = Task.Run(() => WriteAsync(stoppingToken), stoppingToken);
@@ -118,7 +123,7 @@ public sealed class TelemetryIngest(IServiceScopeFactory scopes, IOptions<Teleme
                 {
                     await using var scope = scopes.CreateAsyncScope();
                     await scope.ServiceProvider.GetRequiredService<TelemetryWriter>().WriteAsync(batch, ct);
-                    logger.LogDebug("Streaming: stored {Count} messages", batch.Count);
+                    Interlocked.Add(ref _stored, batch.Count);
                     break;
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)

@@ -152,7 +152,8 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
             {
                 await PublishAsync(publisher, $"telemetry/{Sentinel}/v/InsideTemp", $"{{\"value\":{i}}}");
             }
-            await WaitUntilAsync(() => Stored(Broker) + Stored(replicaB) >= 100, "100 messages stored", 60);
+            await WaitUntilAsync(() => Stored(Broker) + Stored(replicaB) >= 100, "100 messages stored", 60,
+                () => $"{Stored(Broker)} + {Stored(replicaB)} stored; {string.Join("\n", Broker.Logs.Lines.Where(l => l.Contains("Streaming")))}");
             Assert.Equal(100, Stored(Broker) + Stored(replicaB)); // each once, none twice
             Assert.True(Stored(Broker) > 0 && Stored(replicaB) > 0, $"both replicas took part: {Stored(Broker)} + {Stored(replicaB)}");
 
@@ -174,9 +175,7 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
         }
 
         static bool Subscribed(BrokerApplication app) => app.Logs.Lines.Any(l => l.Contains("Streaming: subscribed"));
-        static int Stored(BrokerApplication app) => app.Logs.Lines
-            .Select(l => System.Text.RegularExpressions.Regex.Match(l, "Streaming: stored ([0-9]+) messages"))
-            .Where(m => m.Success).Sum(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        static long Stored(BrokerApplication app) => app.Services.GetRequiredService<TelemetryIngest>().Stored;
     }
 
     [Fact]
@@ -248,12 +247,12 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
     private async Task<global::Broker.Polling.VehicleReading> ReadingAsync(global::Broker.Data.BrokerDbContext db, string vin) =>
         await db.VehicleReadings.AsNoTracking().SingleAsync(r => r.VehicleId == db.Vehicles.Single(v => v.Vin == vin).Id, Ct);
 
-    private static async Task WaitUntilAsync(Func<bool> condition, string what, int seconds)
+    private static async Task WaitUntilAsync(Func<bool> condition, string what, int seconds, Func<string>? detail = null)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
         while (!condition())
         {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what}");
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for {what} {detail?.Invoke()}");
             await Task.Delay(100, Ct);
         }
     }
