@@ -1100,9 +1100,36 @@ namespace Broker.Migrations
                         .HasColumnType("boolean")
                         .HasColumnName("account_names_in_metrics");
 
+                    b.Property<decimal?>("BudgetProjectedUsd")
+                        .HasPrecision(18, 6)
+                        .HasColumnType("numeric(18,6)")
+                        .HasColumnName("budget_projected_usd");
+
+                    b.Property<decimal?>("BudgetSpentUsd")
+                        .HasPrecision(18, 6)
+                        .HasColumnType("numeric(18,6)")
+                        .HasColumnName("budget_spent_usd");
+
+                    b.Property<string>("BudgetState")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasDefaultValue("normal")
+                        .HasColumnName("budget_state");
+
+                    b.Property<DateTimeOffset?>("BudgetStateSince")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("budget_state_since");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
+
+                    b.Property<decimal?>("MonthlyBudgetUsd")
+                        .HasPrecision(18, 2)
+                        .HasColumnType("numeric(18,2)")
+                        .HasColumnName("monthly_budget_usd");
 
                     b.Property<string>("Name")
                         .IsRequired()

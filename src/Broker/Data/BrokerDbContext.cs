@@ -158,6 +158,10 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
         tenant.HasIndex(t => t.Slug).IsUnique();
         tenant.Property(t => t.Slug).HasMaxLength(64);
         tenant.Property(t => t.Name).HasMaxLength(200);
+        tenant.Property(t => t.MonthlyBudgetUsd).HasPrecision(18, 2);
+        tenant.Property(t => t.BudgetSpentUsd).HasPrecision(18, 6);
+        tenant.Property(t => t.BudgetProjectedUsd).HasPrecision(18, 6);
+        tenant.Property(t => t.BudgetState).HasMaxLength(16).HasDefaultValue("normal");
     }
 
     private static void DefineApiKey(EntityTypeBuilder<TenantApiKey> key)

@@ -17,6 +17,7 @@ public static class JobsExtensions
         builder.Services.AddOptions<JobsOptions>().BindConfiguration(JobsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<PollingOptions>().BindConfiguration(PollingOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddScoped<AccountPoller>();
+        builder.Services.AddScoped<CostBudget>();
         builder.Services.AddScoped<PollSchedule>();
         var jobs = builder.Configuration.GetSection(JobsOptions.SectionName).Get<JobsOptions>() ?? new JobsOptions();
 

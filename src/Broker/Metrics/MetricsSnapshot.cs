@@ -20,8 +20,9 @@ public sealed class MetricsSnapshot(BrokerDbContext db, TimeProvider time, IOpti
     {
         // Read everything as one retried unit: inside it EF streams each result into its list instead of
         // buffering every row first (what it does for a query retried on its own), which halves the garbage.
-        var (tenants, accounts, vehicles, sites, usage, failures, tokens) =
+        var (tenantRows, accounts, vehicles, sites, usage, failures, tokens) =
             await db.Database.CreateExecutionStrategy().ExecuteAsync(() => ReadAsync(tenantId, ct));
+        var tenants = tenantRows.ToDictionary(t => t.Id, t => t.Slug);
 
         var staleBefore = time.GetUtcNow().AddMinutes(-options.Value.StaleAfterMinutes);
         string Slug(Guid id) => tenants.GetValueOrDefault(id, "unknown");
@@ -58,6 +59,22 @@ public sealed class MetricsSnapshot(BrokerDbContext db, TimeProvider time, IOpti
         foreach (var g in usage.GroupBy(u => (u.TenantId, u.Category)))
         {
             w.Sample([("tenant", Slug(g.Key.TenantId)), ("category", g.Key.Category)], (double)g.Sum(u => u.CostUsd));
+        }
+
+        w.Family("tesla_broker_tenant_budget_dollars", "The tenant's monthly Fleet API budget in US dollars (PUT /api/v1/policy); absent when it has none.", "gauge");
+        foreach (var t in tenantRows.Where(t => t.Budget is not null))
+        {
+            w.Sample([("tenant", t.Slug)], (double)t.Budget!.Value);
+        }
+        w.Family("tesla_broker_tenant_projected_cost_dollars", "This calendar month's Fleet API cost projected to its end from the ledger, at the tenant's last poll.", "gauge");
+        foreach (var t in tenantRows.Where(t => t.Projected is not null))
+        {
+            w.Sample([("tenant", t.Slug)], (double)t.Projected!.Value);
+        }
+        w.Family("tesla_broker_tenant_budget_state", "1 for the tenant's budget state: normal, slow (projection above budget: slower polls, no wakes) or stopped (spent: no billed calls).", "gauge");
+        foreach (var t in tenantRows.Where(t => t.Budget is not null))
+        {
+            w.Sample([("tenant", t.Slug), ("state", t.BudgetState)], 1);
         }
 
         w.Family("tesla_broker_api_failures_total", "Fleet API attempts that failed, by reason (rate_limited, unauthorized, client_error, server_error, timeout, unreachable, malformed) and HTTP status (0: no answer). 408 asleep is not a failure.", "counter");
@@ -109,14 +126,17 @@ public sealed class MetricsSnapshot(BrokerDbContext db, TimeProvider time, IOpti
 
     private sealed record AccountRow(Guid Id, Guid TenantId, AccountStatus Status, string Region, DateTimeOffset? TokenRejectedSince, bool Named, string? Label, string? Email);
     private sealed record UsageRow(Guid TenantId, Guid AccountId, string Device, string Category, bool Billable, long Calls, decimal CostUsd);
+    private sealed record TenantRow(Guid Id, string Slug, decimal? Budget, decimal? Projected, string BudgetState);
+
     private sealed record FailureRow(Guid TenantId, Guid AccountId, string Reason, int Status, long Calls);
     private sealed record TokenRow(Guid TenantId, Guid AccountId, DateTimeOffset AccessTokenExpiresAt, bool HasRefresh);
 
-    private async Task<(Dictionary<Guid, string>, List<AccountRow>, List<VehicleRow>, List<SiteRow>, List<UsageRow>, List<FailureRow>, List<TokenRow>)> ReadAsync(
+    private async Task<(List<TenantRow>, List<AccountRow>, List<VehicleRow>, List<SiteRow>, List<UsageRow>, List<FailureRow>, List<TokenRow>)> ReadAsync(
         Guid? tenantId, CancellationToken ct)
     {
-        var tenants = await db.Tenants.AsNoTracking().Where(t => tenantId == null || t.Id == tenantId)
-            .ToDictionaryAsync(t => t.Id, t => t.Slug, ct);
+        var tenantRows = await db.Tenants.AsNoTracking().Where(t => tenantId == null || t.Id == tenantId)
+            .Select(t => new TenantRow(t.Id, t.Slug, t.MonthlyBudgetUsd, t.BudgetProjectedUsd, t.BudgetState)).ToListAsync(ct);
+
         var accounts = await (from a in db.TeslaAccounts.AsNoTracking()
                               where tenantId == null || a.TenantId == tenantId
                               join t in db.Tenants.AsNoTracking() on a.TenantId equals t.Id
@@ -155,7 +175,7 @@ public sealed class MetricsSnapshot(BrokerDbContext db, TimeProvider time, IOpti
                             join a in db.TeslaAccounts.AsNoTracking() on t.AccountId equals a.Id
                             where (tenantId == null || a.TenantId == tenantId) && a.Status == AccountStatus.Active
                             select new TokenRow(a.TenantId, t.AccountId, t.AccessTokenExpiresAt, t.RefreshTokenCipher != null)).ToListAsync(ct);
-        return (tenants, accounts, vehicles, sites, usage, failures, tokens);
+        return (tenantRows, accounts, vehicles, sites, usage, failures, tokens);
     }
 
     private static string AccountStatusLabel(AccountStatus status) => status switch

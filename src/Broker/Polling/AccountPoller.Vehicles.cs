@@ -7,7 +7,8 @@ namespace Broker.Polling;
 /// <summary>The vehicle half of a poll: the free list, then vehicle_data or a wake where the policy says so.</summary>
 public sealed partial class AccountPoller
 {
-    private async Task PollVehiclesAsync(Session session, TeslaAccount account, Dictionary<string, VehicleReading> readings, DateTimeOffset now, CancellationToken ct)
+    private async Task PollVehiclesAsync(Session session, TeslaAccount account, Dictionary<string, VehicleReading> readings, BudgetDecision budget,
+        DateTimeOffset now, CancellationToken ct)
     {
         var canRead = account.GrantedScopes.Contains("vehicle_device_data");
         var due = readings.Values.Where(r => r.NextPollAt <= now).ToList();
@@ -43,7 +44,7 @@ public sealed partial class AccountPoller
         var withLocation = account.GrantedScopes.Contains("vehicle_location");
         // Waking needs the tenant's leave and the owner's vehicle_cmds grant (Tesla's scope table puts wake-up there): without
         // it Tesla answers 403 and still bills the call.
-        var wakeAfter = account.GrantedScopes.Contains("vehicle_cmds")
+        var wakeAfter = account.GrantedScopes.Contains("vehicle_cmds") && budget.MayWake
             ? await db.Tenants.Where(t => t.Id == account.TenantId).Select(t => t.WakeAfterSleepMinutes).SingleAsync(ct)
             : null;
         foreach (var reading in due)
@@ -54,6 +55,12 @@ public sealed partial class AccountPoller
             {
                 reading.NextPollAt = now.AddSeconds(_options.ListIntervalSeconds);
                 PollingMetrics.Polls.WithLabels("vehicle_data", "streaming").Inc();
+                continue;
+            }
+            if (decision.Action != VehicleAction.None && !budget.MayRead)
+            {
+                reading.NextPollAt = now.AddSeconds(_options.ListIntervalSeconds); // the month's budget is spent: the free list only
+                PollingMetrics.Polls.WithLabels(decision.Action == VehicleAction.Wake ? "wake" : "vehicle_data", "budget_spent").Inc();
                 continue;
             }
             try
@@ -78,6 +85,10 @@ public sealed partial class AccountPoller
                 reading.NextPollAt = decision.Action == VehicleAction.VehicleData
                     ? VehiclePolicy.Decide(reading, now, _options, wakeAfter).NextPollAt
                     : decision.NextPollAt;
+                if (budget.Stretch > 1 && decision.Action == VehicleAction.VehicleData)
+                {
+                    reading.NextPollAt = now + (reading.NextPollAt - now) * budget.Stretch; // the month's projection is above budget
+                }
                 (reading.ConsecutiveFailures, reading.LastError) = (0, null);
             }
             catch (VehicleUnavailableException)

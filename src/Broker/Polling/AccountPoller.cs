@@ -18,7 +18,7 @@ namespace Broker.Polling;
 public sealed partial class AccountPoller(
     BrokerDbContext db, TeslaFleetClient fleet, FleetUsage usage, TokenRefresher tokens, TeslaAppGuard apps,
     TimeProvider time, IOptions<PollingOptions> options, ILogger<AccountPoller> logger, Partner.VirtualKeyCheck virtualKeys,
-    Telemetry.TelemetrySetup telemetry)
+    Telemetry.TelemetrySetup telemetry, CostBudget costs)
 {
     private readonly PollingOptions _options = options.Value;
     private TokenRefresher Tokens => tokens;
@@ -63,6 +63,7 @@ public sealed partial class AccountPoller(
             return now.AddSeconds(Backoff(1));
         }
 
+        var budget = await costs.CheckAsync(account.TenantId, ct);   // the tenant's monthly budget: slower, no wakes, or no billed calls
         var session = new Session(this, caller, rejectedBefore: account.TokenRejectedSince is not null);
         Dictionary<string, VehicleReading> vehicles = [];
         List<EnergySiteReading> sites = [];
@@ -72,7 +73,7 @@ public sealed partial class AccountPoller(
             await RefreshDevicesIfDueAsync(session, account, now, ct);
             vehicles = await LoadVehicleReadingsAsync(account, now, ct);
             sites = await LoadSiteReadingsAsync(account, now, ct);
-            await PollVehiclesAsync(session, account, vehicles, now, ct);
+            await PollVehiclesAsync(session, account, vehicles, budget, now, ct);
             await PollSitesAsync(session, account, sites, now, ct);
             await virtualKeys.CheckIfDueAsync(session.Caller, account, now, ct); // Partner/: fleet_status about daily; never fails the poll
             await telemetry.EnsureAsync(session.Caller, account, now, ct);      // Telemetry/: stream configs written, checked, renewed; never fails the poll

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Broker.Accounts;
 using Broker.Data;
 using Broker.Polling;
+using Broker.Tesla;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -37,12 +38,29 @@ public sealed class TelemetryWriter(BrokerDbContext db, IOptions<TelemetryOption
         var byVin = cars.ToLookup(c => c.Telemetry.Vin);
         var now = time.GetUtcNow();
 
+        var signalsBefore = cars.ToDictionary(c => c.Telemetry.VehicleId, c => c.Telemetry.Signals);
         foreach (var m in parsed)
         {
             var result = m.Error ?? Apply(m, byVin[m.Vin!].ToList(), now);
             TelemetryMetrics.Messages.WithLabels(result).Inc();
         }
-        await db.SaveChangesAsync(ct);
+        // Each applied field is a signal Tesla bills ($1 per 150,000): into the same ledger as the calls, in the same transaction
+        // (retried whole by the execution strategy, so the ledger rows are made afresh in each attempt).
+        var signals = cars.Where(c => c.Telemetry.Signals > signalsBefore[c.Telemetry.VehicleId])
+            .Select(c => (c.Telemetry, Count: c.Telemetry.Signals - signalsBefore[c.Telemetry.VehicleId])).ToList();
+        await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
+        {
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
+            await db.SaveChangesAsync(acceptAllChangesOnSuccess: false, ct);
+            var usage = new FleetUsage();
+            foreach (var (t, count) in signals)
+            {
+                usage.RecordSignals(t.TenantId, t.AccountId, t.Vin, count);
+            }
+            await usage.FlushAsync(db, ct);
+            await tx.CommitAsync(ct);
+        });
+        db.ChangeTracker.AcceptAllChanges();
     }
 
     private sealed record Car(VehicleTelemetry Telemetry, VehicleReading Reading, bool WithLocation);
@@ -78,6 +96,12 @@ public sealed class TelemetryWriter(BrokerDbContext db, IOptions<TelemetryOption
                 (r.State, r.StateSince) = ("online", now); // a car that streams is awake
             }
             (t.LastSignalAt, t.Signals) = (now, t.Signals + 1);
+            // A field arriving means a live connection, even if its CONNECTED event came before the car was known here; a
+            // DISCONNECTED dated after this arrival still stands.
+            if (t.ConnectivityAt is null || t.ConnectivityAt <= now)
+            {
+                t.Connected = true;
+            }
             if (t.Status == TelemetryStatus.ConfiguredNotSynced)
             {
                 (t.Status, t.Since) = (TelemetryStatus.Streaming, now); // its fields arriving says the car holds the config

@@ -19,6 +19,18 @@ public sealed class Tenant
     /// and alerts can name accounts. Off by default: an email is personal data, and whoever holds a metrics credential reads it.
     /// </summary>
     public bool AccountNamesInMetrics { get; set; }
+
+    /// <summary>
+    /// What the tenant is prepared to spend on Tesla's Fleet API per calendar month (UTC), in US dollars; null: no limit.
+    /// See <see cref="Polling.CostBudget"/> for what the broker does as the month's projection nears it.
+    /// </summary>
+    public decimal? MonthlyBudgetUsd { get; set; }
+    /// <summary>normal, slow (the month's projection is above the budget) or stopped (the budget is spent), at the last check.</summary>
+    public string BudgetState { get; set; } = "normal";
+    public DateTimeOffset? BudgetStateSince { get; set; }
+    /// <summary>This month's estimated Fleet API cost so far, and projected to the month's end, at the last check.</summary>
+    public decimal? BudgetSpentUsd { get; set; }
+    public decimal? BudgetProjectedUsd { get; set; }
 }
 
 /// <summary>

@@ -11,11 +11,16 @@ namespace Broker.Tenants;
 /// The tenant's policy; a PUT replaces all of it, so the wake setting must be sent (a PUT that forgot it would quietly turn
 /// waking off). <paramref name="WakeAfterSleepMinutes"/>: null never wakes a car (the default).
 /// <paramref name="AccountNamesInMetrics"/>: export each account's link label and email as <c>tesla_broker_account_info</c> (default off).
+/// <paramref name="MonthlyBudgetUsd"/>: the most to spend on Tesla's Fleet API per calendar month (UTC), in US dollars; null or
+/// left out: no limit. Near it polling slows and cars are not woken; at it no billed call is made (Polling/CostBudget.cs).
 /// </summary>
 public sealed record PolicyRequest(
-    [property: Range(1, 10080), System.Text.Json.Serialization.JsonRequired] int? WakeAfterSleepMinutes, bool AccountNamesInMetrics = false);
+    [property: Range(1, 10080), System.Text.Json.Serialization.JsonRequired] int? WakeAfterSleepMinutes, bool AccountNamesInMetrics = false,
+    [property: Range(0.01, 1_000_000)] decimal? MonthlyBudgetUsd = null);
 
-public sealed record PolicyResponse(int? WakeAfterSleepMinutes, bool AccountNamesInMetrics);
+/// <summary>The policy, and where the month stands against the budget: <c>BudgetState</c> normal, slow or stopped, at the last poll.</summary>
+public sealed record PolicyResponse(int? WakeAfterSleepMinutes, bool AccountNamesInMetrics, decimal? MonthlyBudgetUsd = null,
+    string BudgetState = "normal", decimal? SpentThisMonthUsd = null, decimal? ProjectedThisMonthUsd = null);
 
 public static class TenantsEndpoints
 {
@@ -27,7 +32,8 @@ public static class TenantsEndpoints
         {
             var tenantId = http.TenantId();
             return TypedResults.Ok(await db.Tenants.Where(t => t.Id == tenantId)
-                .Select(t => new PolicyResponse(t.WakeAfterSleepMinutes, t.AccountNamesInMetrics)).SingleAsync(http.RequestAborted));
+                .Select(t => new PolicyResponse(t.WakeAfterSleepMinutes, t.AccountNamesInMetrics, t.MonthlyBudgetUsd, t.BudgetState, t.BudgetSpentUsd, t.BudgetProjectedUsd))
+                .SingleAsync(http.RequestAborted));
         }).Describe("getPolicy", "Get the tenant's policy");
 
         group.MapPut("/", async Task<Ok<PolicyResponse>> (PolicyRequest request, HttpContext http, BrokerDbContext db, AuditLog audit) =>
@@ -35,12 +41,16 @@ public static class TenantsEndpoints
             var tenantId = http.TenantId();
             await db.Tenants.Where(t => t.Id == tenantId).ExecuteUpdateAsync(s => s
                 .SetProperty(t => t.WakeAfterSleepMinutes, request.WakeAfterSleepMinutes)
-                .SetProperty(t => t.AccountNamesInMetrics, request.AccountNamesInMetrics), http.RequestAborted);
+                .SetProperty(t => t.AccountNamesInMetrics, request.AccountNamesInMetrics)
+                .SetProperty(t => t.MonthlyBudgetUsd, request.MonthlyBudgetUsd), http.RequestAborted);
             audit.Add("tenant.policy_changed", tenantId, detail: $"wake_after_sleep_minutes={request.WakeAfterSleepMinutes?.ToString() ?? "never"}"
-                + $" account_names_in_metrics={(request.AccountNamesInMetrics ? "on" : "off")}");
+                + $" account_names_in_metrics={(request.AccountNamesInMetrics ? "on" : "off")}"
+                + $" monthly_budget_usd={request.MonthlyBudgetUsd?.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture) ?? "none"}");
             await db.SaveChangesAsync(http.RequestAborted);
-            return TypedResults.Ok(new PolicyResponse(request.WakeAfterSleepMinutes, request.AccountNamesInMetrics));
-        }).Describe("replacePolicy", "Replace the tenant's policy: waking, account names in /metrics").RequireTenantRole(People.TenantRole.Admin);
+            return TypedResults.Ok(await db.Tenants.Where(t => t.Id == tenantId)
+                .Select(t => new PolicyResponse(t.WakeAfterSleepMinutes, t.AccountNamesInMetrics, t.MonthlyBudgetUsd, t.BudgetState, t.BudgetSpentUsd, t.BudgetProjectedUsd))
+                .SingleAsync(http.RequestAborted));
+        }).Describe("replacePolicy", "Replace the tenant's policy: waking, account names in /metrics, the monthly Fleet API budget").RequireTenantRole(People.TenantRole.Admin);
     }
 }
 

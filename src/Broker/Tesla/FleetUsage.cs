@@ -3,7 +3,7 @@ using System.Collections.Concurrent;
 namespace Broker.Tesla;
 
 /// <summary>Tesla's billing categories (TESLA.md §7). Listing, regions, products and energy are free.</summary>
-public enum FleetCategory { Free, Data, Command, Wake }
+public enum FleetCategory { Free, Data, Command, Wake, Streaming }
 
 /// <summary>
 /// Counts Fleet API answers per account and category for one unit of work (a poll, a connect);
@@ -23,6 +23,10 @@ public sealed class FleetUsage
     /// server_error, timeout, unreachable or malformed; <paramref name="status"/> is 0 when nothing was answered.
     /// 408 (asleep) and a followed 421 are answers, not failures, and are not recorded here.
     /// </summary>
+    /// <summary>Signals a car streamed (Fleet Telemetry): Tesla bills each one.</summary>
+    public void RecordSignals(Guid tenantId, Guid accountId, string vin, long signals) =>
+        _calls.AddOrUpdate((tenantId, accountId, vin, FleetCategory.Streaming, true), signals, (_, n) => n + signals);
+
     public void RecordFailure(FleetAccount account, string reason, int status)
     {
         if (account.AccountId != Guid.Empty)
@@ -70,6 +74,7 @@ public sealed class FleetUsage
         FleetCategory.Data => 0.002m,
         FleetCategory.Command => 0.001m,
         FleetCategory.Wake => 0.02m,
+        FleetCategory.Streaming => 1m / 150_000m,   // a Fleet Telemetry signal: one field a car sent
         _ => 0m,
     };
 }

@@ -1,0 +1,71 @@
+using Broker.Admin;
+using Broker.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace Broker.Polling;
+
+public enum BudgetMode { Normal, Slow, Stopped }
+
+/// <param name="Stretch">How much longer than usual to wait between billed reads (1 when not slowed).</param>
+public sealed record BudgetDecision(BudgetMode Mode, double Stretch)
+{
+    public static readonly BudgetDecision Unlimited = new(BudgetMode.Normal, 1);
+    public bool MayWake => Mode == BudgetMode.Normal;
+    public bool MayRead => Mode != BudgetMode.Stopped;
+}
+
+/// <summary>
+/// A tenant's monthly Fleet API budget (<see cref="Tenants.Tenant.MonthlyBudgetUsd"/>, <c>PUT /api/v1/policy</c>), checked at the
+/// start of each of its accounts' polls against the ledger (<c>api_usage</c>, this calendar month in UTC, streamed signals included):
+/// <list type="bullet">
+/// <item>The month is projected linearly: spent so far ÷ time elapsed (at least a day, so the first hours do not swing it) ×
+/// the month's length.</item>
+/// <item><c>slow</c> once the projection passes the budget: billed reads wait that many times longer (up to 8×), and cars are
+/// never woken.</item>
+/// <item><c>stopped</c> once the spend reaches it: no billed call at all (vehicle_data, wakes). The free vehicle list and energy
+/// live status go on, and so does streaming (Tesla bills signals, but a stream is the cheapest reading there is and stopping it
+/// means deleting configs); the month's next day 1 starts afresh.</item>
+/// <item>Each change of state is written once to the audit log (<c>tenant.budget_state_changed</c>), whichever replica sees it.</item>
+/// </list>
+/// Tesla's own billing limit still applies above this: at it Tesla disables the whole app (TESLA.md §7).
+/// </summary>
+public sealed class CostBudget(BrokerDbContext db, AuditLog audit, TimeProvider time, ILogger<CostBudget> logger)
+{
+    public const double MaxStretch = 8;
+
+    public async Task<BudgetDecision> CheckAsync(Guid tenantId, CancellationToken ct)
+    {
+        var budget = await db.Tenants.AsNoTracking().Where(t => t.Id == tenantId).Select(t => t.MonthlyBudgetUsd).SingleAsync(ct);
+        var now = time.GetUtcNow();
+        var monthStart = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero);
+        var spent = await db.ApiUsage.AsNoTracking().Where(u => u.TenantId == tenantId && u.Month == DateOnly.FromDateTime(monthStart.UtcDateTime))
+            .SumAsync(u => u.CostUsd, ct);
+        var elapsedDays = Math.Max(1, (now - monthStart).TotalDays);
+        var projected = Math.Max(spent, spent / (decimal)elapsedDays * DateTime.DaysInMonth(now.Year, now.Month));
+        var (mode, stretch) = budget switch
+        {
+            null => (BudgetMode.Normal, 1d),
+            { } b when spent >= b => (BudgetMode.Stopped, 1d),
+            { } b when projected > b => (BudgetMode.Slow, Math.Clamp((double)(projected / b), 1, MaxStretch)),
+            _ => (BudgetMode.Normal, 1d),
+        };
+        var state = mode.ToString().ToLowerInvariant();
+        // Only the replica whose update moves the state writes the audit entry.
+        var moved = await db.Tenants.Where(t => t.Id == tenantId && t.BudgetState != state).ExecuteUpdateAsync(s => s
+            .SetProperty(t => t.BudgetState, state).SetProperty(t => t.BudgetStateSince, now)
+            .SetProperty(t => t.BudgetSpentUsd, spent).SetProperty(t => t.BudgetProjectedUsd, projected), ct);
+        if (moved == 0)
+        {
+            await db.Tenants.Where(t => t.Id == tenantId).ExecuteUpdateAsync(s => s
+                .SetProperty(t => t.BudgetSpentUsd, spent).SetProperty(t => t.BudgetProjectedUsd, projected), ct);
+        }
+        else
+        {
+            audit.Add("tenant.budget_state_changed", tenantId, detail: $"state={state} spent_usd={spent:0.00} projected_usd={projected:0.00} budget_usd={budget:0.00}");
+            await db.SaveChangesAsync(ct); // checked before the poll changes anything, so this writes the audit entry alone
+            logger.LogInformation("Tenant {TenantId} budget state {State}: spent ${Spent:0.00}, projected ${Projected:0.00} of ${Budget:0.00}",
+                tenantId, state, spent, projected, budget);
+        }
+        return new BudgetDecision(mode, stretch);
+    }
+}
