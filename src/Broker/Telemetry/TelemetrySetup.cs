@@ -144,9 +144,12 @@ public sealed class TelemetrySetup(
         t.CheckedAt = now;
         if (state.Config is null)
         {
-            // Tesla dropped it (billing limit, the owner's revoke, a factory reset): poll, and configure again next time.
+            // Gone or never taken: the car refused it (a config signed with another key than the one Tesla holds is accepted,
+            // then the car reports "InvalidSignature: unknown issuer", fleet-telemetry#303), or Tesla dropped it (billing limit,
+            // the owner's revoke). Polled; configured again an hour later.
+            var reason = await CarErrorAsync(caller, t.Vin, ct) ?? "config removed at Tesla";
             Move(t, TelemetryStatus.Polling, now);
-            (t.SkipReason, t.CheckedAt, t.ConfiguredAt, t.ExpiresAt) = ("config removed at Tesla", null, null, null);
+            (t.SkipReason, t.ConfiguredAt, t.ExpiresAt) = (reason, null, null);
             return;
         }
         if (!state.KeyPaired)
@@ -158,7 +161,20 @@ public sealed class TelemetrySetup(
         if (state.Synced && t.Status == TelemetryStatus.ConfiguredNotSynced)
         {
             Move(t, TelemetryStatus.Streaming, now);
+            t.SkipReason = null;
         }
+        else if (t.Status == TelemetryStatus.ConfiguredNotSynced)
+        {
+            t.SkipReason = await CarErrorAsync(caller, t.Vin, ct); // usually none: the car has not been online since
+        }
+    }
+
+    /// <summary>The car's latest report about this app's config (fleet_telemetry_errors), in its own words; null when none.</summary>
+    private async Task<string?> CarErrorAsync(FleetAccount caller, string vin, CancellationToken ct)
+    {
+        var latest = (await fleet.GetTelemetryErrorsAsync(caller, vin, ct)).OrderByDescending(e => e.CreatedAt).FirstOrDefault();
+        var text = latest is null ? null : Hosting.TextInput.Clean($"{latest.ErrorName ?? latest.Name}: {latest.Error}");
+        return text is { Length: > 200 } ? text[..200] : text;
     }
 
     /// <summary>Tesla's reason for skipping the car, in Tesla's words; null when the car took the config.</summary>

@@ -80,6 +80,24 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
     }
 
     [Fact]
+    public async Task AConfigTheCarRefusesShowsTheCarsOwnWordsAndTheCarIsPolled()
+    {
+        // The operator replaced the partner key without registering again: Tesla still holds the old one, so the car cannot
+        // trust a config signed with the new one (fleet-telemetry#303: accepted by the API, refused by the car).
+        await ConnectAndConfigureAsync(pair: true, replaceKeyBeforeConfiguring: true);
+        Time.Advance(TimeSpan.FromMinutes(11)); // past Telemetry:CheckSyncSeconds
+        await PollAccountsAsync();
+
+        await using var db = Broker.CreateDbContext();
+        var row = await db.VehicleTelemetry.SingleAsync(t => t.Vin == MidnightRunner, Ct);
+        Assert.Equal(TelemetryStatus.Polling, row.Status);
+        Assert.Contains("unknown issuer", row.SkipReason);
+        var account = await GetJsonAsync<global::Broker.Accounts.AccountResponse>(ApiKey, $"/api/v1/accounts/{await db.TeslaAccounts.Select(a => a.Id).SingleAsync(Ct)}");
+        Assert.Equal("polling", account.Vehicles.Single(v => v.Vin == MidnightRunner).Telemetry!.Status);
+        Assert.Contains("unknown issuer", account.Vehicles.Single(v => v.Vin == MidnightRunner).Telemetry!.Reason);
+    }
+
+    [Fact]
     public async Task BadMessagesAreCountedAndDroppedAndGoodOnesStillLand()
     {
         await ConnectAndConfigureAsync();
@@ -199,7 +217,7 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
         Assert.True(calls.Any(c => c.Device == MidnightRunner && c.Status == 200 && c.Category == "meta"), "a DELETE of the car's config");
     }
 
-    private async Task<Guid> ConnectAndConfigureAsync(bool pair = true)
+    private async Task<Guid> ConnectAndConfigureAsync(bool pair = true, bool replaceKeyBeforeConfiguring = false)
     {
         Simulator.PartnerWeb = () => Broker.Server.CreateHandler();
         var operatorApi = ApiClient(BrokerApplication.OperatorToken);
@@ -212,6 +230,10 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
         {
             using var control = Simulator.CreateControlClient();
             (await control.PostAsJsonAsync($"/_sim/vehicles/{MidnightRunner}/virtual-key", new { domain = Domain, paired = true }, Ct)).EnsureSuccessStatusCode();
+        }
+        if (replaceKeyBeforeConfiguring)
+        {
+            (await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { generate = true, replace = true }, Ct)).EnsureSuccessStatusCode();
         }
         await PollAccountsAsync(); // devices, key check, then the configs (signed with the partner key)
         await using var db = Broker.CreateDbContext();
