@@ -10,7 +10,8 @@ namespace Broker.Partner;
 /// <summary>
 /// Asks Tesla which of an account's cars hold the operator's virtual key (<c>fleet_status</c>, not billed) and
 /// records it on <see cref="Vehicle.KeyPaired"/>. Runs inside a poll, at most every
-/// <see cref="PartnerOptions.KeyCheckIntervalHours"/> per account, first on the poll right after a connect
+/// <see cref="PartnerOptions.KeyCheckIntervalHours"/> per account (every 15 minutes while a car lacks the key, so a pairing
+/// shows, and streaming starts, soon after), first on the poll right after a connect
 /// (new cars are unchecked), and only once the partner domain is registered somewhere. It never fails the poll.
 /// </summary>
 public sealed class VirtualKeyCheck(BrokerDbContext db, TeslaFleetClient fleet, IOptions<PartnerOptions> options, ILogger<VirtualKeyCheck> logger)
@@ -18,6 +19,8 @@ public sealed class VirtualKeyCheck(BrokerDbContext db, TeslaFleetClient fleet, 
     /// <summary>After a failed check, when the account may be asked again (per node; a lost entry only means an early retry).</summary>
     private static readonly ConcurrentDictionary<Guid, DateTimeOffset> RetryAt = new();
     private static readonly TimeSpan RetryAfterFailure = TimeSpan.FromHours(1);
+    /// <summary>A car without the key is asked about again this often (fleet_status is not billed): pairing shows up soon.</summary>
+    private static readonly TimeSpan UnpairedInterval = TimeSpan.FromMinutes(15);
 
     /// <summary>Updates the tracked <paramref name="account"/>'s cars when due; the poll saves them.</summary>
     public async Task CheckIfDueAsync(FleetAccount caller, TeslaAccount account, DateTimeOffset now, CancellationToken ct)
@@ -26,7 +29,7 @@ public sealed class VirtualKeyCheck(BrokerDbContext db, TeslaFleetClient fleet, 
         var cars = account.Vehicles.Where(v => v.RetiredAt is null).ToList();
         var due = cars.Count > 0
             && account.GrantedScopes.Contains("vehicle_device_data")
-            && cars.Any(v => v.KeyCheckedAt is null || v.KeyCheckedAt <= now - interval)
+            && cars.Any(v => v.KeyCheckedAt is null || v.KeyCheckedAt <= now - (v.KeyPaired == true ? interval : UnpairedInterval))
             && !(RetryAt.TryGetValue(account.Id, out var retry) && retry > now)
             && options.Value.Domain is { Length: > 0 };
         if (!due || !await db.PartnerRegistrations.AnyAsync(r => r.Status == "registered", ct))

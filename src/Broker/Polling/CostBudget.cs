@@ -18,8 +18,8 @@ public sealed record BudgetDecision(BudgetMode Mode, double Stretch)
 /// A tenant's monthly Fleet API budget (<see cref="Tenants.Tenant.MonthlyBudgetUsd"/>, <c>PUT /api/v1/policy</c>), checked at the
 /// start of each of its accounts' polls against the ledger (<c>api_usage</c>, this calendar month in UTC, streamed signals included):
 /// <list type="bullet">
-/// <item>The month is projected linearly: spent so far ÷ time elapsed (at least a day, so the first hours do not swing it) ×
-/// the month's length.</item>
+/// <item>The month is projected linearly: spent so far, plus the rate since the month began (or since the tenant was made, if
+/// later; at least an hour) over the hours left.</item>
 /// <item><c>slow</c> once the projection passes the budget: billed reads wait that many times longer (up to 8×), and cars are
 /// never woken.</item>
 /// <item><c>stopped</c> once the spend reaches it: no billed call at all (vehicle_data, wakes). The free vehicle list and energy
@@ -35,13 +35,18 @@ public sealed class CostBudget(BrokerDbContext db, AuditLog audit, TimeProvider 
 
     public async Task<BudgetDecision> CheckAsync(Guid tenantId, CancellationToken ct)
     {
-        var budget = await db.Tenants.AsNoTracking().Where(t => t.Id == tenantId).Select(t => t.MonthlyBudgetUsd).SingleAsync(ct);
+        var tenant = await db.Tenants.AsNoTracking().Where(t => t.Id == tenantId).Select(t => new { t.MonthlyBudgetUsd, t.CreatedAt }).SingleAsync(ct);
+        var budget = tenant.MonthlyBudgetUsd;
         var now = time.GetUtcNow();
         var monthStart = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero);
+        var monthEnd = monthStart.AddMonths(1);
         var spent = await db.ApiUsage.AsNoTracking().Where(u => u.TenantId == tenantId && u.Month == DateOnly.FromDateTime(monthStart.UtcDateTime))
             .SumAsync(u => u.CostUsd, ct);
-        var elapsedDays = Math.Max(1, (now - monthStart).TotalDays);
-        var projected = Math.Max(spent, spent / (decimal)elapsedDays * DateTime.DaysInMonth(now.Year, now.Month));
+        // The rate since the tenant began spending this month (not since the 1st: a tenant made on the 20th would look frugal),
+        // over at least an hour so the first polls do not swing it, carried to the month's end.
+        var from = tenant.CreatedAt > monthStart ? tenant.CreatedAt : monthStart;
+        var elapsedHours = Math.Max(1, (now - from).TotalHours);
+        var projected = spent + spent / (decimal)elapsedHours * (decimal)Math.Max(0, (monthEnd - now).TotalHours);
         var (mode, stretch) = budget switch
         {
             null => (BudgetMode.Normal, 1d),

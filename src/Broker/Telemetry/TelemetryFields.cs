@@ -85,7 +85,7 @@ public static class TelemetryFields
     {
         switch (field)
         {
-            case "VehicleSpeed": return Set(Num(value), v => r.SpeedMph = v);
+            case "VehicleSpeed": return Set(In(Num(value), 0, 250), v => r.SpeedMph = v);
             case "Gear": return Set(Enum(value, "ShiftState"), v => r.ShiftState = v is "Invalid" or "SNA" or "Unknown" ? null : v);
             case "Location" when !withLocation:
             case "GpsHeading" when !withLocation:
@@ -98,22 +98,22 @@ public static class TelemetryFields
                 }
                 (r.Latitude, r.Longitude) = (lat, lon);
                 return Outcome.Applied;
-            case "GpsHeading": return Set(Num(value), v => r.Heading = v);
-            case "Odometer": return Set(Num(value), v => r.OdometerMiles = v);
-            case "BatteryLevel": return Set(Num(value), v => r.BatteryLevel = (int)Math.Round(v));
-            case "Soc": return Set(Num(value), v => r.UsableBatteryLevel = (int)Math.Round(v)); // the BMS's state of charge: the nearest field to usable_battery_level
-            case "RatedRange": return Set(Num(value), v => r.BatteryRangeMiles = v);
+            case "GpsHeading": return Set(In(Num(value), 0, 360), v => r.Heading = v);
+            case "Odometer": return Set(In(Num(value), 0, 5_000_000), v => r.OdometerMiles = v);
+            case "BatteryLevel": return Set(In(Num(value), 0, 100), v => r.BatteryLevel = (int)Math.Round(v));
+            case "Soc": return Set(In(Num(value), 0, 100), v => r.UsableBatteryLevel = (int)Math.Round(v)); // the BMS's state of charge: the nearest field to usable_battery_level
+            case "RatedRange": return Set(In(Num(value), 0, 1000), v => r.BatteryRangeMiles = v);
             case "DetailedChargeState": return Set(Enum(value, "DetailedChargeState"), v => r.ChargingState = v);
             // AC and DC feed one series, last value wins: a field is only sent when it changes, so the idle one stays quiet.
             case "ACChargingPower":
             case "DCChargingPower":
-                return Set(Num(value), v => r.ChargerPowerKw = v);
+                return Set(In(Num(value), 0, 1000), v => r.ChargerPowerKw = v);
             case "ACChargingEnergyIn":
             case "DCChargingEnergyIn":
-                return Set(Num(value), v => r.ChargeEnergyAddedKwh = v);
-            case "ChargeLimitSoc": return Set(Num(value), v => r.ChargeLimitSoc = (int)Math.Round(v));
-            case "InsideTemp": return Set(Num(value), v => r.InsideTempC = v);
-            case "OutsideTemp": return Set(Num(value), v => r.OutsideTempC = v);
+                return Set(In(Num(value), 0, 1000), v => r.ChargeEnergyAddedKwh = v);
+            case "ChargeLimitSoc": return Set(In(Num(value), 0, 100), v => r.ChargeLimitSoc = (int)Math.Round(v));
+            case "InsideTemp": return Set(In(Num(value), -60, 100), v => r.InsideTempC = v);
+            case "OutsideTemp": return Set(In(Num(value), -60, 70), v => r.OutsideTempC = v);
             case "Locked": return Set(Bool(value), v => r.Locked = v);
             case "SentryMode":
                 // Older firmware sends a boolean; newer an enum (SentryModeStateOff, …Idle, …Armed, …Aware, …Panic).
@@ -159,12 +159,16 @@ public static class TelemetryFields
         return Outcome.Applied;
     }
 
+    /// <summary>A number a car can report, or null (a battery above 100 %, a cabin at -300 °C are not readings).</summary>
+    private static double? In(double? value, double min, double max) => value is { } v && v >= min && v <= max ? v : null;
+
     private static JsonElement? Prop(JsonElement e, string name) => e.TryGetProperty(name, out var v) ? v : null;
 
     private static double? Num(JsonElement? e) => e switch
     {
         { ValueKind: JsonValueKind.Number } n when n.TryGetDouble(out var d) && double.IsFinite(d) => d,
-        { ValueKind: JsonValueKind.String } s when double.TryParse(s.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) => d,
+        { ValueKind: JsonValueKind.String } s when double.TryParse(s.GetString(), NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent,
+            CultureInfo.InvariantCulture, out var d) && double.IsFinite(d) => d,
         _ => null,
     };
 

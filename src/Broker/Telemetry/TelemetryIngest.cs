@@ -18,6 +18,8 @@ public sealed class TelemetryIngest(IServiceScopeFactory scopes, IOptions<Teleme
 {
     /// <summary>Messages handed to the writer at most at once (one transaction).</summary>
     public const int BatchSize = 2000;
+    /// <summary>fleet-telemetry publishes one small JSON value per message; anything larger is dropped unread.</summary>
+    public const int MaxPayloadBytes = 64 * 1024;
 
     private readonly Channel<TelemetryMessage> _inbox = Channel.CreateBounded<TelemetryMessage>(
         new BoundedChannelOptions(BatchSize * 4) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
@@ -29,7 +31,7 @@ public sealed class TelemetryIngest(IServiceScopeFactory scopes, IOptions<Teleme
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var writer = Task.Run(() => WriteAsync(stoppingToken), stoppingToken);
+        var writer = Task.Run(() => DrainAsync(stoppingToken), stoppingToken);
         var o = options.Value.Mqtt;
         var attempt = 0;
         while (!stoppingToken.IsCancellationRequested)
@@ -39,6 +41,11 @@ public sealed class TelemetryIngest(IServiceScopeFactory scopes, IOptions<Teleme
             client.DisconnectedAsync += _ => { disconnected.TrySetResult(); return Task.CompletedTask; };
             client.ApplicationMessageReceivedAsync += async e =>
             {
+                if (e.ApplicationMessage.Payload.Length > MaxPayloadBytes)
+                {
+                    TelemetryMetrics.Messages.WithLabels("too_large").Inc();
+                    return; // acknowledged as handled: dropped
+                }
                 e.AutoAcknowledge = false;
                 var payload = e.ApplicationMessage.Payload.ToArray();
                 await _inbox.Writer.WriteAsync(new TelemetryMessage(e.ApplicationMessage.Topic, payload, e.AcknowledgeAsync), stoppingToken);
@@ -52,7 +59,8 @@ public sealed class TelemetryIngest(IServiceScopeFactory scopes, IOptions<Teleme
                     .WithCleanStart(false)
                     .WithSessionExpiryInterval((uint)o.SessionExpirySeconds)
                     .WithKeepAlivePeriod(TimeSpan.FromSeconds(30))
-                    .WithTimeout(TimeSpan.FromSeconds(10));
+                    .WithTimeout(TimeSpan.FromSeconds(10))
+                    .WithMaximumPacketSize(MaxPayloadBytes + 1024); // MQTT 5: the MQTT broker does not send larger ones
                 if (o.Username is { Length: > 0 })
                 {
                     builder.WithCredentials(o.Username, o.Password);
@@ -108,7 +116,7 @@ public sealed class TelemetryIngest(IServiceScopeFactory scopes, IOptions<Teleme
     }
 
     /// <summary>Batches from the inbox into Postgres; a batch that cannot be written is retried, never acknowledged unwritten.</summary>
-    private async Task WriteAsync(CancellationToken ct)
+    private async Task DrainAsync(CancellationToken ct)
     {
         var batch = new List<TelemetryMessage>(BatchSize);
         while (await _inbox.Reader.WaitToReadAsync(ct).ConfigureAwait(false))
@@ -117,25 +125,9 @@ public sealed class TelemetryIngest(IServiceScopeFactory scopes, IOptions<Teleme
             {
                 batch.Add(m);
             }
-            for (var attempt = 0; ; attempt++)
+            if (!await StoreAsync(batch, ct))
             {
-                try
-                {
-                    await using var scope = scopes.CreateAsyncScope();
-                    await scope.ServiceProvider.GetRequiredService<TelemetryWriter>().WriteAsync(batch, ct);
-                    Interlocked.Add(ref _stored, batch.Count);
-                    break;
-                }
-                catch (OperationCanceledException) when (ct.IsCancellationRequested)
-                {
-                    return; // unacknowledged: the MQTT broker delivers them again
-                }
-                catch (Exception ex)
-                {
-                    TelemetryMetrics.WriteFailures.Inc();
-                    logger.LogWarning("Streaming: could not store {Count} messages ({Error}); retrying", batch.Count, ex.Message);
-                    await Task.Delay(TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Min(attempt, 5)))), ct);
-                }
+                return; // stopping: unacknowledged, the MQTT broker delivers them again
             }
             foreach (var m in batch)
             {
@@ -149,6 +141,83 @@ public sealed class TelemetryIngest(IServiceScopeFactory scopes, IOptions<Teleme
                 }
             }
             batch.Clear();
+        }
+    }
+
+    /// <summary>
+    /// Stores a batch, retrying while Postgres is away. A batch that keeps failing although Postgres answers is written one
+    /// message at a time, and a message that fails on its own is dropped (counted as <c>poison</c>): one bad message must not
+    /// hold up the stream, nor come back after every restart from the MQTT broker's session.
+    /// </summary>
+    private async Task<bool> StoreAsync(List<TelemetryMessage> batch, CancellationToken ct)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await WriteAsync(batch, ct);
+                return true;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return false;
+            }
+            catch (Exception ex)
+            {
+                TelemetryMetrics.WriteFailures.Inc();
+                logger.LogWarning("Streaming: could not store {Count} messages ({Error}); retrying", batch.Count, ex.Message);
+                if (attempt >= 2 && batch.Count > 1 && await DatabaseAnswersAsync(ct))
+                {
+                    break;
+                }
+                await Task.Delay(TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Min(attempt, 5)))), ct);
+            }
+        }
+        foreach (var m in batch)
+        {
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    await WriteAsync([m], ct);
+                    break;
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    return false;
+                }
+                catch (Exception ex)
+                {
+                    if (attempt >= 1 && await DatabaseAnswersAsync(ct))
+                    {
+                        TelemetryMetrics.Messages.WithLabels("poison").Inc();
+                        logger.LogWarning("Streaming: dropped a message on {Topic} that cannot be stored ({Error})", Hosting.TextInput.Clean(m.Topic), ex.Message);
+                        break;
+                    }
+                    await Task.Delay(TimeSpan.FromSeconds(2), ct);
+                }
+            }
+        }
+        return true;
+    }
+
+    private async Task WriteAsync(IReadOnlyList<TelemetryMessage> messages, CancellationToken ct)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<TelemetryWriter>().WriteAsync(messages, ct);
+        Interlocked.Add(ref _stored, messages.Count);
+    }
+
+    private async Task<bool> DatabaseAnswersAsync(CancellationToken ct)
+    {
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            return await scope.ServiceProvider.GetRequiredService<Data.BrokerDbContext>().Database.CanConnectAsync(ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return false;
         }
     }
 }

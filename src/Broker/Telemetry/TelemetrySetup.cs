@@ -34,12 +34,16 @@ public sealed class TelemetrySetup(
     public bool Enabled => _o.Enabled;
 
     /// <summary>
-    /// A car is left to its stream (not read with vehicle_data) while it holds the config and the stream is alive: connected,
-    /// or a field arrived within <see cref="TelemetryOptions.QuietAfterSeconds"/>.
+    /// A car is left to its stream (not read with vehicle_data) while it holds the config and the stream is alive: a field
+    /// arrived within <see cref="TelemetryOptions.QuietAfterSeconds"/>, or it is connected and a field arrived within the resend
+    /// interval (every field is resent at least that often).
     /// </summary>
     public bool IsStreaming(VehicleTelemetry t, DateTimeOffset now) =>
         _o.Enabled && t is { Status: TelemetryStatus.Streaming, DeletePending: false }
-        && (t.Connected == true || t.LastSignalAt > now.AddSeconds(-_o.QuietAfterSeconds));
+        && (t.LastSignalAt > now.AddSeconds(-_o.QuietAfterSeconds)
+            // Connected and parked, a car sends only changes, but every field at least once per resend interval: longer
+            // silence means the stream died without a DISCONNECTED (fleet-telemetry gone, a message lost), so poll.
+            || t.Connected == true && t.LastSignalAt > now.AddSeconds(-(TelemetryFields.ResendSeconds + _o.QuietAfterSeconds)));
 
     public async Task EnsureAsync(FleetAccount caller, TeslaAccount account, DateTimeOffset now, CancellationToken ct)
     {

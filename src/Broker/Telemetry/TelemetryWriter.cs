@@ -18,7 +18,9 @@ namespace Broker.Telemetry;
 /// (<c>tesla_broker_telemetry_messages_total{result}</c>) and dropped; nothing throws.</item>
 /// <item>Field messages carry no time of their own (the MQTT datastore leaves <c>CreatedAt</c> out), so a field's data time is
 /// when it arrived. Connectivity events carry <c>CreatedAt</c> and an older one than the last applied is dropped as out of order.</item>
-/// <item>A VIN connected under several tenants is written to each; a revoked account's cars are not written at all.</item>
+/// <item>A VIN connected under several tenants is written to each; a revoked account's cars, and cars this broker did not
+/// configure (skipped, polled), are not written at all (<c>unknown_vin</c>).</item>
+/// <item>Values outside what a car can report (a battery above 100 %, a cabin at -300 °C) are <c>unexpected_type</c>.</item>
 /// </list>
 /// </summary>
 public sealed class TelemetryWriter(BrokerDbContext db, IOptions<TelemetryOptions> options, TimeProvider time)
@@ -34,6 +36,7 @@ public sealed class TelemetryWriter(BrokerDbContext db, IOptions<TelemetryOption
             join r in db.VehicleReadings on t.VehicleId equals r.VehicleId
             join a in db.TeslaAccounts on t.AccountId equals a.Id
             where vins.Contains(t.Vin) && !t.DeletePending && a.Status != AccountStatus.Revoked
+            where t.Status == TelemetryStatus.ConfiguredNotSynced || t.Status == TelemetryStatus.Streaming   // only cars this broker configured
             select new Car(t, r, a.GrantedScopes.Contains("vehicle_location"))).ToListAsync(ct);
         var byVin = cars.ToLookup(c => c.Telemetry.Vin);
         var now = time.GetUtcNow();
@@ -41,7 +44,15 @@ public sealed class TelemetryWriter(BrokerDbContext db, IOptions<TelemetryOption
         var signalsBefore = cars.ToDictionary(c => c.Telemetry.VehicleId, c => c.Telemetry.Signals);
         foreach (var m in parsed)
         {
-            var result = m.Error ?? Apply(m, byVin[m.Vin!].ToList(), now);
+            string result;
+            try
+            {
+                result = m.Error ?? Apply(m, byVin[m.Vin!].ToList(), now);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or FormatException or ArgumentException)
+            {
+                result = "malformed"; // e.g. a string with a lone UTF-16 surrogate: one bad message must not hold up the stream
+            }
             TelemetryMetrics.Messages.WithLabels(result).Inc();
         }
         // Each applied field is a signal Tesla bills ($1 per 150,000): into the same ledger as the calls, in the same transaction
@@ -121,9 +132,9 @@ public sealed class TelemetryWriter(BrokerDbContext db, IOptions<TelemetryOption
         if (body.ValueKind != JsonValueKind.Object
             || !body.TryGetProperty("Status", out var status) || status.ValueKind != JsonValueKind.String
             || status.GetString() is not ("CONNECTED" or "DISCONNECTED") || !body.TryGetProperty("CreatedAt", out var created)
-            || !TryTime(created, out var at))
+            || !TryTime(created, out var at) || at > now.AddMinutes(5))
         {
-            return "malformed";
+            return "malformed"; // a time from the future would pin the car's state until then
         }
         var connected = status.GetString() == "CONNECTED";
         var applied = false;

@@ -43,6 +43,12 @@ public static class TenantsEndpoints
                 .SetProperty(t => t.WakeAfterSleepMinutes, request.WakeAfterSleepMinutes)
                 .SetProperty(t => t.AccountNamesInMetrics, request.AccountNamesInMetrics)
                 .SetProperty(t => t.MonthlyBudgetUsd, request.MonthlyBudgetUsd), http.RequestAborted);
+            if (request.MonthlyBudgetUsd is null)
+            {
+                // No budget, nothing held back: say so at once rather than at the next poll.
+                await db.Tenants.Where(t => t.Id == tenantId && t.BudgetState != "normal").ExecuteUpdateAsync(s => s
+                    .SetProperty(t => t.BudgetState, "normal").SetProperty(t => t.BudgetStateSince, DateTimeOffset.UtcNow), http.RequestAborted);
+            }
             audit.Add("tenant.policy_changed", tenantId, detail: $"wake_after_sleep_minutes={request.WakeAfterSleepMinutes?.ToString() ?? "never"}"
                 + $" account_names_in_metrics={(request.AccountNamesInMetrics ? "on" : "off")}"
                 + $" monthly_budget_usd={request.MonthlyBudgetUsd?.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture) ?? "none"}");

@@ -21,7 +21,7 @@ public sealed class VirtualKeyTests(PostgresServer postgres) : BrokerTestBase(po
     };
 
     [Fact]
-    public async Task PollAfterConnectRecordsWhichCarsHoldTheKeyAndRechecksOnlyAfterADay()
+    public async Task PollAfterConnectRecordsWhichCarsHoldTheKeyRecheckingUnpairedCarsSoonAndPairedOnesDaily()
     {
         await RegisterPartnerAsync();
         await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
@@ -41,15 +41,25 @@ public sealed class VirtualKeyTests(PostgresServer postgres) : BrokerTestBase(po
             Assert.All(await db.Vehicles.ToListAsync(Ct), v => Assert.Equal(checkedAt, v.KeyCheckedAt!.Value, TimeSpan.FromMilliseconds(1)));
         }
 
-        // The owner removes the key: the broker learns it at the next daily check, not on every poll.
+        // While a car lacks the key the account is asked every 15 minutes (fleet_status is not billed), so a pairing shows soon;
+        // not on every poll.
+        await PairAsync(Sentinel, paired: true);
+        Time.Advance(TimeSpan.FromMinutes(5));
+        await PollAccountsAsync();
+        Assert.Equal([(MidnightRunner, true), (Sentinel, false)], await KeysAsync());
+        Time.Advance(TimeSpan.FromMinutes(11));
+        await PollAccountsAsync();
+        Assert.Equal([(MidnightRunner, true), (Sentinel, true)], await KeysAsync());
+
+        // Every car paired: the owner removing a key shows at the next daily check, not within the hour.
         await PairAsync(MidnightRunner, paired: false);
         Time.Advance(TimeSpan.FromHours(1));
         await PollAccountsAsync();
-        Assert.Equal([(MidnightRunner, true), (Sentinel, false)], await KeysAsync());
+        Assert.Equal([(MidnightRunner, true), (Sentinel, true)], await KeysAsync());
 
         Time.Advance(TimeSpan.FromHours(24));
         await PollAccountsAsync();
-        Assert.Equal([(MidnightRunner, false), (Sentinel, false)], await KeysAsync());
+        Assert.Equal([(MidnightRunner, false), (Sentinel, true)], await KeysAsync());
     }
 
     [Fact]

@@ -101,6 +101,7 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
     public async Task BadMessagesAreCountedAndDroppedAndGoodOnesStillLand()
     {
         await ConnectAndConfigureAsync();
+        await FirstStreamedValuesAsync(); // the car's own first OutsideTemp must not overwrite the one published below
         using var publisher = await PublisherAsync();
         var before = await CountersAsync();
 
@@ -110,13 +111,25 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
         await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/Locked", "{\"value\":{\"a\":1}}");          // unexpected_type
         await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/NoSuchField", "{\"value\":1}");             // unknown_field
         await PublishAsync(publisher, $"telemetry/{MidnightRunner}/connectivity", "{\"Status\":\"MAYBE\"}");      // malformed
+        await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/Version", "{\"value\":\"2099.2\\ud800x\"}");    // a lone surrogate: malformed, not a stuck stream
+        await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/BatteryLevel", "{\"value\":1e300}");           // no car reports that: unexpected_type
+        await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/InsideTemp", "{\"value\":-300}");              // unexpected_type
+        await PublishAsync(publisher, $"telemetry/{MidnightRunner}/connectivity",
+            "{\"ConnectionId\":\"x\",\"Status\":\"DISCONNECTED\",\"CreatedAt\":\"2999-01-01T00:00:00Z\"}");            // from the future: malformed
+        await PublishAsync(publisher, $"telemetry/{Sentinel}/v/OutsideTemp", "{\"value\":1}");                     // a car not configured here: unknown_vin
         await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/OutsideTemp", "{\"value\":\"-7.5\"}");      // a number as a string: applied
 
         await WaitForAsync(async db => (await ReadingAsync(db, MidnightRunner)).OutsideTempC == -7.5, "the string-typed number applied");
         var after = await CountersAsync();
-        Assert.True(after["malformed"] - before["malformed"] >= 3, $"malformed: {before["malformed"]} → {after["malformed"]}");
-        Assert.True(after["unknown_vin"] - before["unknown_vin"] >= 1);
-        Assert.True(after["unexpected_type"] - before["unexpected_type"] >= 1);
+        Assert.True(after["malformed"] - before["malformed"] >= 5, $"malformed: {before["malformed"]} → {after["malformed"]}");
+        Assert.True(after["unknown_vin"] - before["unknown_vin"] >= 2);
+        Assert.True(after["unexpected_type"] - before["unexpected_type"] >= 3);
+        await using (var db = Broker.CreateDbContext())
+        {
+            var reading = await ReadingAsync(db, MidnightRunner);
+            Assert.True(reading.BatteryLevel is >= 0 and <= 100 && reading.InsideTempC is > -60, $"battery {reading.BatteryLevel}, inside {reading.InsideTempC}");
+            Assert.NotEqual(false, (await db.VehicleTelemetry.SingleAsync(t => t.Vin == MidnightRunner, Ct)).Connected);
+        }
         Assert.True(after["unknown_field"] - before["unknown_field"] >= 1);
     }
 
@@ -124,8 +137,10 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
     public async Task AnOlderConnectivityEventDoesNotUndoANewerOne()
     {
         await ConnectAndConfigureAsync();
+        await FirstStreamedValuesAsync();
         using var publisher = await PublisherAsync();
-        var now = DateTimeOffset.UtcNow.AddHours(1); // later than anything the simulated car sends during the test
+        // Later than anything the simulated car sends during the test, and within the 5 minutes of clock skew allowed.
+        var now = Time.GetUtcNow().AddMinutes(4);
         await PublishAsync(publisher, $"telemetry/{MidnightRunner}/connectivity",
             $"{{\"ConnectionId\":\"b\",\"Status\":\"DISCONNECTED\",\"CreatedAt\":\"{now:yyyy-MM-ddTHH:mm:ssZ}\"}}");
         await PublishAsync(publisher, $"telemetry/{MidnightRunner}/connectivity",
@@ -142,7 +157,7 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
     public async Task AfterTheMqttBrokerRestartsTheBrokerSubscribesAgainOnItsOwn()
     {
         await ConnectAndConfigureAsync();
-        await WaitForAsync(async db => await db.VehicleTelemetry.AnyAsync(t => t.Vin == MidnightRunner && t.Signals > 0, Ct), "the first signals");
+        await FirstStreamedValuesAsync();
 
         await _mqtt.StopAsync();
         await Task.Delay(1500, Ct); // the car keeps driving meanwhile: its fields wait in its buffer
@@ -160,6 +175,11 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
     public async Task TwoReplicasShareTheStreamAndOneAwayGetsWhatWasQueuedForItOnReturn()
     {
         await ConnectAndConfigureAsync(pair: false); // no car streams on its own: only the messages below flow
+        await using (var db = Broker.CreateDbContext())
+        {
+            // As if Sentinel had been configured (the broker only writes cars it configured), without its stream adding messages.
+            await db.VehicleTelemetry.Where(t => t.Vin == Sentinel).ExecuteUpdateAsync(x => x.SetProperty(t => t.Status, TelemetryStatus.Streaming), Ct);
+        }
         var replicaB = new BrokerApplication(Broker.ConnectionString, Simulator, new(BrokerSettings) { ["Telemetry:Mqtt:ClientId"] = "broker-b" }, Time);
         try
         {
@@ -242,6 +262,11 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
             "the paired car configured: " + string.Join(", ", rows.Values.Select(t => $"{t.Vin} {t.Status} {t.SkipReason}")));
         return await db.TeslaAccounts.Select(a => a.Id).SingleAsync(Ct);
     }
+
+    /// <summary>Waits until the paired car has sent its first values (a car sends every field when it connects, then changes only).</summary>
+    private async Task FirstStreamedValuesAsync() =>
+        await WaitForAsync(async db => (await ReadingAsync(db, MidnightRunner)) is { OutsideTempC: not null, InsideTempC: not null, FirmwareVersion: not null },
+            "the car's first streamed values");
 
     private async Task<IMqttClient> PublisherAsync()
     {
