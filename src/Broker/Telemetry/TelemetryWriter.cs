@@ -13,7 +13,8 @@ namespace Broker.Telemetry;
 /// Stores a batch of fleet-telemetry MQTT messages in one transaction: field values into the car's <see cref="VehicleReading"/>
 /// (the same row and columns a poll fills), connectivity into its <see cref="VehicleTelemetry"/>. The rules:
 /// <list type="bullet">
-/// <item>Payloads are fleet-telemetry's JSON: <c>{"value":…}</c> for a field (datastore/mqtt/mqtt_payload.go), <c>{"ConnectionId",
+/// <item>Payloads are fleet-telemetry's JSON: <c>{"value":…}</c> for a field (datastore/mqtt/mqtt_payload.go) or the bare value
+/// (the datastore's README), <c>{"ConnectionId",
 /// "Status","CreatedAt"}</c> for connectivity. Anything else, an unknown VIN or a value of the wrong type is counted
 /// (<c>tesla_broker_telemetry_messages_total{result}</c>) and dropped; nothing throws.</item>
 /// <item>Field messages carry no time of their own (the MQTT datastore leaves <c>CreatedAt</c> out), so a field's data time is
@@ -88,10 +89,8 @@ public sealed class TelemetryWriter(BrokerDbContext db, IOptions<TelemetryOption
         {
             return ApplyConnectivity(m.Body, cars, now);
         }
-        if (!m.Body.TryGetProperty("value", out var value))
-        {
-            return "malformed";
-        }
+        // {"value":…} as datastore/mqtt/mqtt_payload.go publishes it; the bare value as the datastore's README documents it.
+        var value = m.Body.ValueKind == JsonValueKind.Object && m.Body.TryGetProperty("value", out var wrapped) ? wrapped : m.Body;
         var outcome = TelemetryFields.Outcome.Applied;
         foreach (var car in cars)
         {
@@ -194,7 +193,7 @@ public sealed class TelemetryWriter(BrokerDbContext db, IOptions<TelemetryOption
         try
         {
             using var doc = JsonDocument.Parse(m.Payload, new JsonDocumentOptions { MaxDepth = 8 });
-            return doc.RootElement.ValueKind == JsonValueKind.Object
+            return doc.RootElement.ValueKind is JsonValueKind.Object || field is not null && doc.RootElement.ValueKind is not (JsonValueKind.Null or JsonValueKind.Array)
                 ? new(vin.ToUpperInvariant(), field, doc.RootElement.Clone(), null)
                 : new(null, null, default, "malformed");
         }

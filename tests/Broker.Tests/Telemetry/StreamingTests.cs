@@ -107,6 +107,7 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
 
         await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/VehicleSpeed", "not json");                 // malformed
         await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/VehicleSpeed", "[1,2]");                    // malformed
+        await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/ChargeLimitSoc", "77");                     // the bare value (the README's form): applied
         await PublishAsync(publisher, "telemetry/5YJ3E1EA7PF000000/v/VehicleSpeed", "{\"value\":12}");           // unknown_vin
         await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/Locked", "{\"value\":{\"a\":1}}");          // unexpected_type
         await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/NoSuchField", "{\"value\":1}");             // unknown_field
@@ -128,6 +129,7 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
         {
             var reading = await ReadingAsync(db, MidnightRunner);
             Assert.True(reading.BatteryLevel is >= 0 and <= 100 && reading.InsideTempC is > -60, $"battery {reading.BatteryLevel}, inside {reading.InsideTempC}");
+            Assert.Equal(77, reading.ChargeLimitSoc);
             Assert.NotEqual(false, (await db.VehicleTelemetry.SingleAsync(t => t.Vin == MidnightRunner, Ct)).Connected);
         }
         Assert.True(after["unknown_field"] - before["unknown_field"] >= 1);
