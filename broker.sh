@@ -421,8 +421,9 @@ demo_secrets() {
     || die "$f is incomplete; delete it (and .demo/pg, whose tokens it encrypts) and run again"
 }
 
-# The demo's MQTT broker (Debian's mosquitto), set up as docker-compose sets it up: no anonymous clients, a
-# subscribe-only account for the broker and a publish-only one for fleet-telemetry (here the simulator), loopback only.
+# The demo's MQTT broker (Debian's mosquitto), set up as docker-compose sets it up: no anonymous clients, and
+# deploy/mosquitto/acl's subscribe-only account for the broker and publish-only one for fleet-telemetry (here the
+# simulator), loopback only.
 demo_mosquitto() {
   local dir="$DEMO_DIR/mosquitto" bin
   bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
@@ -439,7 +440,7 @@ demo_mosquitto() {
     : >"$dir/passwd"
     mosquitto_passwd -b "$dir/passwd" broker "$DEMO_MQTT_BROKER_PASSWORD"
     mosquitto_passwd -b "$dir/passwd" fleet-telemetry "$DEMO_MQTT_PUBLISHER_PASSWORD" )
-  printf 'user broker\ntopic read telemetry/#\n\nuser fleet-telemetry\ntopic write telemetry/#\n' >"$dir/acl"
+  cp "$ROOT/deploy/mosquitto/acl" "$dir/acl"   # docker-compose.yml's own least-privilege ACL
   {
     echo "listener $DEMO_MQTT_PORT 127.0.0.1"
     echo "allow_anonymous false"

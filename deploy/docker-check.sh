@@ -3,7 +3,8 @@
 # (tests/Broker.Tests/Deploy) cannot: the build context, that every container starts with its
 # capabilities, read-only root and limits, that the replicas get healthy, that no secret value is in
 # any container's environment (`docker inspect`), that the broker logs no GSS/Kerberos error, and
-# that Prometheus scrapes /metrics through the compose network. Slow (image builds): not part of
+# that Prometheus scrapes /metrics through the compose network, and that mosquitto (streaming) publishes no port
+# and refuses anonymous clients. Slow (image builds): not part of
 # `./broker.sh test`; docs/deploy-hardening.md says when and how it was run.
 #
 #   deploy/docker-check.sh            # all services, images from their registries
@@ -15,7 +16,7 @@
 # its volumes) lives in a temporary directory and is removed at the end; KEEP=1 leaves the stack up.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-read -r -a services <<<"${CHECK_SERVICES:-postgres migrate broker-1 broker-2 nginx prometheus grafana}"
+read -r -a services <<<"${CHECK_SERVICES:-postgres migrate broker-1 broker-2 nginx prometheus grafana mosquitto fleet-telemetry}"
 project=brokercheck
 work="$(mktemp -d /tmp/broker-docker-check.XXXXXX)"
 failures=0
@@ -36,7 +37,7 @@ say "build context"
 mkdir -p "$work/context"
 (cd "$root" && git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do [[ -f $f ]] && printf '%s\0' "$f"; done \
   | tar --null -T - -cf -) | tar -xf - -C "$work/context"
-decoys=(.env .env.local deploy/secrets/vault_keys deploy/nginx/certs/privkey.pem private-key.pem src/Broker/partner.key
+decoys=(.env .env.local deploy/secrets/vault_keys deploy/nginx/certs/privkey.pem deploy/fleet-telemetry/certs/privkey.pem private-key.pem src/Broker/partner.key
   src/Broker/bin/Release/x.dll src/Broker/obj/x.json .git/config .demo/x .test-pg/x TestResults/x.trx bench/out/x
   tests/OidcProvider/node_modules/x/package.json)
 for d in "${decoys[@]}"; do mkdir -p "$work/context/$(dirname "$d")"; echo decoy > "$work/context/$d"; done
@@ -52,24 +53,37 @@ for f in global.json Directory.Packages.props src/Broker/Broker.csproj src/Broke
 done
 
 # 2. Throw-away secrets, root:10001 mode 440 as deploy/secrets/README.md says, and a certificate.
-secrets=(vault_keys metrics_token tesla_client_secret postgres_password console_oidc_client_secret grafana_admin_password operator_token)
+secrets=(vault_keys metrics_token tesla_client_secret postgres_password console_oidc_client_secret grafana_admin_password operator_token
+  mqtt_broker_password mosquitto_passwd fleet_telemetry_config)
 mkdir -p "$work/secrets" "$work/certs"
 ( umask 077
   echo "check-1=$(openssl rand -base64 32)" > "$work/secrets/vault_keys"
   for s in "${secrets[@]:1}"; do openssl rand -hex 24 > "$work/secrets/$s"; done
   [[ ${SCRAPE_AS_OPERATOR:-0} == 1 ]] && cp "$work/secrets/metrics_token" "$work/secrets/operator_token"
   openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -addext subjectAltName=DNS:localhost \
-    -keyout "$work/certs/privkey.pem" -out "$work/certs/fullchain.pem" 2>/dev/null )
+    -keyout "$work/certs/privkey.pem" -out "$work/certs/fullchain.pem" 2>/dev/null
+  # The MQTT files as deploy/secrets/README.md makes them (mosquitto_passwd from the host, else the compose file's image).
+  publisher="$(openssl rand -hex 24)"
+  printf 'broker:%s\nfleet-telemetry:%s\n' "$(cat "$work/secrets/mqtt_broker_password")" "$publisher" > "$work/secrets/mosquitto_passwd"
+  if command -v mosquitto_passwd >/dev/null; then
+    mosquitto_passwd -U "$work/secrets/mosquitto_passwd"
+  else
+    docker run --rm -v "$work/secrets:/s" "$(sed -n 's/^ *image: \(eclipse-mosquitto:.*\)$/\1/p' "$root/docker-compose.yml")" \
+      mosquitto_passwd -U /s/mosquitto_passwd
+  fi
+  template="$(cat "$root/deploy/fleet-telemetry/config.json")"
+  printf '%s\n' "${template//@MQTT_PUBLISHER_PASSWORD@/$publisher}" > "$work/secrets/fleet_telemetry_config" )
 chgrp 10001 "$work"/secrets/* "$work/certs/privkey.pem"
 chmod 440 "$work"/secrets/* "$work/certs/privkey.pem"
 chmod 444 "$work/certs/fullchain.pem"
 chmod 755 "$work" "$work/certs" "$work/secrets"
 {
-  printf 'BROKER_HOST=localhost\nTESLA_CLIENT_ID=docker-check\nCONSOLE_OIDC_AUTHORITY=\nCONSOLE_OIDC_CLIENT_ID=\nCONSOLE_OPERATOR_EMAIL=\nBROKER_IMAGE_TAG=check\n'
+  printf 'BROKER_HOST=localhost\nTELEMETRY_HOST=localhost\nTESLA_CLIENT_ID=docker-check\nCONSOLE_OIDC_AUTHORITY=\nCONSOLE_OIDC_CLIENT_ID=\nCONSOLE_OPERATOR_EMAIL=\nBROKER_IMAGE_TAG=check\n'
   for s in "${secrets[@]}"; do echo "BROKER_${s^^}_FILE=$work/secrets/$s"; done
 } > "$work/env"
 {
   printf 'services:\n  nginx:\n    volumes:\n      - %s/certs:/etc/nginx/certs:ro\n' "$work"
+  printf '  fleet-telemetry:\n    volumes:\n      - %s/certs:/etc/fleet-telemetry/certs:ro\n' "$work"
   if [[ -n ${BUILD_NETWORK:-} ]]; then
     for s in migrate broker-1 broker-2; do printf '  %s:\n    build:\n      network: %s\n' "$s" "$BUILD_NETWORK"; done
   fi
@@ -85,7 +99,8 @@ compose up -d --no-build "${services[@]}"
 
 id() { compose ps -q "$1"; }
 health() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$(id "$1")"; }
-healthy() { [[ $(health "$1") == healthy ]]; }
+# healthy, or running for a container without a healthcheck (fleet-telemetry: distroless, nothing to probe with).
+healthy() { [[ $(health "$1") =~ ^(healthy|running)$ ]]; }
 for s in "${services[@]}"; do
   [[ $s == migrate ]] && continue
   for _ in $(seq 90); do healthy "$s" && break; sleep 2; done
@@ -98,13 +113,15 @@ no_secret_in_env() {
   for f in "$work"/secrets/*; do ! grep -qF "$(cat "$f")" <<<"$env" || return 1; done
 }
 read_only() { [[ $(docker inspect -f '{{.HostConfig.ReadonlyRootfs}}' "$(id "$1")") == true ]]; }
-no_new_privs() { docker exec "$(id "$1")" grep -q '^NoNewPrivs:[[:space:]]*1' /proc/1/status; }
+# Read from the host's /proc: the distroless fleet-telemetry image has no grep.
+status_of() { cat "/proc/$(docker inspect -f '{{.State.Pid}}' "$(id "$1")")/status"; }
+no_new_privs() { status_of "$1" | grep -q '^NoNewPrivs:[[:space:]]*1'; }
 for s in "${services[@]}"; do
   [[ $s == migrate ]] && continue
   check "$s: no secret value in docker inspect's Env" no_secret_in_env "$s"
   [[ $s == grafana ]] || check "$s: read-only root file system" read_only "$s"
   check "$s: no-new-privileges" no_new_privs "$s"
-  say "     $s: $(docker exec "$(id "$s")" grep -E '^Cap(Eff|Bnd)' /proc/1/status | tr '\n\t' '  ')memory $(docker inspect -f '{{.HostConfig.Memory}}' "$(id "$s")"), nano-cpus $(docker inspect -f '{{.HostConfig.NanoCpus}}' "$(id "$s")")"
+  say "     $s: $(status_of "$s" | grep -E '^Cap(Eff|Bnd)' | tr '\n\t' '  ')memory $(docker inspect -f '{{.HostConfig.Memory}}' "$(id "$s")"), nano-cpus $(docker inspect -f '{{.HostConfig.NanoCpus}}' "$(id "$s")")"
 done
 no_gss_error() { ! compose logs --no-color "$1" | grep -Eiq 'gss|kerberos'; }
 cannot_write_app() { ! docker exec "$(id "$1")" touch /app/probe 2>/dev/null; }
@@ -112,6 +129,13 @@ for r in broker-1 broker-2; do
   check "$r logs no GSS/Kerberos error" no_gss_error "$r"
   check "$r cannot write outside /tmp" cannot_write_app "$r"
 done
+
+if [[ " ${services[*]} " == *" mosquitto "* ]]; then
+  not_published() { [[ -z $(docker port "$(id mosquitto)") ]]; }
+  anonymous_refused() { docker exec "$(id mosquitto)" mosquitto_sub -h 127.0.0.1 -t x -C 1 -W 3 2>&1 | grep -q 'not authorised'; }
+  check "mosquitto publishes no port on the host" not_published
+  check "mosquitto refuses an anonymous client" anonymous_refused
+fi
 
 # 5. Through nginx (TLS), and Prometheus' scrape over the compose network.
 status() { curl -sS -o /dev/null -w '%{http_code}' --cacert "$work/certs/fullchain.pem" "${@:2}" "https://localhost$1"; }

@@ -77,7 +77,8 @@ public sealed partial class ComposeFileTests : IDisposable
         Assert.True(exit == 0, config);
         var services = Services(config);
 
-        Assert.Superset(new HashSet<string>(["postgres", "migrate", "broker-1", "broker-2", "nginx", "prometheus", "grafana", "simulator"]), services.Keys.ToHashSet());
+        Assert.Superset(new HashSet<string>(["postgres", "migrate", "broker-1", "broker-2", "nginx", "prometheus", "grafana", "simulator",
+            "mosquitto", "fleet-telemetry"]), services.Keys.ToHashSet());
         foreach (var (service, block) in services)
         {
             Assert.Contains("- no-new-privileges:true", block);

@@ -7,7 +7,7 @@ namespace Broker.Tests.Infrastructure;
 
 /// <summary>
 /// Debian's mosquitto (<c>/usr/sbin/mosquitto</c>) on a loopback port, set up as docker-compose sets it up: no anonymous
-/// clients, a subscribe-only account for the broker and a publish-only account for fleet-telemetry (the simulator),
+/// clients, and deploy/mosquitto/acl's subscribe-only account for the broker and publish-only account for fleet-telemetry (the simulator),
 /// persistence in the test directory so a restart keeps sessions and queued QoS 1 messages. A missing mosquitto fails the
 /// test with the way to install it: never a skip.
 /// </summary>
@@ -69,13 +69,8 @@ public sealed class MosquittoHost : IAsyncDisposable
                 await add.WaitForExitAsync(ct);
                 Assert.True(add.ExitCode == 0, "mosquitto_passwd failed: " + await add.StandardError.ReadToEndAsync(ct));
             }
-            await File.WriteAllTextAsync(Path.Combine(_dir.FullName, "acl"), $"""
-                user {BrokerUser}
-                topic read telemetry/#
-
-                user {PublisherUser}
-                topic write telemetry/#
-                """, ct);
+            // docker-compose.yml's own ACL (deploy/mosquitto/acl): these tests stream under the rules production has.
+            File.Copy(Path.Combine(PostgresServer.RepoRoot(), "deploy", "mosquitto", "acl"), Path.Combine(_dir.FullName, "acl"));
             await File.WriteAllTextAsync(Path.Combine(_dir.FullName, "mosquitto.conf"), $"""
                 listener {Port} 127.0.0.1
                 allow_anonymous false
