@@ -103,11 +103,26 @@ public static class TelemetryFields
             case "BatteryLevel": return Set(In(Num(value), 0, 100), v => r.BatteryLevel = (int)Math.Round(v));
             case "Soc": return Set(In(Num(value), 0, 100), v => r.UsableBatteryLevel = (int)Math.Round(v)); // the BMS's state of charge: the nearest field to usable_battery_level
             case "RatedRange": return Set(In(Num(value), 0, 1000), v => r.BatteryRangeMiles = v);
-            case "DetailedChargeState": return Set(Enum(value, "DetailedChargeState"), v => r.ChargingState = v);
-            // AC and DC feed one series, last value wins: a field is only sent when it changes, so the idle one stays quiet.
+            case "DetailedChargeState":
+                return Set(Enum(value, "DetailedChargeState"), v =>
+                {
+                    r.ChargingState = v;
+                    if (!Charging(v))
+                    {
+                        r.ChargerPowerKw = 0; // not charging: no charger power, whichever of AC and DC said so last
+                    }
+                });
+            // AC and DC feed one series. Both are sent when the car connects (and resent), so the idle one's 0 must not wipe the
+            // other's power: a 0 counts only while the car is not charging (bench/FleetDay found charging cars showing 0 kW).
             case "ACChargingPower":
             case "DCChargingPower":
-                return Set(In(Num(value), 0, 1000), v => r.ChargerPowerKw = v);
+                return Set(In(Num(value), 0, 1000), v =>
+                {
+                    if (v > 0 || !Charging(r.ChargingState))
+                    {
+                        r.ChargerPowerKw = v;
+                    }
+                });
             case "ACChargingEnergyIn":
             case "DCChargingEnergyIn":
                 return Set(In(Num(value), 0, 1000), v => r.ChargeEnergyAddedKwh = v);
@@ -158,6 +173,8 @@ public static class TelemetryFields
         set(value);
         return Outcome.Applied;
     }
+
+    private static bool Charging(string? state) => state is "Charging" or "Starting";
 
     /// <summary>A number a car can report, or null (a battery above 100 %, a cabin at -300 °C are not readings).</summary>
     private static double? In(double? value, double min, double max) => value is { } v && v >= min && v <= max ? v : null;
