@@ -1,0 +1,158 @@
+using System.Net.Http.Json;
+using System.Text;
+using Broker.Partner;
+using Broker.Telemetry;
+using Microsoft.Extensions.DependencyInjection;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+namespace FleetDay;
+
+/// <summary>
+/// The streaming column's plumbing: the broker with Telemetry on a real mosquitto, its partner key registered and every
+/// car's virtual key paired before the day starts, and simulated time held while the stream catches up. The rules:
+/// <list type="bullet">
+/// <item>Time moves one streamer tick (500 ms) at a time (<see cref="AdvanceAsync"/>); the other pollers see the same clock.</item>
+/// <item>After each tick the clock stands still until the streamer armed its next tick (<see cref="StreamClock"/>) and, when
+/// that tick published anything, until the broker stored every message mosquitto took so far: the bench's own subscriber
+/// counts the telemetry topics up to a marker it publishes after the tick (mosquitto delivers to one subscriber in order), and
+/// <see cref="TelemetryIngest.Stored"/> must reach that count. A streamed field's DataAt (the ingest's clock) is then the
+/// simulated moment of its tick, whatever real time MQTT and Postgres took.</item>
+/// </list>
+/// </summary>
+public sealed class Streaming(StreamClock clock, TelemetryIngest ingest, IMqttClient observer) : IAsyncDisposable
+{
+    private readonly TelemetryIngest _ingest = ingest;
+    public const string Domain = "bench.broker.test";
+    public const string OperatorToken = "bench-operator-token-0123456789abcdef";
+    private const string ProbeVin = "BENCHPROBE0000000"; // a VIN no account has: the broker counts it unknown_vin and stores nothing
+
+    private long _seen;
+    private long _seenBefore;   // what the counter saw and the broker did not store before it subscribed (lost probes)
+    private long _storedBefore;
+    private int _marker;
+    private TaskCompletionSource<long>? _waiting;
+
+    public long Waits { get; private set; }
+
+    public static Dictionary<string, string?> BrokerSettings(Bench.Mosquitto mqtt) => new(mqtt.BrokerSettings("broker-fleetday"))
+    {
+        ["Partner:Domain"] = Domain,
+        ["Operator:Token"] = OperatorToken,
+    };
+
+    /// <summary>What an operator and the owners do first: a partner key, registered in both regions, and every car's key paired.</summary>
+    public static async Task PairAsync(BrokerWorld broker, SimWorld sim, IEnumerable<string> vins)
+    {
+        sim.PartnerWeb = () => broker.Server.CreateHandler(); // Tesla downloads the public key from the broker
+        var api = broker.CreateClient();
+        api.DefaultRequestHeaders.Authorization = new("Bearer", OperatorToken);
+        (await api.PostAsJsonAsync("/api/v1/partner/key", new { generate = true })).EnsureSuccessStatusCode();
+        foreach (var region in new[] { "na", "eu" })
+        {
+            var registered = await (await api.PostAsJsonAsync("/api/v1/partner/registrations", new { region })).Content.ReadFromJsonAsync<List<PartnerRegistrationResponse>>();
+            if (registered?.SingleOrDefault(r => r.Region == region)?.Status != "registered")
+            {
+                throw new InvalidOperationException($"partner registration in {region}: {string.Join(", ", registered?.Select(r => $"{r.Region} {r.Status} {r.Error}") ?? [])}");
+            }
+        }
+        foreach (var vin in vins)
+        {
+            (await sim.Client().PostAsJsonAsync($"/_sim/vehicles/{vin}/virtual-key", new { domain = Domain, paired = true })).EnsureSuccessStatusCode();
+        }
+    }
+
+    /// <summary>Subscribes the bench's counter, proves the path simulator → mosquitto → broker → Postgres with a probe, and lets the streamer connect.</summary>
+    public static async Task<Streaming> StartAsync(Bench.Mosquitto mqtt, StreamClock clock, BrokerWorld broker)
+    {
+        var client = new MqttClientFactory().CreateMqttClient();
+        var s = new Streaming(clock, broker.Services.GetRequiredService<TelemetryIngest>(), client);
+        client.ApplicationMessageReceivedAsync += e =>
+        {
+            if (e.ApplicationMessage.Topic == "bench/marker")
+            {
+                if (int.Parse(e.ApplicationMessage.ConvertPayloadToString()) == s._marker)
+                {
+                    s._waiting?.TrySetResult(Interlocked.Read(ref s._seen));
+                }
+            }
+            else
+            {
+                Interlocked.Increment(ref s._seen);
+            }
+            return Task.CompletedTask;
+        };
+        await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", mqtt.Port).WithClientId("bench-counter")
+            .WithCredentials(Bench.Mosquitto.BenchUser, mqtt.BenchPassword).WithCleanStart().Build());
+        await client.SubscribeAsync(new MqttClientFactory().CreateSubscribeOptionsBuilder()
+            .WithTopicFilter(f => f.WithTopic("telemetry/#").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce))
+            .WithTopicFilter(f => f.WithTopic("bench/marker").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)).Build());
+
+        // The broker subscribes on its own once started; until it has, a probe is lost, so it is sent again.
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (s._ingest.Stored == 0)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("the broker never stored a probe from mosquitto: " + mqtt.Log);
+            }
+            await Publish(client, $"telemetry/{ProbeVin}/v/InsideTemp", "{\"value\":1}");
+            await Task.Delay(500);
+        }
+        await Task.Delay(1000); // a probe sent just before the subscription may still arrive
+        s._seenBefore = await s.CountThroughMarkerAsync();
+        s._storedBefore = s._ingest.Stored;
+        await s.AdvanceAsync(clock.Tick); // the streamer's first tick connects it to mosquitto
+        return s;
+    }
+
+    /// <summary>Moves simulated time by <paramref name="step"/>, a tick at a time, each tick settled (see the rules).</summary>
+    public async Task AdvanceAsync(TimeSpan step)
+    {
+        for (var left = step; left > TimeSpan.Zero; left -= clock.Tick)
+        {
+            clock.Advance(left < clock.Tick ? left : clock.Tick);
+            await SettleAsync(await clock.WaitForTickAsync());
+        }
+    }
+
+    /// <summary>After <see cref="StreamClock.SetUtcNow"/> (the day's start): that jump's last tick, settled.</summary>
+    public async Task SettleTickAsync() => await SettleAsync(await clock.WaitForTickAsync());
+
+    private async Task SettleAsync(bool published)
+    {
+        if (!published)
+        {
+            return;
+        }
+        Waits++;
+        var count = await CountThroughMarkerAsync() - _seenBefore;
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (_ingest.Stored - _storedBefore < count)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"the broker stored {_ingest.Stored - _storedBefore} of {count} messages");
+            }
+            await Task.Delay(1);
+        }
+    }
+
+    /// <summary>Telemetry messages mosquitto has handed the bench's counter, all of them up to this moment.</summary>
+    private async Task<long> CountThroughMarkerAsync()
+    {
+        _waiting = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await Publish(observer, "bench/marker", (++_marker).ToString());
+        return await _waiting.Task.WaitAsync(TimeSpan.FromMinutes(2));
+    }
+
+    private static Task Publish(IMqttClient client, string topic, string payload) =>
+        client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(Encoding.UTF8.GetBytes(payload))
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+
+    public async ValueTask DisposeAsync()
+    {
+        await observer.DisconnectAsync();
+        observer.Dispose();
+    }
+}
