@@ -130,6 +130,7 @@ internal static class FleetDayProgram
             ledgers.Add(await world.CallsAsync());
         }
         Console.WriteLine(Report.Build(fleet, names.Select((n, i) => (n, ledgers[i], watch[n])).ToList(), step));
+        Console.WriteLine($"Streamed, all cars, by field (MQTT messages as mosquitto delivered them): {streaming.ByField()}.");
         Console.Error.WriteLine($"fleet-day: {string.Join(", ", brokers.Select(b => $"{b.Polls} account polls by {b.Name}"))}; "
             + $"streamer ticks {streamClock.Ticks} ({streamClock.InlineTicks} with nothing to publish), {streaming.Waits} waits for the broker to store; "
             + $"{wall.Elapsed.TotalSeconds:F0} s wall clock");

@@ -33,7 +33,18 @@ public sealed class Streaming(StreamClock clock, TelemetryIngest ingest, IMqttCl
     private int _marker;
     private TaskCompletionSource<long>? _waiting;
 
+    private readonly Dictionary<string, long> _byField = [];
+
     public long Waits { get; private set; }
+
+    /// <summary>The messages the cars streamed, by field, most first (the bench's counter saw each one).</summary>
+    public string ByField()
+    {
+        lock (_byField)
+        {
+            return string.Join(", ", _byField.OrderByDescending(f => f.Value).Select(f => $"{f.Key} {f.Value}"));
+        }
+    }
 
     public static Dictionary<string, string?> BrokerSettings(Bench.Mosquitto mqtt) => new(mqtt.BrokerSettings("broker-fleetday"))
     {
@@ -79,6 +90,15 @@ public sealed class Streaming(StreamClock clock, TelemetryIngest ingest, IMqttCl
             else
             {
                 Interlocked.Increment(ref s._seen);
+                var topic = e.ApplicationMessage.Topic.Split('/');
+                if (topic[1] != ProbeVin)
+                {
+                    var field = topic[^2] == "v" ? topic[^1] : topic[^1] + " (not billed)";
+                    lock (s._byField)
+                    {
+                        s._byField[field] = s._byField.GetValueOrDefault(field) + 1;
+                    }
+                }
             }
             return Task.CompletedTask;
         };
