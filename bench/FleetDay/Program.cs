@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Bench;
+using Broker.Telemetry;
 using Microsoft.Extensions.Time.Testing;
 
 namespace FleetDay;
@@ -71,7 +72,7 @@ internal static class FleetDayProgram
                 // Every car can stream: the partner key is registered and each car holds it before the day starts; the
                 // first poll of the day writes the configs, and each car adopts its config when it is next awake.
                 await Streaming.PairAsync(broker, sim, fleet.Select(v => v.Vin));
-                streaming = await Streaming.StartAsync(mosquitto, streamClock, broker);
+                streaming = await Streaming.StartAsync(mosquitto, streamClock, broker, sim);
             }
         }
         await using var naiveSim = new SimWorld(time);
@@ -132,7 +133,10 @@ internal static class FleetDayProgram
         Console.WriteLine(Report.Build(fleet, names.Select((n, i) => (n, ledgers[i], watch[n])).ToList(), step));
         Console.WriteLine($"Streamed, all cars, by field (MQTT messages as mosquitto delivered them): {streaming.ByField()}.");
         Console.Error.WriteLine($"fleet-day: {string.Join(", ", brokers.Select(b => $"{b.Polls} account polls by {b.Name}"))}; "
-            + $"streamer ticks {streamClock.Ticks} ({streamClock.InlineTicks} with nothing to publish), {streaming.Waits} waits for the broker to store; "
+            + $"streamer ticks {streamClock.Ticks} ({streamClock.InlineTicks} with nothing to publish), {streaming.Waits} waits for the broker to store, "
+            + $"{streaming.Undelivered} ticks left records in a car's buffer, {streaming.Overstored} stored more than delivered; "
+            + $"MQTT messages delivered {streaming.Seen}, stored {streaming.Stored}; broker MQTT reconnects {TelemetryMetrics.Reconnects.Value}, "
+            + $"write failures {TelemetryMetrics.WriteFailures.Value}; "
             + $"{wall.Elapsed.TotalSeconds:F0} s wall clock");
         await streaming.DisposeAsync();
         foreach (var b in brokers)

@@ -3,6 +3,7 @@ using System.Text;
 using Broker.Partner;
 using Broker.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using MQTTnet;
 using MQTTnet.Protocol;
 
@@ -22,20 +23,28 @@ namespace FleetDay;
 /// </summary>
 public sealed class Streaming(StreamClock clock, TelemetryIngest ingest, IMqttClient observer) : IAsyncDisposable
 {
-    private readonly TelemetryIngest _ingest = ingest;
     public const string Domain = "bench.broker.test";
     public const string OperatorToken = "bench-operator-token-0123456789abcdef";
     private const string ProbeVin = "BENCHPROBE0000000"; // a VIN no account has: the broker counts it unknown_vin and stores nothing
 
+    private readonly TelemetryIngest _ingest = ingest;
     private long _seen;
-    private long _seenBefore;   // what the counter saw and the broker did not store before it subscribed (lost probes)
-    private long _storedBefore;
     private int _marker;
+    private Func<int> _buffered = () => 0;
     private TaskCompletionSource<long>? _waiting;
 
     private readonly Dictionary<string, long> _byField = [];
 
     public long Waits { get; private set; }
+
+    /// <summary>Ticks after which the broker had stored more than mosquitto delivered (a QoS 1 message delivered twice).</summary>
+    public long Overstored { get; private set; }
+
+    /// <summary>Ticks after which records were still in a car's buffer (the simulated server had lost mosquitto): they arrive late.</summary>
+    public long Undelivered { get; private set; }
+
+    public long Seen => Interlocked.Read(ref _seen);
+    public long Stored => _ingest.Stored;
 
     /// <summary>The messages the cars streamed, by field, most first (the bench's counter saw each one).</summary>
     public string ByField()
@@ -74,10 +83,14 @@ public sealed class Streaming(StreamClock clock, TelemetryIngest ingest, IMqttCl
     }
 
     /// <summary>Subscribes the bench's counter, proves the path simulator → mosquitto → broker → Postgres with a probe, and lets the streamer connect.</summary>
-    public static async Task<Streaming> StartAsync(Bench.Mosquitto mqtt, StreamClock clock, BrokerWorld broker)
+    public static async Task<Streaming> StartAsync(Bench.Mosquitto mqtt, StreamClock clock, BrokerWorld broker, SimWorld sim)
     {
         var client = new MqttClientFactory().CreateMqttClient();
         var s = new Streaming(clock, broker.Services.GetRequiredService<TelemetryIngest>(), client);
+        // The simulator's streamer is internal: its Buffered count (records a car holds while mosquitto is out of reach) by reflection.
+        var streamer = sim.Services.GetServices<IHostedService>().Single(h => h.GetType().Name == "TelemetryStreamer");
+        var buffered = streamer.GetType().GetProperty("Buffered")!;
+        s._buffered = () => (int)buffered.GetValue(streamer)!;
         client.ApplicationMessageReceivedAsync += e =>
         {
             if (e.ApplicationMessage.Topic == "bench/marker")
@@ -108,20 +121,19 @@ public sealed class Streaming(StreamClock clock, TelemetryIngest ingest, IMqttCl
             .WithTopicFilter(f => f.WithTopic("telemetry/#").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce))
             .WithTopicFilter(f => f.WithTopic("bench/marker").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)).Build());
 
-        // The broker subscribes on its own once started; until it has, a probe is lost, so it is sent again.
+        // The broker subscribes on its own once started. From then on every message reaches both the counter and the broker,
+        // so their counts stay equal; one probe proves the whole path.
         var deadline = DateTime.UtcNow.AddMinutes(2);
-        while (s._ingest.Stored == 0)
+        while (TelemetryMetrics.MqttConnected.Value < 1)
         {
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException("the broker never stored a probe from mosquitto: " + mqtt.Log);
+                throw new TimeoutException("the broker never subscribed: " + mqtt.Log);
             }
-            await Publish(client, $"telemetry/{ProbeVin}/v/InsideTemp", "{\"value\":1}");
-            await Task.Delay(500);
+            await Task.Delay(100);
         }
-        await Task.Delay(1000); // a probe sent just before the subscription may still arrive
-        s._seenBefore = await s.CountThroughMarkerAsync();
-        s._storedBefore = s._ingest.Stored;
+        await Publish(client, $"telemetry/{ProbeVin}/v/InsideTemp", "{\"value\":1}");
+        await s.SettleAsync(published: true);
         await s.AdvanceAsync(clock.Tick); // the streamer's first tick connects it to mosquitto
         return s;
     }
@@ -133,6 +145,10 @@ public sealed class Streaming(StreamClock clock, TelemetryIngest ingest, IMqttCl
         {
             clock.Advance(left < clock.Tick ? left : clock.Tick);
             await SettleAsync(await clock.WaitForTickAsync());
+            if (_buffered() > 0)
+            {
+                Undelivered++;
+            }
         }
     }
 
@@ -146,15 +162,19 @@ public sealed class Streaming(StreamClock clock, TelemetryIngest ingest, IMqttCl
             return;
         }
         Waits++;
-        var count = await CountThroughMarkerAsync() - _seenBefore;
+        var count = await CountThroughMarkerAsync();
         var deadline = DateTime.UtcNow.AddMinutes(2);
-        while (_ingest.Stored - _storedBefore < count)
+        while (_ingest.Stored < count)
         {
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"the broker stored {_ingest.Stored - _storedBefore} of {count} messages");
+                throw new TimeoutException($"the broker stored {_ingest.Stored} of {count} messages");
             }
             await Task.Delay(1);
+        }
+        if (_ingest.Stored > count)
+        {
+            Overstored++;
         }
     }
 
