@@ -133,7 +133,7 @@ internal static class FleetDayProgram
         Console.WriteLine(Report.Build(fleet, names.Select((n, i) => (n, ledgers[i], watch[n])).ToList(), step));
         Console.WriteLine($"Streamed, all cars, by field (MQTT messages as mosquitto delivered them): {streaming.ByField()}.");
         Console.Error.WriteLine($"fleet-day: {string.Join(", ", brokers.Select(b => $"{b.Polls} account polls by {b.Name}"))}; "
-            + $"streamer ticks {streamClock.Ticks} ({streamClock.InlineTicks} with nothing to publish), {streaming.Waits} waits for the broker to store, "
+            + $"streamer ticks {streamClock.Ticks}, {streaming.Waits} of them waited for the broker to store, "
             + $"{streaming.Undelivered} ticks left records in a car's buffer, {streaming.Overstored} stored more than delivered; "
             + $"MQTT messages delivered {streaming.Seen}, stored {streaming.Stored}; broker MQTT reconnects {TelemetryMetrics.Reconnects.Value}, "
             + $"write failures {TelemetryMetrics.WriteFailures.Value}; "

@@ -8,18 +8,16 @@ namespace FleetDay;
 /// means the tick before it is finished (fields collected, published, every PUBACK back). <see cref="Advance"/> moves the
 /// clock for every world; the bench moves it one tick at a time and waits in <see cref="WaitForTickAsync"/>, so the streamer
 /// ticks at each 500 ms of simulated time and never while the clock is moving. FakeTimeProvider fires timers on the thread
-/// that advances it: a tick that had nothing to publish finishes there, inside <see cref="Advance"/> (counted as inline).
+/// that advances it, so a tick may run (and even publish, when a PUBACK comes back before it is awaited) inside
+/// <see cref="Advance"/>: whether a tick published is therefore not judged from where it finished (Streaming settles every tick).
 /// </summary>
 public sealed class StreamClock(FakeTimeProvider inner, TimeSpan tick) : TimeProvider
 {
     private readonly SemaphoreSlim _armed = new(0);
     private long _armedAt;
-    private int _advancingThread = -1;
-    private bool _armedInline;
 
     public TimeSpan Tick => tick;
     public long Ticks { get; private set; }
-    public long InlineTicks { get; private set; }
 
     public override DateTimeOffset GetUtcNow() => inner.GetUtcNow();
     public override long GetTimestamp() => inner.GetTimestamp();
@@ -31,12 +29,8 @@ public sealed class StreamClock(FakeTimeProvider inner, TimeSpan tick) : TimePro
         var timer = inner.CreateTimer(callback, state, dueTime, period);
         if (dueTime == tick && period == Timeout.InfiniteTimeSpan)
         {
-            _armedInline = Environment.CurrentManagedThreadId == Volatile.Read(ref _advancingThread);
             Interlocked.Exchange(ref _armedAt, inner.GetUtcNow().UtcTicks);
-            if (!_armedInline)
-            {
-                _armed.Release(); // nobody waits for an inline tick: the advancing thread is the waiter
-            }
+            _armed.Release();
         }
         return timer;
     }
@@ -44,24 +38,10 @@ public sealed class StreamClock(FakeTimeProvider inner, TimeSpan tick) : TimePro
     /// <summary>Moves the shared clock (all worlds); call only while the streamer waits for its next tick.</summary>
     public void Advance(TimeSpan delta) => SetUtcNow(inner.GetUtcNow() + delta);
 
-    public void SetUtcNow(DateTimeOffset to)
-    {
-        Volatile.Write(ref _advancingThread, Environment.CurrentManagedThreadId);
-        try
-        {
-            inner.SetUtcNow(to);
-        }
-        finally
-        {
-            Volatile.Write(ref _advancingThread, -1);
-        }
-    }
+    public void SetUtcNow(DateTimeOffset to) => inner.SetUtcNow(to);
 
-    /// <summary>
-    /// Waits (in real time) until the streamer has finished its tick at the current simulated moment and armed the next one.
-    /// True when that tick went past the advancing thread (it published, or connected to MQTT); false when it finished inline.
-    /// </summary>
-    public async Task<bool> WaitForTickAsync()
+    /// <summary>Waits (in real time) until the streamer has finished its tick at the current simulated moment and armed the next one.</summary>
+    public async Task WaitForTickAsync()
     {
         // Armed at now (or, were the ticks not on the bench's grid, less than a tick ago): its next tick lies in the future.
         var now = inner.GetUtcNow().UtcTicks;
@@ -74,12 +54,10 @@ public sealed class StreamClock(FakeTimeProvider inner, TimeSpan tick) : TimePro
             }
             await _armed.WaitAsync(TimeSpan.FromSeconds(1));
         }
-        Ticks++;
-        if (_armedInline)
+        while (_armed.CurrentCount > 0)
         {
-            InlineTicks++;
-            return false;
+            await _armed.WaitAsync(); // releases of ticks that finished before anyone waited: not to be counted next time
         }
-        return true;
+        Ticks++;
     }
 }

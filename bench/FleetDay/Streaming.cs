@@ -14,8 +14,8 @@ namespace FleetDay;
 /// car's virtual key paired before the day starts, and simulated time held while the stream catches up. The rules:
 /// <list type="bullet">
 /// <item>Time moves one streamer tick (500 ms) at a time (<see cref="AdvanceAsync"/>); the other pollers see the same clock.</item>
-/// <item>After each tick the clock stands still until the streamer armed its next tick (<see cref="StreamClock"/>) and, when
-/// that tick published anything, until the broker stored every message mosquitto took so far: the bench's own subscriber
+/// <item>After each tick the clock stands still until the streamer armed its next tick (<see cref="StreamClock"/>) and
+/// until the broker stored every message mosquitto took so far: the bench's own subscriber
 /// counts the telemetry topics up to a marker it publishes after the tick (mosquitto delivers to one subscriber in order), and
 /// <see cref="TelemetryIngest.Stored"/> must reach that count. A streamed field's DataAt (the ingest's clock) is then the
 /// simulated moment of its tick, whatever real time MQTT and Postgres took.</item>
@@ -35,6 +35,7 @@ public sealed class Streaming(StreamClock clock, TelemetryIngest ingest, IMqttCl
 
     private readonly Dictionary<string, long> _byField = [];
 
+    /// <summary>Ticks after which the bench had to wait for the broker to store what mosquitto had delivered.</summary>
     public long Waits { get; private set; }
 
     /// <summary>Ticks after which the broker had stored more than mosquitto delivered (a QoS 1 message delivered twice).</summary>
@@ -133,7 +134,7 @@ public sealed class Streaming(StreamClock clock, TelemetryIngest ingest, IMqttCl
             await Task.Delay(100);
         }
         await Publish(client, $"telemetry/{ProbeVin}/v/InsideTemp", "{\"value\":1}");
-        await s.SettleAsync(published: true);
+        await s.SettleAsync();
         await s.AdvanceAsync(clock.Tick); // the streamer's first tick connects it to mosquitto
         return s;
     }
@@ -144,7 +145,8 @@ public sealed class Streaming(StreamClock clock, TelemetryIngest ingest, IMqttCl
         for (var left = step; left > TimeSpan.Zero; left -= clock.Tick)
         {
             clock.Advance(left < clock.Tick ? left : clock.Tick);
-            await SettleAsync(await clock.WaitForTickAsync());
+            await clock.WaitForTickAsync();
+            await SettleAsync();
             if (_buffered() > 0)
             {
                 Undelivered++;
@@ -153,16 +155,20 @@ public sealed class Streaming(StreamClock clock, TelemetryIngest ingest, IMqttCl
     }
 
     /// <summary>After <see cref="StreamClock.SetUtcNow"/> (the day's start): that jump's last tick, settled.</summary>
-    public async Task SettleTickAsync() => await SettleAsync(await clock.WaitForTickAsync());
-
-    private async Task SettleAsync(bool published)
+    public async Task SettleTickAsync()
     {
-        if (!published)
-        {
-            return;
-        }
-        Waits++;
+        await clock.WaitForTickAsync();
+        await SettleAsync();
+    }
+
+    /// <summary>Every tick, not only those that seemed to publish: one round trip through mosquitto (see <see cref="StreamClock"/>).</summary>
+    private async Task SettleAsync()
+    {
         var count = await CountThroughMarkerAsync();
+        if (_ingest.Stored < count)
+        {
+            Waits++;
+        }
         var deadline = DateTime.UtcNow.AddMinutes(2);
         while (_ingest.Stored < count)
         {
