@@ -113,12 +113,13 @@ internal static class FleetDayProgram
                 for (var i = 0; i < worlds.Count; i++)
                 {
                     var modes = await worlds[i].ModesAsync();
-                    var dataAt = i < brokers.Count
+                    var stored = i < brokers.Count
                         ? (modes.Values.Any(VehicleWatch.IsActive) ? await brokers[i].DataAtAsync() : [])
-                        : naive.DataAt.ToDictionary(d => d.Key, d => (DateTimeOffset?)d.Value);
+                        : naive.DataAt.ToDictionary(d => d.Key, d => ((DateTimeOffset?)d.Value, (double?)null));
                     foreach (var (vin, w) in watch[names[i]])
                     {
-                        w.Sample(modes[vin], now, dataAt.GetValueOrDefault(vin), sampleEvery);
+                        var (dataAt, chargerKw) = stored.GetValueOrDefault(vin);
+                        w.Sample(modes[vin], now, dataAt, sampleEvery, i < brokers.Count ? chargerKw ?? 0 : null);
                     }
                 }
             }

@@ -14,10 +14,19 @@ public sealed class VehicleWatch
 
     public TimeSpan Awake { get; private set; }
 
+    /// <summary>Samples while charging where the broker's stored reading showed no charger power; null for the naive poller (it stores none).</summary>
+    public (int Charging, int NoPower)? ChargerShown { get; private set; }
+
     public static bool IsActive(string mode) => mode is "driving" or "charging";
 
-    public void Sample(string mode, DateTimeOffset now, DateTimeOffset? dataAt, TimeSpan weight)
+    /// <param name="chargerKw">The charger power the poller's stored reading shows (0 when none); null when it stores no readings.</param>
+    public void Sample(string mode, DateTimeOffset now, DateTimeOffset? dataAt, TimeSpan weight, double? chargerKw)
     {
+        if (mode == "charging" && dataAt is not null && chargerKw is not null)
+        {
+            var (charging, noPower) = ChargerShown ?? (0, 0);
+            ChargerShown = (charging + 1, noPower + (chargerKw is > 0 ? 0 : 1));
+        }
         if (mode is not ("asleep" or "offline"))
         {
             Awake += weight;
@@ -87,12 +96,13 @@ public static class Report
         s.AppendLine();
         s.AppendLine("Staleness split by what the car was doing (s, mean / p95 / max), all three cars together:");
         s.AppendLine();
-        s.AppendLine("| poller | driving and charging | driving | charging |");
-        s.AppendLine("|---|---|---|---|");
+        s.AppendLine("| poller | driving and charging | driving | charging | charging samples whose stored reading showed no charger power |");
+        s.AppendLine("|---|---|---|---|---|");
         foreach (var (who, _, watch) in runs)
         {
+            var shown = watch.Values.Select(w => w.ChargerShown).Where(c => c is not null).Select(c => c!.Value).ToList();
             s.AppendLine(CultureInfo.InvariantCulture,
-                $"| {who} | {VehicleWatch.Summary(watch.Values.SelectMany(w => w.Samples()).ToList())} | {VehicleWatch.Summary(watch.Values.SelectMany(w => w.Samples("driving")).ToList())} | {VehicleWatch.Summary(watch.Values.SelectMany(w => w.Samples("charging")).ToList())} |");
+                $"| {who} | {VehicleWatch.Summary(watch.Values.SelectMany(w => w.Samples()).ToList())} | {VehicleWatch.Summary(watch.Values.SelectMany(w => w.Samples("driving")).ToList())} | {VehicleWatch.Summary(watch.Values.SelectMany(w => w.Samples("charging")).ToList())} | {(shown.Count == 0 ? "–" : $"{shown.Sum(c => c.NoPower)} of {shown.Sum(c => c.Charging)}")} |");
         }
         s.AppendLine();
         s.AppendLine("| account-day | poller | token refreshes (auth calls, status 200) | free calls (list/summary, energy) | other statuses |");
