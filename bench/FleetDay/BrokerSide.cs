@@ -51,13 +51,13 @@ public sealed class BrokerSide(string name, SimWorld sim, BrokerWorld broker) : 
         }
     }
 
-    /// <summary>When the broker's stored reading of each car was taken (what /metrics would serve).</summary>
-    public async Task<Dictionary<string, DateTimeOffset?>> DataAtAsync()
+    /// <summary>When the broker's stored reading of each car was taken (what /metrics would serve), and the charger power it shows.</summary>
+    public async Task<Dictionary<string, (DateTimeOffset? DataAt, double? ChargerKw)>> DataAtAsync()
     {
         await using var scope = broker.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<BrokerDbContext>();
-        return await (from r in db.VehicleReadings join v in db.Vehicles on r.VehicleId equals v.Id select new { v.Vin, r.DataAt })
-            .ToDictionaryAsync(x => x.Vin, x => x.DataAt);
+        return await (from r in db.VehicleReadings join v in db.Vehicles on r.VehicleId equals v.Id select new { v.Vin, r.DataAt, r.ChargerPowerKw })
+            .ToDictionaryAsync(x => x.Vin, x => (x.DataAt, x.ChargerPowerKw));
     }
 
     public async ValueTask DisposeAsync()

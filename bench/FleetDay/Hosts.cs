@@ -15,9 +15,10 @@ namespace FleetDay;
 /// <summary>
 /// One copy of the Tesla simulator on the shared fake clock. Each poller gets its own copy, because
 /// polling changes the fleet (vehicle_data keeps a car awake): the two worlds start the same, get the
-/// same script, and diverge only through what their poller does.
+/// same script, and diverge only through what their poller does. <paramref name="extra"/>: more simulator settings (the
+/// streaming world's MQTT broker).
 /// </summary>
-public sealed class SimWorld(TimeProvider time) : WebApplicationFactory<simulator::TeslaSimulator.SimulatorMarker>
+public sealed class SimWorld(TimeProvider time, IReadOnlyDictionary<string, string?>? extra = null) : WebApplicationFactory<simulator::TeslaSimulator.SimulatorMarker>
 {
     public const string AuthBase = "http://tesla-auth.test";
     public const string NaBase = "http://fleet-na.test";
@@ -25,6 +26,9 @@ public sealed class SimWorld(TimeProvider time) : WebApplicationFactory<simulato
     public const string BrokerClient = "broker-bench";
     public const string ExporterClient = "naive-exporter";
     public const string Secret = "bench-secret";
+
+    /// <summary>Where Tesla downloads a partner's public key from (the broker's in-memory server); unset, every download is a 404.</summary>
+    public Func<HttpMessageHandler>? PartnerWeb { get; set; }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
@@ -42,11 +46,22 @@ public sealed class SimWorld(TimeProvider time) : WebApplicationFactory<simulato
             ["Simulator:Clients:1:RedirectUris:0"] = "http://localhost/exporter/callback",
             ["Logging:LogLevel:Default"] = "Warning",
         };
-        foreach (var (k, v) in settings)
+        foreach (var (k, v) in settings.Concat(extra ?? new Dictionary<string, string?>()))
         {
             builder.UseSetting(k, v);
         }
-        builder.ConfigureTestServices(s => s.AddSingleton(time));
+        builder.ConfigureTestServices(s =>
+        {
+            s.AddSingleton(time);
+            s.AddHttpClient(simulator::TeslaSimulator.SimulatorMarker.PartnerKeyDownloadClient)
+                .ConfigurePrimaryHttpMessageHandler(() => PartnerWeb?.Invoke() ?? new NotFoundHandler());
+        });
+    }
+
+    private sealed class NotFoundHandler : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct) =>
+            Task.FromResult(new HttpResponseMessage(System.Net.HttpStatusCode.NotFound));
     }
 
     public HttpClient Client(string baseUrl = AuthBase) =>
@@ -71,8 +86,12 @@ public sealed class SimWorld(TimeProvider time) : WebApplicationFactory<simulato
     public sealed record LedgerRow(string Account, string Device, string Category, int Status, long Count, bool Billable, decimal Cost);
 }
 
-/// <summary>The broker on its own database, its Tesla clients wired to one simulator in memory. No Quartz: the bench fires polls.</summary>
-public sealed class BrokerWorld(string connectionString, SimWorld simulator, TimeProvider time) : WebApplicationFactory<Program>
+/// <summary>
+/// The broker on its own database, its Tesla clients wired to one simulator in memory. No Quartz: the bench fires polls.
+/// <paramref name="extra"/>: more broker settings (streaming: Telemetry, Partner, Operator).
+/// </summary>
+public sealed class BrokerWorld(string connectionString, SimWorld simulator, TimeProvider time, IReadOnlyDictionary<string, string?>? extra = null)
+    : WebApplicationFactory<Program>
 {
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
@@ -94,7 +113,7 @@ public sealed class BrokerWorld(string connectionString, SimWorld simulator, Tim
             ["Jobs:Enabled"] = "false",
             ["Logging:LogLevel:Default"] = "Warning",
         };
-        foreach (var (k, v) in settings)
+        foreach (var (k, v) in settings.Concat(extra ?? new Dictionary<string, string?>()))
         {
             builder.UseSetting(k, v);
         }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Bench;
+using Broker.Telemetry;
 using Microsoft.Extensions.Time.Testing;
 
 namespace FleetDay;
@@ -11,7 +12,7 @@ internal static class FleetDayProgram
     public static async Task<int> Main(string[] args)
     {
         // dotnet run -c Release --project bench/FleetDay [-- --interval 60 --wake-after 30 --step 1]
-        // One simulated day on a fake clock shared by the broker and two simulators (one per poller).
+        // One simulated day on a fake clock shared by the brokers and four simulators (one per poller).
         var interval = TimeSpan.FromSeconds(Arg("--interval", 60));
         var wakeAfter = TimeSpan.FromMinutes(Arg("--wake-after", 30));
         var step = TimeSpan.FromSeconds(Arg("--step", 1));
@@ -41,15 +42,38 @@ internal static class FleetDayProgram
         var wall = Stopwatch.StartNew();
         Hosting.PointAtSources();
         await using var postgres = await LocalPostgres.StartAsync();
+        // Streaming: a real mosquitto, and the streaming world's simulator on a clock that lets the bench hold time while
+        // the stream catches up (Streaming.cs). The other worlds see the same clock, moved in the same steps.
+        await using var mosquitto = await Mosquitto.StartAsync();
+        var streamClock = new StreamClock(time, TimeSpan.FromMilliseconds(500));
+        Streaming? streaming = null;
         var brokers = new List<BrokerSide>();
-        foreach (var (name, wake) in new[] { ("broker (default: never wakes)", (int?)null), ($"broker (tenant wakes after {wakeAfter.TotalMinutes:F0} min)", (int?)wakeAfter.TotalMinutes) })
+        foreach (var (name, wake, streams) in new[]
+        {
+            ("broker (default: never wakes)", (int?)null, false),
+            ($"broker (tenant wakes after {wakeAfter.TotalMinutes:F0} min)", (int?)wakeAfter.TotalMinutes, false),
+            ("broker streaming (Fleet Telemetry)", null, true),
+        })
         {
             var cs = postgres.ConnectionString($"broker_fleetday_{brokers.Count}");
             await Hosting.MigrateAsync(cs);
-            var sim = new SimWorld(time);
-            var side = new BrokerSide(name, sim, new BrokerWorld(cs, sim, time));
+            var sim = streams
+                ? new SimWorld(streamClock, new Dictionary<string, string?>(mosquitto.SimulatorSettings())
+                {
+                    ["Simulator:Telemetry:TickMilliseconds"] = streamClock.Tick.TotalMilliseconds.ToString(CultureInfo.InvariantCulture),
+                })
+                : new SimWorld(time);
+            var broker = new BrokerWorld(cs, sim, time, streams ? Streaming.BrokerSettings(mosquitto) : null);
+            var side = new BrokerSide(name, sim, broker);
             brokers.Add(side);
             await side.ConnectAsync(wake);
+            if (streams)
+            {
+                // Every car can stream: the partner key is registered and each car holds it before the day starts; the
+                // first poll of the day writes the configs, and each car adopts its config when it is next awake.
+                await Streaming.PairAsync(broker, sim, fleet.Select(v => v.Vin));
+                streaming = await Streaming.StartAsync(mosquitto, streamClock, broker, sim);
+            }
         }
         await using var naiveSim = new SimWorld(time);
         var naive = new NaivePoller(naiveSim, time, interval, wakeAfter);
@@ -57,7 +81,8 @@ internal static class FleetDayProgram
         await naive.AddAccountAsync("bob@example.com", "bob-demo", SimWorld.EuBase);
         var worlds = brokers.Select(b => b.Sim).Append(naiveSim).ToList();
 
-        time.SetUtcNow(dayStart);
+        streamClock.SetUtcNow(dayStart);
+        await streaming!.SettleTickAsync();
         foreach (var world in worlds)
         {
             await world.ResetCallsAsync(); // the day's ledger starts now: connect-time calls are not counted
@@ -88,16 +113,17 @@ internal static class FleetDayProgram
                 for (var i = 0; i < worlds.Count; i++)
                 {
                     var modes = await worlds[i].ModesAsync();
-                    var dataAt = i < brokers.Count
+                    var stored = i < brokers.Count
                         ? (modes.Values.Any(VehicleWatch.IsActive) ? await brokers[i].DataAtAsync() : [])
-                        : naive.DataAt.ToDictionary(d => d.Key, d => (DateTimeOffset?)d.Value);
+                        : naive.DataAt.ToDictionary(d => d.Key, d => ((DateTimeOffset?)d.Value, (double?)null));
                     foreach (var (vin, w) in watch[names[i]])
                     {
-                        w.Sample(modes[vin], now, dataAt.GetValueOrDefault(vin), sampleEvery);
+                        var (dataAt, chargerKw) = stored.GetValueOrDefault(vin);
+                        w.Sample(modes[vin], now, dataAt, sampleEvery, i < brokers.Count ? chargerKw ?? 0 : null);
                     }
                 }
             }
-            time.Advance(step);
+            await streaming.AdvanceAsync(step); // time.Advance(step), a tick at a time, each tick's stream stored
         }
 
         var ledgers = new List<SimWorld.Ledger>();
@@ -106,7 +132,14 @@ internal static class FleetDayProgram
             ledgers.Add(await world.CallsAsync());
         }
         Console.WriteLine(Report.Build(fleet, names.Select((n, i) => (n, ledgers[i], watch[n])).ToList(), step));
-        Console.Error.WriteLine($"fleet-day: {string.Join(", ", brokers.Select(b => $"{b.Polls} account polls by {b.Name}"))}; {wall.Elapsed.TotalSeconds:F0} s wall clock");
+        Console.WriteLine($"Streamed, all cars, by field (MQTT messages as mosquitto delivered them): {streaming.ByField()}.");
+        Console.Error.WriteLine($"fleet-day: {string.Join(", ", brokers.Select(b => $"{b.Polls} account polls by {b.Name}"))}; "
+            + $"streamer ticks {streamClock.Ticks}, {streaming.Waits} of them waited for the broker to store, "
+            + $"{streaming.Undelivered} ticks left records in a car's buffer, {streaming.Overstored} stored more than delivered; "
+            + $"MQTT messages delivered {streaming.Seen}, stored {streaming.Stored}; broker MQTT reconnects {TelemetryMetrics.Reconnects.Value}, "
+            + $"write failures {TelemetryMetrics.WriteFailures.Value}; "
+            + $"{wall.Elapsed.TotalSeconds:F0} s wall clock");
+        await streaming.DisposeAsync();
         foreach (var b in brokers)
         {
             await b.DisposeAsync();
