@@ -29,7 +29,8 @@ public sealed class TelemetryWriter(BrokerDbContext db, IOptions<TelemetryOption
     public async Task WriteAsync(IReadOnlyList<TelemetryMessage> batch, CancellationToken ct)
     {
         var prefix = options.Value.Mqtt.TopicBase.TrimEnd('/') + "/";
-        var parsed = batch.Select(m => Parse(m, prefix)).ToList();
+        // A car's charge state before its other fields of the same batch: the charger-power rule reads it (TelemetryFields).
+        var parsed = batch.Select(m => Parse(m, prefix)).OrderBy(m => m.Field == "DetailedChargeState" ? 0 : 1).ToList();
         var vins = parsed.Where(p => p.Vin is not null).Select(p => p.Vin!).Distinct().ToList();
         db.ChangeTracker.Clear();
         var cars = await (
