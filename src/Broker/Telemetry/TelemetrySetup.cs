@@ -194,7 +194,8 @@ public sealed class TelemetrySetup(
             : null;
     }
 
-    private static void Move(VehicleTelemetry t, TelemetryStatus to, DateTimeOffset now)
+    /// <summary>Sets the car's streaming status, and <see cref="VehicleTelemetry.Since"/> when it changes.</summary>
+    internal static void Move(VehicleTelemetry t, TelemetryStatus to, DateTimeOffset now)
     {
         if (t.Status != to)
         {

@@ -100,22 +100,15 @@ public sealed class TelemetryWriter(BrokerDbContext db, IOptions<TelemetryOption
             {
                 continue;
             }
-            var (r, t) = (car.Reading, car.Telemetry);
-            (r.DataAt, r.LastSeenAt) = (now, now);
-            if (r.State != "online")
-            {
-                (r.State, r.StateSince) = ("online", now); // a car that streams is awake
-            }
+            var t = car.Telemetry;
+            car.Reading.DataAt = now;
+            Streams(car, now);
             (t.LastSignalAt, t.Signals) = (now, t.Signals + 1);
             // A field arriving means a live connection, even if its CONNECTED event came before the car was known here; a
             // DISCONNECTED dated after this arrival still stands.
             if (t.ConnectivityAt is null || t.ConnectivityAt <= now)
             {
                 t.Connected = true;
-            }
-            if (t.Status == TelemetryStatus.ConfiguredNotSynced)
-            {
-                (t.Status, t.Since) = (TelemetryStatus.Streaming, now); // its fields arriving says the car holds the config
             }
         }
         return outcome switch
@@ -125,6 +118,19 @@ public sealed class TelemetryWriter(BrokerDbContext db, IOptions<TelemetryOption
             TelemetryFields.Outcome.NotAllowed => "not_allowed",
             _ => "unexpected_type",
         };
+    }
+
+    /// <summary>
+    /// The car is online, as the vehicle list would say (<see cref="VehiclePolicy.AfterList"/>: seen now, and a car that just
+    /// came online is not left suspended from an earlier idle spell), and holds the config: it streams.
+    /// </summary>
+    private static void Streams(Car car, DateTimeOffset now)
+    {
+        VehiclePolicy.AfterList(car.Reading, "online", now);
+        if (car.Telemetry.Status == TelemetryStatus.ConfiguredNotSynced)
+        {
+            TelemetrySetup.Move(car.Telemetry, TelemetryStatus.Streaming, now);
+        }
     }
 
     private static string ApplyConnectivity(JsonElement body, List<Car> cars, DateTimeOffset now)
@@ -138,8 +144,9 @@ public sealed class TelemetryWriter(BrokerDbContext db, IOptions<TelemetryOption
         }
         var connected = status.GetString() == "CONNECTED";
         var applied = false;
-        foreach (var (t, r, _) in cars)
+        foreach (var car in cars)
         {
+            var t = car.Telemetry;
             if (t.ConnectivityAt is { } last && at < last)
             {
                 continue; // an older event than the one applied: out of order
@@ -147,15 +154,7 @@ public sealed class TelemetryWriter(BrokerDbContext db, IOptions<TelemetryOption
             (t.Connected, t.ConnectivityAt, applied) = (connected, at, true);
             if (connected)
             {
-                r.LastSeenAt = now;
-                if (r.State != "online")
-                {
-                    (r.State, r.StateSince) = ("online", now);
-                }
-                if (t.Status == TelemetryStatus.ConfiguredNotSynced)
-                {
-                    (t.Status, t.Since) = (TelemetryStatus.Streaming, now);
-                }
+                Streams(car, now);
             }
         }
         return applied ? "applied" : "out_of_order";
