@@ -63,6 +63,27 @@ public abstract class BrokerTestBase(PostgresServer postgres) : IAsyncLifetime
 
     protected PostgresServer Postgres => postgres;
 
+    /// <summary>
+    /// The operator generates the partner key and registers it in every region (Tesla downloads the public key from the broker,
+    /// as from https://&lt;Partner:Domain&gt;/.well-known/…); NA must end registered.
+    /// </summary>
+    protected async Task RegisterPartnerAsync()
+    {
+        Simulator.PartnerWeb = () => Broker.Server.CreateHandler();
+        var operatorApi = ApiClient(BrokerApplication.OperatorToken);
+        (await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { generate = true }, Ct)).EnsureSuccessStatusCode();
+        var registrations = await (await operatorApi.PostAsJsonAsync("/api/v1/partner/registrations", new { region = "all" }, Ct))
+            .Content.ReadFromJsonAsync<List<global::Broker.Partner.PartnerRegistrationResponse>>(Ct);
+        Assert.Equal("registered", registrations!.Single(r => r.Region == "na").Status);
+    }
+
+    /// <summary>The owner adds (or removes) the partner key of <paramref name="domain"/> on the car: tesla.com/_ak, played by the simulator.</summary>
+    protected async Task PairVirtualKeyAsync(string vin, string domain, bool paired = true)
+    {
+        using var control = Simulator.CreateControlClient();
+        (await control.PostAsJsonAsync($"/_sim/vehicles/{vin}/virtual-key", new { domain, paired }, Ct)).EnsureSuccessStatusCode();
+    }
+
     /// <summary>The simulator's call ledger: (category, status) → calls, optionally for one account.</summary>
     protected async Task<List<SimCall>> SimCallsAsync(string? account = null)
     {

@@ -101,21 +101,7 @@ public sealed class VirtualKeyTests(PostgresServer postgres) : BrokerTestBase(po
         Assert.Equal(System.Net.HttpStatusCode.OK, page.StatusCode);
     }
 
-    private async Task RegisterPartnerAsync()
-    {
-        Simulator.PartnerWeb = () => Broker.Server.CreateHandler();
-        var operatorApi = ApiClient(BrokerApplication.OperatorToken);
-        (await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { generate = true }, Ct)).EnsureSuccessStatusCode();
-        var registrations = await (await operatorApi.PostAsJsonAsync("/api/v1/partner/registrations", new { region = "all" }, Ct))
-            .Content.ReadFromJsonAsync<List<PartnerRegistrationResponse>>(Ct);
-        Assert.Equal("registered", registrations!.Single(r => r.Region == "na").Status);
-    }
-
-    private async Task PairAsync(string vin, bool paired)
-    {
-        using var control = Simulator.CreateControlClient();
-        (await control.PostAsJsonAsync($"/_sim/vehicles/{vin}/virtual-key", new { domain = Domain, paired }, Ct)).EnsureSuccessStatusCode();
-    }
+    private Task PairAsync(string vin, bool paired) => PairVirtualKeyAsync(vin, Domain, paired);
 
     private async Task<List<(string, bool?)>> KeysAsync()
     {

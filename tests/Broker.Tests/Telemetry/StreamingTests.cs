@@ -241,21 +241,15 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
 
     private async Task<Guid> ConnectAndConfigureAsync(bool pair = true, bool replaceKeyBeforeConfiguring = false)
     {
-        Simulator.PartnerWeb = () => Broker.Server.CreateHandler();
-        var operatorApi = ApiClient(BrokerApplication.OperatorToken);
-        (await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { generate = true }, Ct)).EnsureSuccessStatusCode();
-        var registrations = await (await operatorApi.PostAsJsonAsync("/api/v1/partner/registrations", new { region = "all" }, Ct))
-            .Content.ReadFromJsonAsync<List<PartnerRegistrationResponse>>(Ct);
-        Assert.Equal("registered", registrations!.Single(r => r.Region == "na").Status);
+        await RegisterPartnerAsync();
         await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
         if (pair)
         {
-            using var control = Simulator.CreateControlClient();
-            (await control.PostAsJsonAsync($"/_sim/vehicles/{MidnightRunner}/virtual-key", new { domain = Domain, paired = true }, Ct)).EnsureSuccessStatusCode();
+            await PairVirtualKeyAsync(MidnightRunner, Domain);
         }
         if (replaceKeyBeforeConfiguring)
         {
-            (await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { generate = true, replace = true }, Ct)).EnsureSuccessStatusCode();
+            (await ApiClient(BrokerApplication.OperatorToken).PostAsJsonAsync("/api/v1/partner/key", new { generate = true, replace = true }, Ct)).EnsureSuccessStatusCode();
         }
         await PollAccountsAsync(); // devices, key check, then the configs (signed with the partner key)
         await using var db = Broker.CreateDbContext();

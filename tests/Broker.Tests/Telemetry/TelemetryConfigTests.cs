@@ -114,13 +114,9 @@ public sealed class TelemetryConfigTests(PostgresServer postgres) : BrokerTestBa
     /// <summary>The operator's key registered in every region, Alice connected, and the key on one of her cars.</summary>
     private async Task ConnectAndPairAsync(string vin)
     {
-        Simulator.PartnerWeb = () => Broker.Server.CreateHandler();
-        var operatorApi = ApiClient(BrokerApplication.OperatorToken);
-        (await operatorApi.PostAsJsonAsync("/api/v1/partner/key", new { generate = true }, Ct)).EnsureSuccessStatusCode();
-        (await operatorApi.PostAsJsonAsync("/api/v1/partner/registrations", new { region = "all" }, Ct)).EnsureSuccessStatusCode();
+        await RegisterPartnerAsync();
         await NewUser().ConnectAsync(LinkToken, Alice, "alice-demo");
-        using var control = Simulator.CreateControlClient();
-        (await control.PostAsJsonAsync($"/_sim/vehicles/{vin}/virtual-key", new { domain = Domain, paired = true }, Ct)).EnsureSuccessStatusCode();
+        await PairVirtualKeyAsync(vin, Domain);
     }
 
     /// <summary>The config signed with the operator's current partner key, as the broker will sign it.</summary>
