@@ -61,8 +61,7 @@ internal static class ConsoleAccountPages
                 .Select(v => new AccountPage.Car(v, cars.GetValueOrDefault(v.Id), Telemetry.TelemetryResponse.Of(streams.GetValueOrDefault(v.Id), streaming, now))).ToList(),
             Sites = account.EnergySites.OrderBy(s => s.RetiredAt is not null).ThenBy(s => s.SiteName)
                 .Select(s => new AccountPage.Site(s, sites.GetValueOrDefault(s.Id))).ToList(),
-            Usage = new AccountPage.MonthUsage(thisMonth, usage.Sum(u => u.Calls), usage.Where(u => u.Billable && u.Category != "free").Sum(u => u.Calls), usage.Sum(u => u.CostUsd),
-                usage.GroupBy(u => u.Category).ToDictionary(g => g.Key, g => g.Sum(u => u.Calls))),
+            Usage = AccountPage.MonthUsage.Of(thisMonth, usage),
         });
     }
 

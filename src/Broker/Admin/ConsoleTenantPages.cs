@@ -23,6 +23,7 @@ internal static class ConsoleTenantPages
     public static void Map(RouteGroupBuilder tenant)
     {
         tenant.MapGet("/", TenantAsync);
+        tenant.MapPost("/budget", SetBudgetAsync);
         tenant.MapPost("/connect-links", CreateConnectLinkAsync);
         tenant.MapGet("/connect-links/{id:guid}/revoke", ConfirmRevokeLinkAsync);
         tenant.MapPost("/connect-links/{id:guid}/revoke", RevokeConnectLinkAsync);
@@ -61,6 +62,29 @@ internal static class ConsoleTenantPages
                 ? tesla.Value.Regions.Keys.Where(k => tesla.Value.RealmOfRegion(k).IsConfigured).Select(k => k.ToLowerInvariant()).Order(StringComparer.Ordinal).ToList()
                 : [],
         });
+    }
+
+    /// <summary>The monthly Fleet API budget, as <c>PUT /api/v1/policy</c> sets it; an empty field removes the limit.</summary>
+    private static async Task<IResult> SetBudgetAsync(
+        string slug, [FromForm, SingleLine, MaxLength(12)] string? budget, HttpContext http, TenantAccess access, BrokerDbContext db, AuditLog audit)
+    {
+        if (await ResolveAsync(http, access, slug, TenantRole.Admin) is not { } r)
+        {
+            return Denied(http);
+        }
+        decimal? usd = null;
+        if (!string.IsNullOrWhiteSpace(budget))
+        {
+            if (!decimal.TryParse(budget.Trim().TrimStart('$'), System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out var value)
+                || value < (decimal)TenantPolicy.MinBudgetUsd || value > (decimal)TenantPolicy.MaxBudgetUsd || decimal.Round(value, 2) != value)
+            {
+                return Message(http, "Budget not saved", "A budget is an amount in US dollars from 0.01 to 1,000,000, "
+                    + "with at most two decimals (e.g. 25 or 7.50); leave the field empty for no limit.", 400, back: $"/console/tenants/{slug}");
+            }
+            usd = value;
+        }
+        await TenantPolicy.SetBudgetAsync(db, audit, r.Tenant!.Id, usd, http.RequestAborted);
+        return TypedResults.LocalRedirect($"/console/tenants/{slug}");
     }
 
     private static async Task<IResult> CreateConnectLinkAsync(

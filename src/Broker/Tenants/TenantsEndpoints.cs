@@ -16,7 +16,7 @@ namespace Broker.Tenants;
 /// </summary>
 public sealed record PolicyRequest(
     [property: Range(1, 10080), System.Text.Json.Serialization.JsonRequired] int? WakeAfterSleepMinutes, bool AccountNamesInMetrics = false,
-    [property: Range(0.01, 1_000_000)] decimal? MonthlyBudgetUsd = null);
+    [property: Range(TenantPolicy.MinBudgetUsd, TenantPolicy.MaxBudgetUsd)] decimal? MonthlyBudgetUsd = null);
 
 /// <summary>The policy, and where the month stands against the budget: <c>BudgetState</c> normal, slow or stopped, at the last poll.</summary>
 public sealed record PolicyResponse(int? WakeAfterSleepMinutes, bool AccountNamesInMetrics, decimal? MonthlyBudgetUsd = null,
@@ -41,22 +41,34 @@ public static class TenantsEndpoints
             var tenantId = http.TenantId();
             await db.Tenants.Where(t => t.Id == tenantId).ExecuteUpdateAsync(s => s
                 .SetProperty(t => t.WakeAfterSleepMinutes, request.WakeAfterSleepMinutes)
-                .SetProperty(t => t.AccountNamesInMetrics, request.AccountNamesInMetrics)
-                .SetProperty(t => t.MonthlyBudgetUsd, request.MonthlyBudgetUsd), http.RequestAborted);
-            if (request.MonthlyBudgetUsd is null)
-            {
-                // No budget, nothing held back: say so at once rather than at the next poll.
-                await db.Tenants.Where(t => t.Id == tenantId && t.BudgetState != "normal").ExecuteUpdateAsync(s => s
-                    .SetProperty(t => t.BudgetState, "normal").SetProperty(t => t.BudgetStateSince, DateTimeOffset.UtcNow), http.RequestAborted);
-            }
-            audit.Add("tenant.policy_changed", tenantId, detail: $"wake_after_sleep_minutes={request.WakeAfterSleepMinutes?.ToString() ?? "never"}"
-                + $" account_names_in_metrics={(request.AccountNamesInMetrics ? "on" : "off")}"
-                + $" monthly_budget_usd={request.MonthlyBudgetUsd?.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture) ?? "none"}");
-            await db.SaveChangesAsync(http.RequestAborted);
+                .SetProperty(t => t.AccountNamesInMetrics, request.AccountNamesInMetrics), http.RequestAborted);
+            await TenantPolicy.SetBudgetAsync(db, audit, tenantId, request.MonthlyBudgetUsd, http.RequestAborted,
+                $"wake_after_sleep_minutes={request.WakeAfterSleepMinutes?.ToString() ?? "never"} account_names_in_metrics={(request.AccountNamesInMetrics ? "on" : "off")} ");
             return TypedResults.Ok(await db.Tenants.Where(t => t.Id == tenantId)
                 .Select(t => new PolicyResponse(t.WakeAfterSleepMinutes, t.AccountNamesInMetrics, t.MonthlyBudgetUsd, t.BudgetState, t.BudgetSpentUsd, t.BudgetProjectedUsd))
                 .SingleAsync(http.RequestAborted));
         }).Describe("replacePolicy", "Replace the tenant's policy: waking, account names in /metrics, the monthly Fleet API budget").RequireTenantRole(People.TenantRole.Admin);
+    }
+}
+
+/// <summary>The budget part of the policy, which the API's PUT and the console's budget form both change.</summary>
+public static class TenantPolicy
+{
+    public const double MinBudgetUsd = 0.01, MaxBudgetUsd = 1_000_000;
+
+    /// <summary>Sets the monthly budget (null: none) and writes <c>tenant.policy_changed</c>, its detail led by <paramref name="otherChanges"/>.</summary>
+    public static async Task SetBudgetAsync(BrokerDbContext db, AuditLog audit, Guid tenantId, decimal? budgetUsd, CancellationToken ct, string otherChanges = "")
+    {
+        await db.Tenants.Where(t => t.Id == tenantId).ExecuteUpdateAsync(s => s.SetProperty(t => t.MonthlyBudgetUsd, budgetUsd), ct);
+        if (budgetUsd is null)
+        {
+            // No budget, nothing held back: say so at once rather than at the next poll.
+            await db.Tenants.Where(t => t.Id == tenantId && t.BudgetState != "normal").ExecuteUpdateAsync(s => s
+                .SetProperty(t => t.BudgetState, "normal").SetProperty(t => t.BudgetStateSince, DateTimeOffset.UtcNow), ct);
+        }
+        audit.Add("tenant.policy_changed", tenantId,
+            detail: $"{otherChanges}monthly_budget_usd={budgetUsd?.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture) ?? "none"}");
+        await db.SaveChangesAsync(ct);
     }
 }
 

@@ -62,6 +62,7 @@ public sealed class AccessMatrixTests(PostgresServer postgres) : ConsoleTestBase
             new(post, "/console/tenants/household/connect-links", [signIn, redirect, notFound, signIn, redirect], [new("label", "matrix")]),
             new(post, "/console/tenants/household/members", [signIn, forbidden, notFound, signIn, redirect], [new("email", "new@example.com"), new("role", "Member")]),
             new(post, "/console/tenants/household/api-keys", [signIn, forbidden, notFound, signIn, redirect], [new("label", "matrix")]),
+            new(post, "/console/tenants/household/budget", [signIn, forbidden, notFound, signIn, redirect], [new("budget", "25")]),
             new(post, $"/console/tenants/household/accounts/{accA}/reconnect-link", [signIn, redirect, notFound, signIn, redirect]),
             new(post, "/console/operator/keys", [signIn, forbidden, forbidden, signIn, redirect], [new("label", "matrix")]),
             new(get, $"/console/tenants/household/accounts/{accA}", [signIn, ok, notFound, signIn, ok]),

@@ -252,7 +252,7 @@ public sealed class HostileRequests(HostileWorld w, int seed)
     private HostileRequest ConsolePost()
     {
         var slug = PickOf("household", w.SlugB, JunkValue());
-        var (path, fields) = _random.Next(12) switch
+        var (path, fields) = _random.Next(13) switch
         {
             0 => ($"/console/tenants/{slug}/accounts/{IdValue()}/revoke", Array.Empty<string>()),
             1 => ($"/console/tenants/{slug}/accounts/{IdValue()}/reconnect-link", []),
@@ -265,6 +265,7 @@ public sealed class HostileRequests(HostileWorld w, int seed)
             8 => ("/console/tenants", ["slug", "name"]),
             9 => ("/console/operator/partner/key", ["privateKeyPem"]),
             10 => ($"/console/operator/keys/{IdValue()}/revoke", []),
+            11 => ($"/console/tenants/{slug}/budget", ["budget"]),
             _ => ("/console/signout", []),
         };
         var caller = path == "/console/signout" ? Caller.Anonymous : PickCaller(Caller.MemberA, Caller.MemberA, Caller.MemberA, Caller.Anonymous, Caller.KeyA);

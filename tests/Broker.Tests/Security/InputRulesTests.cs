@@ -87,6 +87,7 @@ public sealed class InputRulesTests(PostgresServer postgres) : ConsoleTestBase(p
             ("/console/tenants/household/connect-links", "region", v => [new("label", "Chen"), new("region", "cn" + v)]),
             ("/console/tenants/household/api-keys", "label", v => [new("label", "grafana" + v), new("scope", "metrics")]),
             ("/console/tenants/household/members", "email", v => [new("email", "ann@example.com" + v), new("role", "member")]),
+            ("/console/tenants/household/budget", "budget", v => [new("budget", "25" + v)]),
             ("/console/operator/keys", "label", v => [new("label", "automation" + v)]),
             ("/console/operator/partner/registrations", "region", v => [new("region", "na" + v)]),
         ];
@@ -120,6 +121,7 @@ public sealed class InputRulesTests(PostgresServer postgres) : ConsoleTestBase(p
             ("/console/tenants/household/connect-links", v => [new("label", v)], 200),
             ("/console/tenants/household/api-keys", v => [new("label", v), new("scope", "metrics")], 200),
             ("/console/tenants/household/members", v => [new("email", v[..^12] + "@example.com"), new("role", "member")], 320),
+            ("/console/tenants/household/budget", v => [new("budget", "1" + new string('0', v.Length - 4) + ".00")], 12),
             ("/console/operator/keys", v => [new("label", v)], 200),
         ];
         var before = await DatabaseSnapshot.TakeAsync(Broker.ConnectionString, Ct, "console_sessions");
