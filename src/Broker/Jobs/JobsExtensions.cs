@@ -18,6 +18,7 @@ public static class JobsExtensions
         builder.Services.AddOptions<PollingOptions>().BindConfiguration(PollingOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddScoped<AccountPoller>();
         builder.Services.AddScoped<CostBudget>();
+        builder.Services.AddSingleton<BudgetChecks>();
         builder.Services.AddScoped<PollSchedule>();
         var jobs = builder.Configuration.GetSection(JobsOptions.SectionName).Get<JobsOptions>() ?? new JobsOptions();
 

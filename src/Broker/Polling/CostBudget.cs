@@ -26,12 +26,16 @@ public sealed record BudgetDecision(BudgetMode Mode, double Stretch)
 /// live status go on, and so does streaming (Tesla bills signals, but a stream is the cheapest reading there is and stopping it
 /// means deleting configs); the month's next day 1 starts afresh.</item>
 /// <item>Each change of state is written once to the audit log (<c>tenant.budget_state_changed</c>), whichever replica sees it.</item>
+/// <item>A replica sums the ledger and writes the tenant's figures at most once a <see cref="RecheckAfter"/> per tenant
+/// (<see cref="BudgetChecks"/>): a tenant of a thousand accounts polls many times a second, and each of those reading the whole
+/// month and writing the same tenant row would queue them all on its lock. A changed budget is seen at the next poll.</item>
 /// </list>
 /// Tesla's own billing limit still applies above this: at it Tesla disables the whole app (TESLA.md §7).
 /// </summary>
-public sealed class CostBudget(BrokerDbContext db, AuditLog audit, TimeProvider time, ILogger<CostBudget> logger)
+public sealed class CostBudget(BrokerDbContext db, AuditLog audit, TimeProvider time, BudgetChecks recent, ILogger<CostBudget> logger)
 {
     public const double MaxStretch = 8;
+    public static readonly TimeSpan RecheckAfter = TimeSpan.FromMinutes(1);
 
     public async Task<BudgetDecision> CheckAsync(Guid tenantId, CancellationToken ct)
     {
@@ -39,6 +43,10 @@ public sealed class CostBudget(BrokerDbContext db, AuditLog audit, TimeProvider 
         var budget = tenant.MonthlyBudgetUsd;
         var now = time.GetUtcNow();
         var monthStart = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero);
+        if (recent.Get(tenantId, budget, monthStart, now - RecheckAfter) is { } known)
+        {
+            return known;
+        }
         var monthEnd = monthStart.AddMonths(1);
         var spent = await db.ApiUsage.AsNoTracking().Where(u => u.TenantId == tenantId && u.Month == DateOnly.FromDateTime(monthStart.UtcDateTime))
             .SumAsync(u => u.CostUsd, ct);
@@ -71,6 +79,21 @@ public sealed class CostBudget(BrokerDbContext db, AuditLog audit, TimeProvider 
             logger.LogInformation("Tenant {TenantId} budget state {State}: spent ${Spent:0.00}, projected ${Projected:0.00} of ${Budget:0.00}",
                 tenantId, state, spent, projected, budget);
         }
-        return new BudgetDecision(mode, stretch);
+        var decision = new BudgetDecision(mode, stretch);
+        recent.Set(tenantId, budget, monthStart, now, decision);
+        return decision;
     }
+}
+
+/// <summary>This replica's last budget decision per tenant, for the budget and month it was made under (a singleton).</summary>
+public sealed class BudgetChecks
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (decimal? Budget, DateTimeOffset Month, DateTimeOffset At, BudgetDecision Decision)> _last = new();
+
+    /// <summary>The decision made since <paramref name="notBefore"/> under this budget in this month, if any.</summary>
+    public BudgetDecision? Get(Guid tenantId, decimal? budget, DateTimeOffset month, DateTimeOffset notBefore) =>
+        _last.TryGetValue(tenantId, out var last) && last.Budget == budget && last.Month == month && last.At > notBefore ? last.Decision : null;
+
+    public void Set(Guid tenantId, decimal? budget, DateTimeOffset month, DateTimeOffset at, BudgetDecision decision) =>
+        _last[tenantId] = (budget, month, at, decision);
 }

@@ -83,6 +83,29 @@ public sealed class BudgetTests(PostgresServer postgres) : BrokerTestBase(postgr
         Assert.DoesNotContain(await SimCallsAsync(), c => c.Category == "wake" && c.Device == Nachtfalke);
     }
 
+    [Fact]
+    public async Task TheLedgerIsSummedOnceAMinuteButANewBudgetCountsAtTheNextPoll()
+    {
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        await PollAccountsAsync();
+        var first = await GetJsonAsync<PolicyResponse>(ApiKey, "/api/v1/policy");
+        Assert.Equal("normal", first.BudgetState);
+
+        // Within the minute the figures stand, however much more the ledger holds...
+        await SpendAsync(3m);
+        await PollAccountsAsync();
+        Assert.Equal(first.SpentThisMonthUsd, (await GetJsonAsync<PolicyResponse>(ApiKey, "/api/v1/policy")).SpentThisMonthUsd);
+
+        // ...but a budget set meanwhile is applied at once: spent already, so no billed call.
+        await SetBudgetAsync(budget: 2m, wake: null);
+        await ResetSimCallsAsync();
+        await PollAccountsAsync();
+        Assert.DoesNotContain(await SimCallsAsync(), c => c.Category is "data" or "wake");
+        var stopped = await GetJsonAsync<PolicyResponse>(ApiKey, "/api/v1/policy");
+        Assert.Equal("stopped", stopped.BudgetState);
+        Assert.True(stopped.SpentThisMonthUsd >= 3m, $"spent {stopped.SpentThisMonthUsd}");
+    }
+
     private async Task SetBudgetAsync(decimal budget, int? wake) =>
         (await ApiClient(ApiKey).PutAsJsonAsync("/api/v1/policy", new { wakeAfterSleepMinutes = wake, monthlyBudgetUsd = budget }, Ct)).EnsureSuccessStatusCode();
 
