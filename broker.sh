@@ -422,8 +422,8 @@ demo_secrets() {
 }
 
 # The demo's MQTT broker (Debian's mosquitto), set up as docker-compose sets it up: no anonymous clients, and
-# deploy/mosquitto/acl's subscribe-only account for the broker and publish-only one for fleet-telemetry (here the
-# simulator), loopback only.
+# deploy/mosquitto/acl's subscribe-only account for a replica (broker-1, also its client id) and publish-only one for
+# fleet-telemetry (here the simulator), loopback only.
 demo_mosquitto() {
   local dir="$DEMO_DIR/mosquitto" bin
   bin=$(command -v mosquitto || echo /usr/sbin/mosquitto)
@@ -438,7 +438,7 @@ demo_mosquitto() {
   mkdir -p "$dir"
   ( umask 077
     : >"$dir/passwd"
-    mosquitto_passwd -b "$dir/passwd" broker "$DEMO_MQTT_BROKER_PASSWORD"
+    mosquitto_passwd -b "$dir/passwd" broker-1 "$DEMO_MQTT_BROKER_PASSWORD"
     mosquitto_passwd -b "$dir/passwd" fleet-telemetry "$DEMO_MQTT_PUBLISHER_PASSWORD" )
   cp "$ROOT/deploy/mosquitto/acl" "$dir/acl"   # docker-compose.yml's own least-privilege ACL
   {
@@ -446,6 +446,7 @@ demo_mosquitto() {
     echo "allow_anonymous false"
     echo "password_file $dir/passwd"
     echo "acl_file $dir/acl"
+    echo "use_username_as_clientid true"
     echo "persistence true"
     echo "persistence_location $dir/"
     echo "log_dest file $DEMO_DIR/logs/mosquitto.log"
@@ -556,7 +557,7 @@ cmd_demo() {
       Partner__PairingBaseUrl="http://127.0.0.1:$SIM_AUTH_PORT" \
       Telemetry__Mqtt__Host=127.0.0.1 \
       Telemetry__Mqtt__Port="$DEMO_MQTT_PORT" \
-      Telemetry__Mqtt__Username=broker \
+      Telemetry__Mqtt__Username=broker-1 \
       Telemetry__Mqtt__Password="$DEMO_MQTT_BROKER_PASSWORD" \
       Telemetry__Server__Hostname=telemetry.broker.localhost \
       dotnet Broker.dll --urls "http://127.0.0.1:$DEMO_BROKER_PORT" ) >"$broker_log" 2>&1 </dev/null &

@@ -54,7 +54,7 @@ public sealed class TelemetryIngest(IServiceScopeFactory scopes, IOptions<Teleme
             {
                 var builder = new MqttClientOptionsBuilder()
                     .WithTcpServer(o.Host, o.Port)
-                    .WithClientId(o.ClientId)
+                    .WithClientId(o.EffectiveClientId)
                     .WithProtocolVersion(MqttProtocolVersion.V500)
                     .WithCleanStart(false)
                     .WithSessionExpiryInterval((uint)o.SessionExpirySeconds)
@@ -85,7 +85,7 @@ public sealed class TelemetryIngest(IServiceScopeFactory scopes, IOptions<Teleme
                 }
                 TelemetryMetrics.MqttConnected.Set(1);
                 logger.LogInformation("Streaming: subscribed to {Topics} on {Host}:{Port} as {ClientId} (session {Session})",
-                    share + "/+/{v/+,connectivity}", o.Host, o.Port, o.ClientId, connected.IsSessionPresent ? "resumed" : "new");
+                    share + "/+/{v/+,connectivity}", o.Host, o.Port, o.EffectiveClientId, connected.IsSessionPresent ? "resumed" : "new");
                 attempt = 0;
                 await disconnected.Task.WaitAsync(stoppingToken);
                 logger.LogWarning("Streaming: the MQTT broker at {Host}:{Port} went away; reconnecting", o.Host, o.Port);

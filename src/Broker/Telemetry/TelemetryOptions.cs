@@ -61,8 +61,14 @@ public sealed class TelemetryOptions : IValidatableObject
         [RegularExpression("^[^#+$][^#+]*$")] public string TopicBase { get; set; } = "telemetry";
         /// <summary>The MQTT 5 shared-subscription group: each message goes to one replica of the group.</summary>
         [RegularExpression("^[A-Za-z0-9_-]+$")] public string ShareGroup { get; set; } = "broker";
-        /// <summary>This replica's MQTT client id, stable across restarts so its session (and the messages queued in it) survives.</summary>
-        public string ClientId { get; set; } = "broker-" + Environment.MachineName.ToLowerInvariant();
+        /// <summary>
+        /// This replica's MQTT client id, stable across restarts so its session (and the messages queued in it) survives. Unset:
+        /// the account name (docker-compose's mosquitto makes every client's id its account name, one account per replica), else
+        /// <c>broker-&lt;host name&gt;</c>.
+        /// </summary>
+        [RegularExpression("^[A-Za-z0-9_-]{1,64}$")] public string? ClientId { get; set; }
+
+        public string EffectiveClientId => ClientId ?? Username ?? "broker-" + Environment.MachineName.ToLowerInvariant();
         /// <summary>How long the MQTT broker keeps this replica's session and its QoS 1 messages while it is away.</summary>
         [Range(60, 604800)] public int SessionExpirySeconds { get; set; } = 86400;
     }

@@ -51,13 +51,13 @@ public sealed partial class ComposeFileTests
         {
             var env = EnvironmentOf(services[replica]);
             Assert.Equal("mosquitto", env["Telemetry__Mqtt__Host"]);
-            // The ACL's read-only account, reading what fleet-telemetry writes.
-            Assert.Equal("broker", env["Telemetry__Mqtt__Username"]);
-            Assert.Equal([$"read {FleetTelemetryConfig().GetProperty("mqtt").GetProperty("topic_base").GetString()}/#"], AclUsers()["broker"]);
+            // The ACL's read-only account of this replica, reading what fleet-telemetry writes; mosquitto makes it the client id
+            // (stable: the replica's session and the messages queued in it outlive the container).
+            Assert.Equal(replica, env["Telemetry__Mqtt__Username"]);
+            Assert.Equal([$"read {FleetTelemetryConfig().GetProperty("mqtt").GetProperty("topic_base").GetString()}/#"], AclUsers()[replica]);
+            Assert.False(env.ContainsKey("Telemetry__Mqtt__ClientId"));
             Assert.Equal("/run/secrets/mqtt_broker_password", env["Telemetry__Mqtt__Password_FILE"]);
             Assert.Contains("- source: mqtt_broker_password\n", services[replica]);
-            // A stable id per replica: its MQTT session and the messages queued in it outlive the container.
-            Assert.Equal(replica, env["Telemetry__Mqtt__ClientId"]);
             Assert.Equal("placeholder", env["Telemetry__Server__Hostname"]);   // TELEMETRY_HOST
             Assert.Equal(published.Published.ToString(), env["Telemetry__Server__Port"].Trim('\''));
         }
@@ -76,11 +76,12 @@ public sealed partial class ComposeFileTests
         Assert.Contains("persistence true", conf);
         Assert.Contains("persistence_location /mosquitto/data/", conf);         // the mqttdata volume
         Assert.DoesNotContain(conf, l => l.StartsWith("per_listener_settings") || l.StartsWith("allow_anonymous true"));
+        Assert.Contains("use_username_as_clientid true", conf);                 // no account takes another's session over
 
         var topicBase = new TelemetryOptions().Mqtt.TopicBase;
         var users = AclUsers();
-        Assert.Equal(["broker", "fleet-telemetry"], users.Keys.Order());
-        Assert.Equal([$"read {topicBase}/#"], users["broker"]);
+        Assert.Equal([.. Replicas, "fleet-telemetry"], users.Keys.Order());
+        Assert.All(Replicas, replica => Assert.Equal([$"read {topicBase}/#"], users[replica]));
         Assert.Equal([$"write {topicBase}/#"], users["fleet-telemetry"]);
     }
 

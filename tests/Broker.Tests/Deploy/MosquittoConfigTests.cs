@@ -16,9 +16,9 @@ namespace Broker.Tests.Deploy;
 /// deploy/mosquitto/mosquitto.conf and acl run by the real mosquitto (Debian's 2.0.11), with only what must differ on this
 /// machine substituted: a loopback port, files in a test directory, and `user root` (as root mosquitto would otherwise
 /// switch to a user who cannot read them). The password file is made as deploy/secrets/README.md says. Then the rules
-/// docs/telemetry.md promises are tried as a client would: no anonymous or wrong-password client gets in, the broker's
-/// account receives what fleet-telemetry's publishes but cannot publish, fleet-telemetry's cannot read anything, and
-/// docker-compose.yml's healthcheck passes without a password.
+/// docs/telemetry.md promises are tried as a client would: no anonymous or wrong-password client gets in, a replica's
+/// account receives what fleet-telemetry's publishes but cannot publish, fleet-telemetry's cannot read anything nor take a
+/// replica's session over, and docker-compose.yml's healthcheck passes without a password.
 /// </summary>
 public sealed class MosquittoConfigTests : IAsyncLifetime
 {
@@ -37,9 +37,9 @@ public sealed class MosquittoConfigTests : IAsyncLifetime
     {
         Assert.True(File.Exists(MosquittoHost.MosquittoPath), $"{MosquittoHost.MosquittoPath} not found: `./broker.sh test` installs it "
             + "(or `apt-get install -y --no-install-recommends mosquitto mosquitto-clients`); this test never skips.");
-        // deploy/secrets/README.md: user:password lines, then `mosquitto_passwd -U` hashes them in place.
+        // deploy/secrets/README.md: user:password lines (one account per replica, one password), then `mosquitto_passwd -U` hashes them in place.
         var passwd = Path.Combine(_dir.FullName, "mosquitto_passwd");
-        await File.WriteAllTextAsync(passwd, $"broker:{_brokerPassword}\nfleet-telemetry:{_publisherPassword}\n", Ct);
+        await File.WriteAllTextAsync(passwd, $"broker-1:{_brokerPassword}\nbroker-2:{_brokerPassword}\nfleet-telemetry:{_publisherPassword}\n", Ct);
         var (hashed, hashOutput) = await RunAsync("mosquitto_passwd", "-U", passwd);
         Assert.True(hashed == 0, hashOutput);
         Assert.DoesNotContain(_brokerPassword, await File.ReadAllTextAsync(passwd, Ct));
@@ -75,7 +75,8 @@ public sealed class MosquittoConfigTests : IAsyncLifetime
 
     [Theory]
     [InlineData(null, null)]
-    [InlineData("broker", "wrong")]
+    [InlineData("broker-1", "wrong")]
+    [InlineData("broker", "")]
     [InlineData("fleet-telemetry", "")]
     [InlineData("someone", "else")]
     public async Task NoClientGetsInWithoutItsAccountsPassword(string? user, string? password)
@@ -107,8 +108,8 @@ public sealed class MosquittoConfigTests : IAsyncLifetime
     [Fact]
     public async Task TheBrokerReceivesWhatFleetTelemetryPublishesAndNeitherCanDoTheOthersPart()
     {
-        // The broker subscribes as TelemetryIngest does: shared, QoS 1.
-        var (broker, brokerReceived) = await ConnectAsync("broker", _brokerPassword);
+        // A replica subscribes as TelemetryIngest does: shared, QoS 1.
+        var (broker, brokerReceived) = await ConnectAsync("broker-1", _brokerPassword);
         var granted = await broker.SubscribeAsync(new MqttClientFactory().CreateSubscribeOptionsBuilder()
             .WithTopicFilter(f => f.WithTopic("$share/broker/telemetry/+/v/+").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce))
             .WithTopicFilter(f => f.WithTopic("$share/broker/telemetry/+/connectivity").WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce))
@@ -134,6 +135,33 @@ public sealed class MosquittoConfigTests : IAsyncLifetime
         await Task.Delay(1000, Ct);   // room for anything else to arrive
         Assert.Equal([$"{Topic} {{\"value\":80}}"], brokerReceived);
         Assert.Empty(publisherReceived);
+    }
+
+    /// <summary>
+    /// mosquitto drops a connection when another arrives with its client id. Were ids free to choose, the fleet-telemetry
+    /// account (the one that faces the cars) could connect as <c>broker-1</c> again and again and keep that replica off.
+    /// </summary>
+    [Fact]
+    public async Task NoAccountCanTakeAReplicasSessionOverByUsingItsClientId()
+    {
+        var replica = new MqttClientFactory().CreateMqttClient();
+        _clients.Add(replica);
+        var dropped = 0;
+        replica.DisconnectedAsync += _ => { Interlocked.Increment(ref dropped); return Task.CompletedTask; };
+        var session = await replica.ConnectAsync(Options("broker-1", _brokerPassword, clientId: "broker-1"), Ct);
+        Assert.Equal(MqttClientConnectResultCode.Success, session.ResultCode);
+
+        foreach (var (user, password) in new[] { ("fleet-telemetry", _publisherPassword), ("broker-2", _brokerPassword) })
+        {
+            var intruder = new MqttClientFactory().CreateMqttClient();
+            _clients.Add(intruder);
+            var connected = await intruder.ConnectAsync(Options(user, password, clientId: "broker-1"), Ct);
+            Assert.Equal(MqttClientConnectResultCode.Success, connected.ResultCode);   // it gets in, as itself
+            Assert.False(connected.IsSessionPresent);
+        }
+        await Task.Delay(1000, Ct);   // room for mosquitto to drop the replica, were it going to
+        Assert.True(replica.IsConnected);
+        Assert.Equal(0, dropped);
     }
 
     [Fact]
@@ -175,10 +203,13 @@ public sealed class MosquittoConfigTests : IAsyncLifetime
             received.Enqueue($"{e.ApplicationMessage.Topic} {Encoding.UTF8.GetString(e.ApplicationMessage.Payload)}");
             return Task.CompletedTask;
         };
-        await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", _port).WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
-            .WithClientId($"{user}-{Guid.NewGuid().ToString("n")[..6]}").WithCredentials(user, password).Build(), Ct);
+        await client.ConnectAsync(Options(user, password, clientId: $"{user}-{Guid.NewGuid().ToString("n")[..6]}"), Ct);
         return (client, received);
     }
+
+    private MqttClientOptions Options(string user, string password, string clientId) => new MqttClientOptionsBuilder()
+        .WithTcpServer("127.0.0.1", _port).WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
+        .WithClientId(clientId).WithCredentials(user, password).WithCleanStart(false).WithSessionExpiryInterval(3600).Build();
 
     private static MqttApplicationMessage Message(string topic, string payload) => new MqttApplicationMessageBuilder()
         .WithTopic(topic).WithPayload(Encoding.UTF8.GetBytes(payload)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();

@@ -7,15 +7,22 @@ namespace Broker.Tests.Infrastructure;
 
 /// <summary>
 /// Debian's mosquitto (<c>/usr/sbin/mosquitto</c>) on a loopback port, set up as docker-compose sets it up: no anonymous
-/// clients, and deploy/mosquitto/acl's subscribe-only account for the broker and publish-only account for fleet-telemetry (the simulator),
+/// clients, deploy/mosquitto/acl's subscribe-only accounts for the replicas (<c>broker-1</c>, <c>broker-2</c>; each account
+/// name is its client id) and publish-only account for fleet-telemetry (the simulator),
 /// persistence in the test directory so a restart keeps sessions and queued QoS 1 messages. A missing mosquitto fails the
 /// test with the way to install it: never a skip.
 /// </summary>
 public sealed class MosquittoHost : IAsyncDisposable
 {
     public const string MosquittoPath = "/usr/sbin/mosquitto";
-    public const string BrokerUser = "broker";
+    /// <summary>The replicas' accounts in deploy/mosquitto/acl; they share <see cref="BrokerPassword"/>.</summary>
+    public static readonly string[] ReplicaUsers = ["broker-1", "broker-2"];
     public const string PublisherUser = "fleet-telemetry";
+    /// <summary>
+    /// The tests' own publisher of odd messages, with fleet-telemetry's rights and password: an account of its own because the
+    /// account name is the client id, and on <see cref="PublisherUser"/> it would throw the simulator's publisher off.
+    /// </summary>
+    public const string TestPublisherUser = "test-publisher";
 
     private readonly DirectoryInfo _dir;
     private Process? _process;
@@ -33,14 +40,13 @@ public sealed class MosquittoHost : IAsyncDisposable
     public string Log => File.Exists(LogPath) ? File.ReadAllText(LogPath) : "";
     private string LogPath => Path.Combine(_dir.FullName, "mosquitto.log");
 
-    /// <summary>The broker's settings for this MQTT broker.</summary>
-    public Dictionary<string, string?> BrokerSettings(string clientId) => new()
+    /// <summary>The settings of the replica that uses this account (<see cref="ReplicaUsers"/>), which is also its client id.</summary>
+    public Dictionary<string, string?> BrokerSettings(string replica = "broker-1") => new()
     {
         ["Telemetry:Mqtt:Host"] = "127.0.0.1",
         ["Telemetry:Mqtt:Port"] = Port.ToString(),
-        ["Telemetry:Mqtt:Username"] = BrokerUser,
+        ["Telemetry:Mqtt:Username"] = replica,
         ["Telemetry:Mqtt:Password"] = BrokerPassword,
-        ["Telemetry:Mqtt:ClientId"] = clientId,
         ["Telemetry:Server:Hostname"] = "telemetry.broker.test",
     };
 
@@ -63,19 +69,21 @@ public sealed class MosquittoHost : IAsyncDisposable
             {
                 File.SetUnixFileMode(passwd, UnixFileMode.UserRead | UnixFileMode.UserWrite);
             }
-            foreach (var (user, password) in new[] { (BrokerUser, BrokerPassword), (PublisherUser, PublisherPassword) })
+            foreach (var (user, password) in ReplicaUsers.Select(u => (u, BrokerPassword)).Append((PublisherUser, PublisherPassword)).Append((TestPublisherUser, PublisherPassword)))
             {
                 var add = Process.Start(new ProcessStartInfo("mosquitto_passwd", ["-b", passwd, user, password]) { RedirectStandardError = true })!;
                 await add.WaitForExitAsync(ct);
                 Assert.True(add.ExitCode == 0, "mosquitto_passwd failed: " + await add.StandardError.ReadToEndAsync(ct));
             }
             // docker-compose.yml's own ACL (deploy/mosquitto/acl): these tests stream under the rules production has.
-            File.Copy(Path.Combine(PostgresServer.RepoRoot(), "deploy", "mosquitto", "acl"), Path.Combine(_dir.FullName, "acl"));
+            await File.WriteAllTextAsync(Path.Combine(_dir.FullName, "acl"), await File.ReadAllTextAsync(Path.Combine(PostgresServer.RepoRoot(), "deploy", "mosquitto", "acl"), ct)
+                + $"\nuser {TestPublisherUser}\ntopic write telemetry/#\n", ct);
             await File.WriteAllTextAsync(Path.Combine(_dir.FullName, "mosquitto.conf"), $"""
                 listener {Port} 127.0.0.1
                 allow_anonymous false
                 password_file {passwd}
                 acl_file {_dir.FullName}/acl
+                use_username_as_clientid true
                 persistence true
                 persistence_location {_dir.FullName}/
                 autosave_interval 1

@@ -21,7 +21,7 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
     private const string Sentinel = "7SAYGDEE5PA114587";         // alice's, charging; never paired here
     private readonly MosquittoHost _mqtt = new(Directory.CreateTempSubdirectory("broker-mqtt-"));
 
-    protected override Dictionary<string, string?> BrokerSettings => new(_mqtt.BrokerSettings("broker-a"))
+    protected override Dictionary<string, string?> BrokerSettings => new(_mqtt.BrokerSettings("broker-1"))
     {
         ["Partner:Domain"] = Domain,
         ["Partner:PairingBaseUrl"] = SimulatorHost.AuthBase,
@@ -182,7 +182,7 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
             // As if Sentinel had been configured (the broker only writes cars it configured), without its stream adding messages.
             await db.VehicleTelemetry.Where(t => t.Vin == Sentinel).ExecuteUpdateAsync(x => x.SetProperty(t => t.Status, TelemetryStatus.Streaming), Ct);
         }
-        var replicaB = new BrokerApplication(Broker.ConnectionString, Simulator, new(BrokerSettings) { ["Telemetry:Mqtt:ClientId"] = "broker-b" }, Time);
+        var replicaB = new BrokerApplication(Broker.ConnectionString, Simulator, new(BrokerSettings) { ["Telemetry:Mqtt:Username"] = "broker-2" }, Time);
         try
         {
             _ = replicaB.Services; // starts it: its ingest connects and joins the share group
@@ -204,7 +204,7 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
             {
                 await PublishAsync(publisher, $"telemetry/{Sentinel}/v/InsideTemp", $"{{\"value\":{i}}}");
             }
-            await using var returned = new BrokerApplication(Broker.ConnectionString, Simulator, new(BrokerSettings) { ["Telemetry:Mqtt:ClientId"] = "broker-b" }, Time);
+            await using var returned = new BrokerApplication(Broker.ConnectionString, Simulator, new(BrokerSettings) { ["Telemetry:Mqtt:Username"] = "broker-2" }, Time);
             _ = returned.Services;
             await WaitUntilAsync(() => Stored(Broker) + storedByB + Stored(returned) >= 150, "all 150 stored", 60);
             Assert.Equal(150, Stored(Broker) + storedByB + Stored(returned));
@@ -268,7 +268,7 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
     {
         var client = new MqttClientFactory().CreateMqttClient();
         await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", _mqtt.Port).WithClientId("test-publisher-" + Guid.NewGuid().ToString("n")[..6])
-            .WithCredentials(MosquittoHost.PublisherUser, _mqtt.PublisherPassword).Build(), Ct);
+            .WithCredentials(MosquittoHost.TestPublisherUser, _mqtt.PublisherPassword).Build(), Ct);
         return client;
     }
 
