@@ -66,8 +66,7 @@ public sealed class ConsoleBudgetTests(PostgresServer postgres) : ConsoleTestBas
             var usage = await op.Browser.GetStringAsync($"/console/tenants/household/accounts/{account.Id}", Ct);
             Assert.Contains("300 calls since", usage);
             Assert.Contains("(data 300)", usage);   // the signals are not a category of calls
-            Assert.Contains("and 150,000 streamed signals", usage);
-            Assert.Contains("<strong>$1.60</strong>", usage);
+            Assert.Contains("(data 300) and 150,000 streamed signals, about <strong>$1.60</strong>.", usage);   // no stray space before the comma
         }
     }
 
