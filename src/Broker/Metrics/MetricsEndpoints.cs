@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Broker.Admin;
 using Broker.Tenants;
+using Broker.Tokens;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.Net.Http.Headers;
@@ -37,6 +38,9 @@ public static class MetricsEndpoints
         {
             SuppressProcessMetrics = false, SuppressMeters = false, SuppressEventCounters = true, SuppressDebugMetrics = true,
         });
+        // This replica's own families exist from the start, each known outcome at 0: otherwise a family appears only when its
+        // first event happens (a refresh can be an hour away), and until then an alert on it cannot tell 0 from "not there".
+        TokenMetrics.Initialize();
         builder.Services.AddOptions<MetricsOptions>().BindConfiguration(MetricsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddScoped<MetricsSnapshot>();
         builder.Services.AddSingleton<ScrapeCache>();

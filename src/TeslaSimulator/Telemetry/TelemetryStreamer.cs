@@ -51,6 +51,11 @@ internal sealed class TelemetryStreamer(SimulatorState state, CallLedger ledger,
     /// <summary>Records waiting for the MQTT broker, all cars together (the control API shows it).</summary>
     public int Buffered { get { lock (_buffers) return _buffers.Values.Sum(q => q.Count); } }
 
+    /// <summary>Messages the MQTT broker has acknowledged (QoS 1) since start: what a subscriber can be waiting to store.</summary>
+    public long Published => Interlocked.Read(ref _published);
+
+    private long _published;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (string.IsNullOrWhiteSpace(_o.MqttHost))
@@ -195,6 +200,7 @@ internal sealed class TelemetryStreamer(SimulatorState state, CallLedger ledger,
                     q.Dequeue();
                 }
             }
+            Interlocked.Increment(ref _published);
         }
     }
 

@@ -20,10 +20,27 @@ public sealed partial class ProductionShapeTests
         using (var scraper = new HttpClient())
         {
             scraper.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ProductionDeployment.MetricsToken);
-            var exposition = await scraper.GetStringAsync($"http://127.0.0.1:{deployment.Replicas["broker-1"].Port}/metrics", Ct);
-            // Families without a sample here (no refused token in this run) still have their HELP and TYPE.
-            var missing = AlertMetric().Matches(rules).Select(m => m.Value).Distinct().Where(n => !exposition.Contains($"# TYPE {n} ")).ToList();
-            Assert.True(missing.Count == 0, $"alerts.yml names series a replica does not export: {string.Join(", ", missing)}");
+            // Families without a sample (no refused token in this run) still have their HELP and TYPE. The polling families
+            // appear with a replica's first poll and the alerts sum over both replicas, so each family must be on one of them;
+            // this waits for the first polls, however slow the machine.
+            var names = AlertMetric().Matches(rules).Select(m => m.Value).Distinct().ToList();
+            var deadline = Stopwatch.StartNew();
+            List<string> missing;
+            while (true)
+            {
+                var expositions = new List<string>();
+                foreach (var replica in deployment.Replicas.Values)
+                {
+                    expositions.Add(await scraper.GetStringAsync($"http://127.0.0.1:{replica.Port}/metrics", Ct));
+                }
+                missing = names.Where(n => !expositions.Any(e => e.Contains($"# TYPE {n} "))).ToList();
+                if (missing.Count == 0 || deadline.Elapsed > TimeSpan.FromMinutes(2))
+                {
+                    break;
+                }
+                await Task.Delay(500, Ct);
+            }
+            Assert.True(missing.Count == 0, $"alerts.yml names series neither replica exports: {string.Join(", ", missing)}");
         }
         await deployment.Prometheus.WaitForTargetsUpAsync("broker", 2, Ct);
 

@@ -1,3 +1,5 @@
+extern alias simulator;
+
 using System.Net.Http.Json;
 using System.Text;
 using Broker.Partner;
@@ -101,7 +103,8 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
     public async Task BadMessagesAreCountedAndDroppedAndGoodOnesStillLand()
     {
         await ConnectAndConfigureAsync();
-        await FirstStreamedValuesAsync(); // the car's own first OutsideTemp must not overwrite the one published below
+        await FirstStreamedValuesAsync();
+        await EverythingTheCarSentIsStoredAsync();   // the car's own OutsideTemp and ChargeLimitSoc must not overwrite the ones published below
         using var publisher = await PublisherAsync();
         var before = await CountersAsync();
 
@@ -263,6 +266,22 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
     private async Task FirstStreamedValuesAsync() =>
         await WaitForAsync(async db => (await ReadingAsync(db, MidnightRunner)) is { OutsideTempC: not null, InsideTempC: not null, FirmwareVersion: not null },
             "the car's first streamed values");
+
+    /// <summary>
+    /// Waits until the car holds nothing back and the broker has stored every message mosquitto took from it (the broker's own
+    /// count reaches the simulated fleet-telemetry's), so a value published next is the last one for its field.
+    /// </summary>
+    private async Task EverythingTheCarSentIsStoredAsync()
+    {
+        var streamer = Simulator.Services.GetRequiredService<simulator::TeslaSimulator.Telemetry.TelemetryStreamer>();
+        var ingest = Broker.Services.GetRequiredService<TelemetryIngest>();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (streamer.Buffered > 0 || ingest.Stored < streamer.Published)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the car holds {streamer.Buffered}, the broker stored {ingest.Stored} of {streamer.Published}");
+            await Task.Delay(50, Ct);
+        }
+    }
 
     private async Task<IMqttClient> PublisherAsync()
     {
