@@ -27,6 +27,7 @@ public sealed class TelemetrySetup(
     IOptions<TeslaOptions> tesla, IOptions<PartnerOptions> partner, ILogger<TelemetrySetup> logger)
 {
     private static readonly TimeSpan RetryAfterFailure = TimeSpan.FromHours(1);
+    private const string NoPartnerKey = "no partner key: create one under Partner (docs/partner.md) to stream";
     private static readonly TimeSpan RetrySkipped = TimeSpan.FromHours(24);
     private static readonly TimeSpan CheckStreaming = TimeSpan.FromHours(24);
     private readonly TelemetryOptions _o = options.Value;
@@ -64,9 +65,11 @@ public sealed class TelemetrySetup(
                 VehicleId = car.Id, AccountId = account.Id, TenantId = account.TenantId, Vin = car.Vin, Status = TelemetryStatus.Polling, Since = now,
             }).Entity;
         }
+        // A partner key made since a car was found without one: configure now, not an hour later.
+        var keySince = rows.Values.Any(t => t.SkipReason == NoPartnerKey) ? (await keys.CurrentAsync(ct))?.CreatedAt : null;
         try
         {
-            await ConfigureDueAsync(caller, account, cars.Where(c => NeedsConfig(rows[c.Id], c, now)).Select(c => rows[c.Id]).ToList(), now, ct);
+            await ConfigureDueAsync(caller, account, cars.Where(c => NeedsConfig(rows[c.Id], c, now, keySince)).Select(c => rows[c.Id]).ToList(), now, ct);
             foreach (var t in cars.Select(c => rows[c.Id]).Where(t => NeedsCheck(t, now)))
             {
                 await CheckAsync(caller, t, now, ct);
@@ -78,9 +81,10 @@ public sealed class TelemetrySetup(
         }
     }
 
-    private bool NeedsConfig(VehicleTelemetry t, Vehicle car, DateTimeOffset now) => t.Status switch
+    private bool NeedsConfig(VehicleTelemetry t, Vehicle car, DateTimeOffset now, DateTimeOffset? keySince) => t.Status switch
     {
-        TelemetryStatus.Polling => t.CheckedAt is null || t.CheckedAt <= now - RetryAfterFailure,
+        TelemetryStatus.Polling => t.CheckedAt is null || t.CheckedAt <= now - RetryAfterFailure
+            || t.SkipReason == NoPartnerKey && keySince > t.CheckedAt,
         TelemetryStatus.Skipped => t.SkipReason == "missing_key" && car.KeyPaired == true && car.KeyCheckedAt > t.CheckedAt
             || t.CheckedAt is null || t.CheckedAt <= now - RetrySkipped,
         _ => t.ExpiresAt is null || t.ExpiresAt <= now.AddDays(_o.RenewDaysBefore),
@@ -104,7 +108,7 @@ public sealed class TelemetrySetup(
         {
             foreach (var t in due)
             {
-                (t.SkipReason, t.CheckedAt) = ("no partner key: create one under Partner (docs/partner.md) to stream", now);
+                (t.SkipReason, t.CheckedAt) = (NoPartnerKey, now);
             }
             return;
         }

@@ -99,6 +99,37 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
         Assert.Contains("unknown issuer", account.Vehicles.Single(v => v.Vin == MidnightRunner).Telemetry!.Reason);
     }
 
+    /// <summary>
+    /// The demo's order, and a new install's: people connect before the operator has made the partner key. Found in the demo
+    /// click-through: the cars waited an hour (the retry after a failure) before the first config, key or not.
+    /// </summary>
+    [Fact]
+    public async Task CarsConnectedBeforeThePartnerKeyExistedAreConfiguredAtTheFirstPollAfterIt()
+    {
+        await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
+        await PollAccountsAsync();
+        await using (var db = Broker.CreateDbContext())
+        {
+            var waiting = await db.VehicleTelemetry.SingleAsync(t => t.Vin == MidnightRunner, Ct);
+            Assert.Equal(TelemetryStatus.Polling, waiting.Status);
+            Assert.StartsWith("no partner key", waiting.SkipReason);
+        }
+
+        Time.Advance(TimeSpan.FromMinutes(1));
+        await RegisterPartnerAsync();
+        await PairVirtualKeyAsync(MidnightRunner, Domain);
+        Time.Advance(TimeSpan.FromMinutes(1));   // the next poll of a driving car, far inside the hour
+        await PollAccountsAsync();
+
+        await using (var db = Broker.CreateDbContext())
+        {
+            var rows = await db.VehicleTelemetry.ToDictionaryAsync(t => t.Vin, Ct);
+            Assert.True(rows[MidnightRunner].Status is TelemetryStatus.ConfiguredNotSynced or TelemetryStatus.Streaming,
+                $"{rows[MidnightRunner].Status} {rows[MidnightRunner].SkipReason}");
+            Assert.Equal((TelemetryStatus.Skipped, "missing_key"), (rows[Sentinel].Status, rows[Sentinel].SkipReason));   // asked too, not paired
+        }
+    }
+
     [Fact]
     public async Task BadMessagesAreCountedAndDroppedAndGoodOnesStillLand()
     {
