@@ -9,7 +9,7 @@ namespace Bench;
 /// Debian's mosquitto (<c>/usr/sbin/mosquitto</c>) on a free loopback port for one benchmark run, set up as the tests'
 /// MosquittoHost and docker-compose set it up: no anonymous clients, a subscribe-only account for the broker, a
 /// publish-only one for fleet-telemetry (the simulator), and one more for the bench itself (counts and probes the
-/// telemetry topics, and has <c>bench/#</c> of its own). Stopped and its directory removed at the end.
+/// telemetry topics, has <c>bench/#</c> of its own and reads mosquitto's <c>$SYS</c> counters). Stopped and its directory removed at the end.
 /// </summary>
 public sealed class Mosquitto : IAsyncDisposable
 {
@@ -22,6 +22,7 @@ public sealed class Mosquitto : IAsyncDisposable
     private Process? _process;
 
     public int Port { get; } = LocalPostgres.FreePort();
+    public int Pid => _process!.Id;
     public string BrokerPassword { get; } = Secret();
     public string PublisherPassword { get; } = Secret();
     public string BenchPassword { get; } = Secret();
@@ -79,6 +80,7 @@ public sealed class Mosquitto : IAsyncDisposable
             user {BenchUser}
             topic readwrite telemetry/#
             topic readwrite bench/#
+            topic read $SYS/#
             """ + "\n");
         // No persistence: one run, one mosquitto. Queues as deep as the tests' (a car buffers 5000 records).
         await File.WriteAllTextAsync(System.IO.Path.Combine(dir, "mosquitto.conf"), $"""

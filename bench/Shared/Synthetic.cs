@@ -4,10 +4,10 @@ using Broker.Polling;
 using Broker.Tenants;
 using Microsoft.EntityFrameworkCore;
 
-namespace MetricsScale;
+namespace Bench;
 
 /// <summary>
-/// A synthetic fleet straight into a migrated database: 20 vehicles per tenant, 2 per account, a fresh
+/// A synthetic fleet straight into a migrated database (MetricsScale, TelemetryIngest): 20 vehicles per tenant, 2 per account, a fresh
 /// full reading per vehicle, an energy site (with a reading) per 10 accounts, and API usage rows per
 /// vehicle and account as the poller would leave them.
 /// </summary>
