@@ -29,7 +29,7 @@ internal static class MetricsScaleProgram
         var tenantKeys = await Synthetic.TenantKeysAsync(cs, scrapers);
         Console.Error.WriteLine($"seeded {vehicles} vehicles in {seeding.Elapsed.TotalSeconds:F1} s");
 
-        await using var broker = await BrokerDll.StartAsync(BrokerEnvironment(cs, cacheSeconds));
+        await using var broker = await BrokerDll.StartAsync(BrokerDll.NoTeslaEnvironment(cs, OperatorToken, cacheSeconds));
         var scraper = new Scraper(broker.BaseUrl);
         try
         {
@@ -74,17 +74,6 @@ internal static class MetricsScaleProgram
         Report(vehicles, cacheSeconds, plain, gzip, nginxPlain, nginxGzip, [tenants, oneTenant, oneTenantGzip], rssBefore, peakRss);
         return 0;
     }
-
-    /// <summary>The production settings of one replica, minus Tesla (nothing is polled): /metrics reads what is in Postgres.</summary>
-    private static Dictionary<string, string> BrokerEnvironment(string connectionString, int cacheSeconds) => new()
-    {
-        ["ASPNETCORE_ENVIRONMENT"] = "Production",
-        ["ConnectionStrings__Broker"] = connectionString, ["Jobs__Enabled"] = "false", ["Operator__Token"] = OperatorToken,
-        ["Vault__Keys__0__Id"] = "bench-1", ["Vault__Keys__0__Key"] = Convert.ToBase64String(new byte[32].Select((_, i) => (byte)(i + 1)).ToArray()),
-        ["Tesla__ClientId"] = "bench", ["Tesla__ClientSecret"] = "bench",
-        ["Metrics__CacheSeconds"] = cacheSeconds.ToString(CultureInfo.InvariantCulture),
-        ["Logging__LogLevel__Default"] = "Warning",
-    };
 
     /// <summary>One scrape, and the broker's CPU time during it (not Postgres's, not the client's) when measured.</summary>
     private sealed record Sample(Scraper.Result Result, double CpuMs);

@@ -56,6 +56,20 @@ public sealed class BrokerDll : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The production settings of one replica minus Tesla (Quartz off: nothing is polled, nothing is configured), so what it does
+    /// is serve /metrics from what is in Postgres and, given Telemetry settings, ingest the stream.
+    /// </summary>
+    public static Dictionary<string, string> NoTeslaEnvironment(string connectionString, string operatorToken, int cacheSeconds) => new()
+    {
+        ["ASPNETCORE_ENVIRONMENT"] = "Production",
+        ["ConnectionStrings__Broker"] = connectionString, ["Jobs__Enabled"] = "false", ["Operator__Token"] = operatorToken,
+        ["Vault__Keys__0__Id"] = "bench-1", ["Vault__Keys__0__Key"] = Convert.ToBase64String(new byte[32].Select((_, i) => (byte)(i + 1)).ToArray()),
+        ["Tesla__ClientId"] = "bench", ["Tesla__ClientSecret"] = "bench",
+        ["Metrics__CacheSeconds"] = cacheSeconds.ToString(CultureInfo.InvariantCulture),
+        ["Logging__LogLevel__Default"] = "Warning",
+    };
+
     public string Output { get { lock (_output) return _output.ToString(); } }
 
     /// <summary>User + system CPU the broker has used so far.</summary>
