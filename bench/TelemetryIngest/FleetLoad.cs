@@ -26,12 +26,12 @@ public sealed class FleetLoad(IMqttClient client, IReadOnlyList<string> vins, in
 
     private static readonly string[] Driving = ["VehicleSpeed", "Location", "GpsHeading", "Odometer", "BatteryLevel", "Soc", "RatedRange"];
     private static readonly string[] Charging = ["ACChargingPower", "ACChargingEnergyIn", "BatteryLevel", "Soc", "RatedRange"];
-    // FleetDay's streamed messages by field (three cars, one day); "InsideTemp" stands for the 13 fields sent about 35 times each.
+    // FleetDay's streamed messages by field (three cars, one day); "InsideTemp" stands for the 10 fields sent 35 times each.
     private static readonly (string Field, int Weight)[] DayMix =
     [
         ("Location", 2909), ("RatedRange", 590), ("ACChargingEnergyIn", 572), ("BatteryLevel", 193), ("Soc", 193), ("Odometer", 179),
         ("Gear", 41), ("VehicleSpeed", 41), ("HvacPower", 41), ("DriverSeatOccupied", 41), ("ACChargingPower", 38),
-        ("DetailedChargeState", 38), ("InsideTemp", 35 * 13), ("CarType", 19), ("Version", 19),
+        ("DetailedChargeState", 38), ("InsideTemp", 35 * 10), ("CarType", 19), ("Version", 19),
     ];
 
     private readonly SemaphoreSlim _inFlight = new(512); // QoS 1 publishes awaiting their PUBACK, as paho keeps several in flight
