@@ -18,6 +18,8 @@ public sealed class TelemetryIngest(IServiceScopeFactory scopes, IOptions<Teleme
 {
     /// <summary>Messages handed to the writer at most at once (one transaction).</summary>
     public const int BatchSize = 2000;
+    /// <summary>Unacknowledged messages the MQTT broker may send: a batch being written and the next one filling (within the inbox).</summary>
+    public const ushort ReceiveMaximum = BatchSize * 2;
     /// <summary>fleet-telemetry publishes one small JSON value per message; anything larger is dropped unread.</summary>
     public const int MaxPayloadBytes = 64 * 1024;
 
@@ -60,7 +62,10 @@ public sealed class TelemetryIngest(IServiceScopeFactory scopes, IOptions<Teleme
                     .WithSessionExpiryInterval((uint)o.SessionExpirySeconds)
                     .WithKeepAlivePeriod(TimeSpan.FromSeconds(30))
                     .WithTimeout(TimeSpan.FromSeconds(10))
-                    .WithMaximumPacketSize(MaxPayloadBytes + 1024); // MQTT 5: the MQTT broker does not send larger ones
+                    .WithMaximumPacketSize(MaxPayloadBytes + 1024) // MQTT 5: the MQTT broker does not send larger ones
+                    // MQTT 5 Receive Maximum: how many messages may await their acknowledgement (sent after they are stored). Left
+                    // out, mosquitto allows its max_inflight_messages, 20: every batch would be 20 messages, one transaction each.
+                    .WithReceiveMaximum(ReceiveMaximum);
                 if (o.Username is { Length: > 0 })
                 {
                     builder.WithCredentials(o.Username, o.Password);
