@@ -18,15 +18,15 @@ public sealed class FleetUsage
     public void Record(FleetAccount account, string? device, FleetCategory category, int status) =>
         _calls.AddOrUpdate((account.TenantId, account.AccountId, device ?? "", category, status < 500), 1, (_, n) => n + 1);
 
+    /// <summary>Signals a car streamed (Fleet Telemetry): Tesla bills each one.</summary>
+    public void RecordSignals(Guid tenantId, Guid accountId, string vin, long signals) =>
+        _calls.AddOrUpdate((tenantId, accountId, vin, FleetCategory.Streaming, true), signals, (_, n) => n + signals);
+
     /// <summary>
     /// A Fleet API attempt that failed: <paramref name="reason"/> is rate_limited, unauthorized, client_error,
     /// server_error, timeout, unreachable or malformed; <paramref name="status"/> is 0 when nothing was answered.
     /// 408 (asleep) and a followed 421 are answers, not failures, and are not recorded here.
     /// </summary>
-    /// <summary>Signals a car streamed (Fleet Telemetry): Tesla bills each one.</summary>
-    public void RecordSignals(Guid tenantId, Guid accountId, string vin, long signals) =>
-        _calls.AddOrUpdate((tenantId, accountId, vin, FleetCategory.Streaming, true), signals, (_, n) => n + signals);
-
     public void RecordFailure(FleetAccount account, string reason, int status)
     {
         if (account.AccountId != Guid.Empty)
