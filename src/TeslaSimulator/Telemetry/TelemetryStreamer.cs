@@ -195,12 +195,13 @@ internal sealed class TelemetryStreamer(SimulatorState state, CallLedger ledger,
             }
             lock (_buffers)
             {
+                // Counted before it leaves the buffer: whoever sees the buffers empty also sees it in Published.
+                Interlocked.Increment(ref _published);
                 if (_buffers.TryGetValue(vin, out var q) && q.Count > 0 && ReferenceEquals(q.Peek(), m))
                 {
                     q.Dequeue();
                 }
             }
-            Interlocked.Increment(ref _published);
         }
     }
 
