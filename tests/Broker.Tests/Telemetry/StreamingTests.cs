@@ -310,19 +310,23 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
 
     /// <summary>Waits until the paired car has sent its first values (a car sends every field when it connects, then changes only).</summary>
     private async Task FirstStreamedValuesAsync() =>
-        await WaitForAsync(async db => (await ReadingAsync(db, MidnightRunner)) is { OutsideTempC: not null, InsideTempC: not null, FirmwareVersion: not null },
+        // The reading's values alone do not say it: the poll before the config filled them already.
+        await WaitForAsync(async db => await db.VehicleTelemetry.AnyAsync(t => t.Vin == MidnightRunner && t.Signals > 0, Ct)
+            && (await ReadingAsync(db, MidnightRunner)) is { OutsideTempC: not null, InsideTempC: not null, FirmwareVersion: not null },
             "the car's first streamed values");
 
     /// <summary>
-    /// Waits until the car holds nothing back and the broker has stored every message mosquitto took from it (the broker's own
-    /// count reaches the simulated fleet-telemetry's), so a value published next is the last one for its field.
+    /// Waits until the car has streamed, holds nothing back, and the broker has stored every message mosquitto took from it
+    /// (the broker's own count reaches the simulated fleet-telemetry's), so a value published next is the last one for its field.
     /// </summary>
     private async Task EverythingTheCarSentIsStoredAsync()
     {
         var streamer = Simulator.Services.GetRequiredService<simulator::TeslaSimulator.Telemetry.TelemetryStreamer>();
         var ingest = Broker.Services.GetRequiredService<TelemetryIngest>();
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (streamer.Buffered > 0 || ingest.Stored < streamer.Published)
+        // Published 0: the car has not taken its config yet, and its first send (every field, OutsideTemp and ChargeLimitSoc
+        // too) is still to come. The reading's values from the poll before do not say that it came.
+        while (streamer.Published == 0 || streamer.Buffered > 0 || ingest.Stored < streamer.Published)
         {
             Assert.True(DateTime.UtcNow < deadline, $"the car holds {streamer.Buffered}, the broker stored {ingest.Stored} of {streamer.Published}");
             await Task.Delay(50, Ct);
