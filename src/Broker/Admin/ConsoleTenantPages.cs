@@ -78,7 +78,8 @@ internal static class ConsoleTenantPages
             if (!decimal.TryParse(budget.Trim().TrimStart('$'), System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out var value)
                 || value < (decimal)TenantPolicy.MinBudgetUsd || value > (decimal)TenantPolicy.MaxBudgetUsd || decimal.Round(value, 2) != value)
             {
-                return Message(http, "Budget not saved", "A budget is an amount in US dollars from 0.01 to 1,000,000, "
+                return Message(http, "Budget not saved", $"A budget is an amount in US dollars from {TenantPolicy.MinBudgetUsd.ToString(System.Globalization.CultureInfo.InvariantCulture)} "
+                    + $"to {TenantPolicy.MaxBudgetUsd.ToString("#,0", System.Globalization.CultureInfo.InvariantCulture)}, "
                     + "with at most two decimals (e.g. 25 or 7.50); leave the field empty for no limit.", 400, back: $"/console/tenants/{slug}");
             }
             usd = value;
