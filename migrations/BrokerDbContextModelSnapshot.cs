@@ -1008,6 +1008,14 @@ namespace Broker.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("vehicle_id");
 
+                    b.Property<double?>("AcChargingEnergyInKwh")
+                        .HasColumnType("double precision")
+                        .HasColumnName("ac_charging_energy_in_kwh");
+
+                    b.Property<double?>("AcChargingPowerKw")
+                        .HasColumnType("double precision")
+                        .HasColumnName("ac_charging_power_kw");
+
                     b.Property<Guid>("AccountId")
                         .HasColumnType("uuid")
                         .HasColumnName("account_id");
@@ -1027,6 +1035,14 @@ namespace Broker.Migrations
                     b.Property<DateTimeOffset?>("ConnectivityAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("connectivity_at");
+
+                    b.Property<double?>("DcChargingEnergyInKwh")
+                        .HasColumnType("double precision")
+                        .HasColumnName("dc_charging_energy_in_kwh");
+
+                    b.Property<double?>("DcChargingPowerKw")
+                        .HasColumnType("double precision")
+                        .HasColumnName("dc_charging_power_kw");
 
                     b.Property<bool>("DeletePending")
                         .HasColumnType("boolean")

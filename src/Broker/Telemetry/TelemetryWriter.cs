@@ -29,8 +29,7 @@ public sealed class TelemetryWriter(BrokerDbContext db, IOptions<TelemetryOption
     public async Task WriteAsync(IReadOnlyList<TelemetryMessage> batch, CancellationToken ct)
     {
         var prefix = options.Value.Mqtt.TopicBase.TrimEnd('/') + "/";
-        // A car's charge state before its other fields of the same batch: the charger-power rule reads it (TelemetryFields).
-        var parsed = batch.Select(m => Parse(m, prefix)).OrderBy(m => m.Field == "DetailedChargeState" ? 0 : 1).ToList();
+        var parsed = batch.Select(m => Parse(m, prefix)).ToList();
         var vins = parsed.Where(p => p.Vin is not null).Select(p => p.Vin!).Distinct().ToList();
         db.ChangeTracker.Clear();
         var cars = await (
@@ -95,7 +94,7 @@ public sealed class TelemetryWriter(BrokerDbContext db, IOptions<TelemetryOption
         var outcome = TelemetryFields.Outcome.Applied;
         foreach (var car in cars)
         {
-            outcome = TelemetryFields.Apply(car.Reading, m.Field, value, car.WithLocation);
+            outcome = TelemetryFields.Apply(car.Reading, car.Telemetry, m.Field, value, car.WithLocation);
             if (outcome != TelemetryFields.Outcome.Applied)
             {
                 continue;

@@ -39,6 +39,15 @@ public sealed class VehicleTelemetry
     public DateTimeOffset? ConnectivityAt { get; set; }
     public DateTimeOffset? LastSignalAt { get; set; }
     public long Signals { get; set; }
+    /// <summary>
+    /// The last streamed value of each charger's fields. Fleet Telemetry reports AC and DC apart, the reading has one charger
+    /// power and one energy-added column: kept apart here, the idle charger's 0 (resent with the other's value, in an order
+    /// no document gives) cannot overwrite the charging one's (<see cref="TelemetryFields"/>).
+    /// </summary>
+    public double? AcChargingPowerKw { get; set; }
+    public double? DcChargingPowerKw { get; set; }
+    public double? AcChargingEnergyInKwh { get; set; }
+    public double? DcChargingEnergyInKwh { get; set; }
     /// <summary>The account was revoked: its configs are deleted at Tesla (with the partner token), then this row goes.</summary>
     public bool DeletePending { get; set; }
 }

@@ -218,7 +218,8 @@ internal sealed class TelemetryStreamer(SimulatorState state, CallLedger ledger,
         }
         if (before is JsonValue x && now is JsonValue y && x.TryGetValue<double>(out var dx) && y.TryGetValue<double>(out var dy))
         {
-            return dx != dy && Math.Abs(dx - dy) >= (minimumDelta ?? 0);
+            // Values are rounded as sent (energy to 10 Wh), so 30.83 - 30.82 is 0.00999…: a change of exactly the delta counts.
+            return dx != dy && Math.Abs(dx - dy) >= (minimumDelta ?? 0) * (1 - 1e-9);
         }
         return !JsonNode.DeepEquals(before, now);
     }

@@ -7,22 +7,77 @@ namespace Broker.Tests.Telemetry;
 /// <summary>How streamed values land in a reading, for cases the end-to-end tests cannot order at will.</summary>
 public sealed class TelemetryFieldsTests
 {
+    private readonly VehicleReading r = new();
+    private readonly VehicleTelemetry t = new();
+
     [Fact]
     public void TheIdleChargersZeroDoesNotWipeTheOtherOnesPowerWhileCharging()
     {
-        var r = new VehicleReading();
-        Apply(r, "DetailedChargeState", "\"DetailedChargeStateCharging\"");
-        Apply(r, "ACChargingPower", "7.2");
-        Apply(r, "DCChargingPower", "0");   // sent too when the car connects, after AC here
+        Apply("DetailedChargeState", "\"DetailedChargeStateCharging\"");
+        Apply("ACChargingPower", "7.2");
+        Apply("DCChargingPower", "0");   // sent too when the car connects, after AC here
         Assert.Equal(7.2, r.ChargerPowerKw);
 
-        Apply(r, "DetailedChargeState", "\"DetailedChargeStateComplete\"");
+        Apply("DetailedChargeState", "\"DetailedChargeStateComplete\"");
         Assert.Equal(0, r.ChargerPowerKw);
 
-        Apply(r, "DetailedChargeState", "\"DetailedChargeStateCharging\"");
-        Apply(r, "DCChargingPower", "120");  // a Supercharger
-        Apply(r, "ACChargingPower", "0");
+        Apply("DetailedChargeState", "\"DetailedChargeStateCharging\"");
+        Apply("DCChargingPower", "120");  // a Supercharger
+        Apply("ACChargingPower", "0");
         Assert.Equal(120, r.ChargerPowerKw);
+    }
+
+    /// <summary>
+    /// A charge that starts from sleep: the car connects and sends both chargers' fields and its state. However the messages
+    /// are ordered and split into batches, the reading ends with the charging side's power and energy.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ConnectOrders))]
+    public void EveryOrderOfAChargeStartsFieldsEndsWithTheChargingSidesValues(string[] order)
+    {
+        Apply("DetailedChargeState", "\"DetailedChargeStateStopped\"");
+        Apply("ACChargingEnergyIn", "12.5");   // yesterday's AC session
+        var values = new Dictionary<string, string>
+        {
+            ["DetailedChargeState"] = "\"DetailedChargeStateCharging\"",
+            ["ACChargingPower"] = "0", ["ACChargingEnergyIn"] = "12.5",
+            ["DCChargingPower"] = "150", ["DCChargingEnergyIn"] = "0.4",
+        };
+        foreach (var field in order)
+        {
+            Apply(field, values[field]);
+        }
+        Assert.Equal(150, r.ChargerPowerKw);
+        Assert.Equal(0.4, r.ChargeEnergyAddedKwh);
+
+        Apply("DCChargingEnergyIn", "3.1");
+        Apply("ACChargingEnergyIn", "12.5");   // the idle side's 30-minute resend
+        Assert.Equal(3.1, r.ChargeEnergyAddedKwh);
+    }
+
+    public static TheoryData<string[]> ConnectOrders()
+    {
+        string[] fields = ["DetailedChargeState", "ACChargingPower", "ACChargingEnergyIn", "DCChargingPower", "DCChargingEnergyIn"];
+        var data = new TheoryData<string[]>();
+        foreach (var order in Permutations(fields))
+        {
+            data.Add(order);
+        }
+        return data;
+    }
+
+    private static IEnumerable<string[]> Permutations(string[] items) => items.Length <= 1
+        ? [items]
+        : items.SelectMany((x, i) => Permutations([.. items[..i], .. items[(i + 1)..]]).Select(rest => (string[])[x, .. rest]));
+
+    [Fact]
+    public void AnIdleCarsZeroCounterDoesNotHideTheLastSessionsEnergy()
+    {
+        Apply("DetailedChargeState", "\"DetailedChargeStateComplete\"");
+        Apply("ACChargingEnergyIn", "21.7");
+        Apply("DCChargingEnergyIn", "0");   // the other side's resend
+        Assert.Equal(21.7, r.ChargeEnergyAddedKwh);
+        Assert.Equal(0, r.ChargerPowerKw);
     }
 
     [Theory]
@@ -32,15 +87,16 @@ public sealed class TelemetryFieldsTests
     [InlineData("VehicleSpeed", "1e300")]
     [InlineData("ChargeLimitSoc", "\"-4000000000\"")]
     [InlineData("VehicleSpeed", "\"  12.5e2 \"")]
+    [InlineData("ACChargingPower", "-3")]
+    [InlineData("DCChargingEnergyIn", "\"NaN\"")]
     public void ValuesNoCarReportsAreNotReadings(string field, string json)
     {
-        var r = new VehicleReading();
-        Assert.Equal(TelemetryFields.Outcome.UnexpectedType, Apply(r, field, json));
+        Assert.Equal(TelemetryFields.Outcome.UnexpectedType, Apply(field, json));
     }
 
-    private static TelemetryFields.Outcome Apply(VehicleReading r, string field, string json)
+    private TelemetryFields.Outcome Apply(string field, string json)
     {
         using var doc = JsonDocument.Parse(json);
-        return TelemetryFields.Apply(r, field, doc.RootElement, withLocation: true);
+        return TelemetryFields.Apply(r, t, field, doc.RootElement, withLocation: true);
     }
 }
