@@ -449,6 +449,8 @@ demo_mosquitto() {
     echo "use_username_as_clientid true"
     echo "persistence true"
     echo "persistence_location $dir/"
+    echo "max_queued_messages 100000"   # as deploy/mosquitto/mosquitto.conf
+    echo "max_packet_size 1048576"
     echo "log_dest file $DEMO_DIR/logs/mosquitto.log"
     is_root && echo "user root"   # as root mosquitto would switch to user mosquitto, who cannot read .demo/
   } >"$dir/mosquitto.conf"

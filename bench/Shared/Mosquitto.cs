@@ -86,6 +86,7 @@ public sealed class Mosquitto : IAsyncDisposable
         await File.WriteAllTextAsync(System.IO.Path.Combine(dir, "mosquitto.conf"), $"""
             listener {m.Port} 127.0.0.1
             allow_anonymous false
+            max_packet_size 1048576
             password_file {passwd}
             acl_file {dir}/acl
             max_queued_messages 100000

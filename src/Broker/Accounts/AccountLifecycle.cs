@@ -52,10 +52,18 @@ public sealed class AccountLifecycle(
         });
         if (outcome == RevokeOutcome.Revoked)
         {
-            // After the commit: a poll starting now finds the account revoked; the reconcile job sweeps up any leftover.
-            var scheduler = await schedulers.GetScheduler(ct);
-            await scheduler.DeleteJob(PollSchedule.JobKeyOf(accountId), ct);
             logger.LogInformation("Account {AccountId} of tenant {TenantId} revoked", accountId, tenantId);
+            // After the commit, and only tidying: a poll starting now finds the account revoked and deletes its own job, and the
+            // reconcile job sweeps up any leftover. A poll finishing at this moment deletes the same job (Quartz then fails
+            // one of the two with "Unable to unschedule trigger"): the revoke stands either way.
+            try
+            {
+                await (await schedulers.GetScheduler(ct)).DeleteJob(PollSchedule.JobKeyOf(accountId), ct);
+            }
+            catch (SchedulerException ex)
+            {
+                logger.LogWarning(ex, "Revoked account {AccountId}'s poll job was not deleted now (a poll was removing it too); the reconcile job removes any left", accountId);
+            }
         }
         return outcome;
     }

@@ -48,7 +48,7 @@ public static class AccountsEndpoints
                 .OrderBy(a => a.Id)   // first linked first (UUIDv7), the same in every view, whatever reconnects since
                 .ToListAsync(http.RequestAborted);
             var telemetry = await db.VehicleTelemetry.AsNoTracking().Where(t => t.TenantId == tenantId).ToDictionaryAsync(t => t.VehicleId, http.RequestAborted);
-            return TypedResults.Ok(accounts.Select(a => a.ToResponse(requested, v => Telemetry.TelemetryResponse.Of(telemetry.GetValueOrDefault(v.Id), streaming, time.GetUtcNow()))).ToArray());
+            return TypedResults.Ok(accounts.Select(a => a.ToResponse(requested, v => Telemetry.TelemetryResponse.Of(telemetry.GetValueOrDefault(v.Id), streaming, time.GetUtcNow(), a.Status))).ToArray());
         }).Describe("listAccounts", "List the tenant's Tesla accounts, with their vehicles, energy sites and what needs attention");
 
         group.MapGet("/{id:guid}", async Task<Results<Ok<AccountResponse>, NotFound>> (
@@ -63,7 +63,7 @@ public static class AccountsEndpoints
             }
             var telemetry = await db.VehicleTelemetry.AsNoTracking().Where(t => t.AccountId == id).ToDictionaryAsync(t => t.VehicleId, http.RequestAborted);
             return TypedResults.Ok(account.ToResponse(await RequestedScopesAsync(db, tenantId, tesla.Value, http.RequestAborted),
-                v => Telemetry.TelemetryResponse.Of(telemetry.GetValueOrDefault(v.Id), streaming, time.GetUtcNow())));
+                v => Telemetry.TelemetryResponse.Of(telemetry.GetValueOrDefault(v.Id), streaming, time.GetUtcNow(), account.Status)));
         }).Describe("getAccount", "Get one Tesla account");
 
         // The consent page of the account's own realm: a China account withdraws its consent at auth.tesla.cn.

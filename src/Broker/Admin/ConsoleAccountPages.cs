@@ -58,7 +58,7 @@ internal static class ConsoleAccountPages
             // Pairing adds the partner key to the car: without a key there is nothing to pair yet.
             PairingUrl = await db.PartnerKeys.AnyAsync(ct) ? partner.Value.PairingUrl() : null,
             Cars = account.Vehicles.OrderBy(v => v.RetiredAt is not null).ThenBy(v => v.DisplayName).ThenBy(v => v.Vin)
-                .Select(v => new AccountPage.Car(v, cars.GetValueOrDefault(v.Id), Telemetry.TelemetryResponse.Of(streams.GetValueOrDefault(v.Id), streaming, now))).ToList(),
+                .Select(v => new AccountPage.Car(v, cars.GetValueOrDefault(v.Id), Telemetry.TelemetryResponse.Of(streams.GetValueOrDefault(v.Id), streaming, now, account.Status))).ToList(),
             Sites = account.EnergySites.OrderBy(s => s.RetiredAt is not null).ThenBy(s => s.SiteName)
                 .Select(s => new AccountPage.Site(s, sites.GetValueOrDefault(s.Id))).ToList(),
             Usage = AccountPage.MonthUsage.Of(thisMonth, usage),

@@ -78,7 +78,7 @@ public static class TelemetryFields
         return fields;
     }
 
-    public enum Outcome { Applied, UnknownField, UnexpectedType, NotAllowed }
+    public enum Outcome { Applied, UnknownField, UnexpectedType, NotAllowed, Invalid }
 
     /// <summary>
     /// Applies one field's value. A value of the wrong shape changes nothing (and is counted by the caller); a number sent
@@ -86,10 +86,16 @@ public static class TelemetryFields
     /// </summary>
     public static Outcome Apply(VehicleReading r, VehicleTelemetry t, string field, JsonElement value, bool withLocation)
     {
+        if (value.ValueKind == JsonValueKind.Null && Requested.Any(p => p.Field == field))
+        {
+            // The car's own "no valid reading" (vehicle_data.proto's Value.invalid, which the MQTT datastore publishes as
+            // null: mqtt_payload.go). Not a reading, not a fault: the stored value stays.
+            return Outcome.Invalid;
+        }
         switch (field)
         {
             case "VehicleSpeed": return Set(In(Num(value), 0, 250), v => r.SpeedMph = v);
-            case "Gear": return Set(Enum(value, "ShiftState"), v => r.ShiftState = v is "Invalid" or "SNA" or "Unknown" ? null : v);
+            case "Gear": return Set(Enum(value, "ShiftState", ShiftStates), v => r.ShiftState = v is "Invalid" or "SNA" or "Unknown" ? null : v);
             case "Location" when !withLocation:
             case "GpsHeading" when !withLocation:
                 return Outcome.NotAllowed;
@@ -107,7 +113,7 @@ public static class TelemetryFields
             case "Soc": return Set(In(Num(value), 0, 100), v => r.UsableBatteryLevel = (int)Math.Round(v)); // the BMS's state of charge: the nearest field to usable_battery_level
             case "RatedRange": return Set(In(Num(value), 0, 1000), v => r.BatteryRangeMiles = v);
             case "DetailedChargeState":
-                return Set(Enum(value, "DetailedChargeState"), v =>
+                return Set(Enum(value, "DetailedChargeState", DetailedChargeStates), v =>
                 {
                     r.ChargingState = v;
                     if (!Charging(v))
@@ -128,7 +134,7 @@ public static class TelemetryFields
             case "Locked": return Set(Bool(value), v => r.Locked = v);
             case "SentryMode":
                 // Older firmware sends a boolean; newer an enum (SentryModeStateOff, …Idle, …Armed, …Aware, …Panic).
-                return Set(Bool(value) ?? (Enum(value, "SentryModeState") is { } s ? s != "Off" : null), v => r.SentryMode = v);
+                return Set(Bool(value) ?? (Enum(value, "SentryModeState", SentryModeStates) is { } s and not "Unknown" ? s != "Off" : null), v => r.SentryMode = v);
             case "DoorState":
                 if (value.ValueKind != JsonValueKind.Object)
                 {
@@ -142,9 +148,9 @@ public static class TelemetryFields
                 r.DoorsOpen = doors.Any(d => d == true);
                 return Outcome.Applied;
             case "DriverSeatOccupied": return Set(Bool(value), v => r.UserPresent = v);
-            case "HvacPower": return Set(Enum(value, "HvacPowerState") is { } h ? h is "On" or "Precondition" : (bool?)null, v => r.ClimateOn = v);
+            case "HvacPower": return Set(Enum(value, "HvacPowerState", HvacPowerStates) is { } h ? h is "On" or "Precondition" : (bool?)null, v => r.ClimateOn = v);
             case "PreconditioningEnabled": return Set(Bool(value), v => r.Preconditioning = v);
-            case "CarType": return Set(Enum(value, "CarType")?.ToLowerInvariant(), v => r.CarType = v);
+            case "CarType": return Set(Enum(value, "CarType", CarTypes)?.ToLowerInvariant(), v => r.CarType = v);
             case "Version": return Set(Str(value), v => r.FirmwareVersion = v);
             default: return Outcome.UnknownField;
         }
@@ -236,6 +242,14 @@ public static class TelemetryFields
         e.ValueKind == JsonValueKind.String && Hosting.TextInput.Clean(e.GetString()) is { Length: > 0 and <= 64 } s ? s : null;
 
     /// <summary>An enum's name without its type prefix (<c>ShiftStateD</c> → <c>D</c>); a bare value is taken as it is.</summary>
-    private static string? Enum(JsonElement e, string prefix) =>
-        Str(e) is { } s && (s.StartsWith(prefix, StringComparison.Ordinal) ? s[prefix.Length..] : s) is { Length: > 0 } v && v.All(char.IsAsciiLetterOrDigit) ? v : null;
+    /// <summary>An enum value by its name in fleet-telemetry's protos/vehicle_data.proto, with or without the enum's prefix; any other word is not a reading.</summary>
+    private static string? Enum(JsonElement e, string prefix, string[] known) =>
+        Str(e) is { } s && (s.StartsWith(prefix, StringComparison.Ordinal) ? s[prefix.Length..] : s) is var v && known.Contains(v, StringComparer.Ordinal) ? v : null;
+
+    // The values of vehicle_data.proto's enums (teslamotors/fleet-telemetry), less their prefix.
+    private static readonly string[] ShiftStates = ["Unknown", "Invalid", "P", "R", "N", "D", "SNA"];
+    private static readonly string[] DetailedChargeStates = ["Unknown", "Disconnected", "NoPower", "Starting", "Charging", "Complete", "Stopped"];
+    private static readonly string[] SentryModeStates = ["Unknown", "Off", "Idle", "Armed", "Aware", "Panic", "Quiet"];
+    private static readonly string[] HvacPowerStates = ["Unknown", "Off", "On", "Precondition", "OverheatProtect"];
+    private static readonly string[] CarTypes = ["Unknown", "ModelS", "ModelX", "Model3", "ModelY", "SemiTruck", "Cybertruck"];
 }

@@ -23,6 +23,9 @@ public sealed class TelemetryIngest(IServiceScopeFactory scopes, IOptions<Teleme
     /// <summary>fleet-telemetry publishes one small JSON value per message; anything larger is dropped unread.</summary>
     public const int MaxPayloadBytes = 64 * 1024;
 
+    /// <summary>The largest MQTT packet either side takes (mosquitto's <c>max_packet_size</c> in deploy/, the tests and the demo).</summary>
+    public const int MaxPacketBytes = 1024 * 1024;
+
     private readonly Channel<TelemetryMessage> _inbox = Channel.CreateBounded<TelemetryMessage>(
         new BoundedChannelOptions(BatchSize * 4) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
 
@@ -62,7 +65,10 @@ public sealed class TelemetryIngest(IServiceScopeFactory scopes, IOptions<Teleme
                     .WithSessionExpiryInterval((uint)o.SessionExpirySeconds)
                     .WithKeepAlivePeriod(TimeSpan.FromSeconds(30))
                     .WithTimeout(TimeSpan.FromSeconds(10))
-                    .WithMaximumPacketSize(MaxPayloadBytes + 1024) // MQTT 5: the MQTT broker does not send larger ones
+                    // MQTT 5: the MQTT broker silently drops what is larger for this client. Well above MaxPayloadBytes, so a message
+                    // too large to store still arrives and is counted (too_large); the MQTT brokers' own max_packet_size refuses
+                    // the same size from publishers, who then see it.
+                    .WithMaximumPacketSize(MaxPacketBytes)
                     // MQTT 5 Receive Maximum: how many messages may await their acknowledgement (sent after they are stored). Left
                     // out, mosquitto allows its max_inflight_messages, 20: every batch would be 20 messages, one transaction each.
                     .WithReceiveMaximum(ReceiveMaximum);

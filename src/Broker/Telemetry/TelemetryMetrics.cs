@@ -7,8 +7,9 @@ public static class TelemetryMetrics
 {
     public static readonly Counter Messages = Prometheus.Metrics.CreateCounter(
         "tesla_broker_telemetry_messages_total",
-        "fleet-telemetry MQTT messages handled by this replica, by result: applied, unknown_vin, unknown_field, unexpected_type, "
-        + "not_allowed (location without the scope), out_of_order, malformed.", "result");
+        "fleet-telemetry MQTT messages handled by this replica, by result: applied, invalid (the car had no valid value), unknown_vin, "
+        + "unknown_field, unexpected_type, not_allowed (location without the scope), out_of_order, malformed, too_large, poison "
+        + "(could not be stored).", "result");
 
     public static readonly Gauge MqttConnected = Prometheus.Metrics.CreateGauge(
         "tesla_broker_telemetry_mqtt_connected", "1 while this replica is connected and subscribed to the MQTT broker.");

@@ -1,3 +1,5 @@
+using Broker.Accounts;
+
 namespace Broker.Telemetry;
 
 /// <summary>
@@ -9,8 +11,10 @@ namespace Broker.Telemetry;
 public sealed record TelemetryResponse(
     string Status, string? Reason, DateTimeOffset? Since, string[] Fields, bool? Connected, DateTimeOffset? LastSignalAt, DateTimeOffset? ExpiresAt)
 {
-    public static TelemetryResponse Of(VehicleTelemetry? t, TelemetrySetup setup, DateTimeOffset now) => t switch
+    public static TelemetryResponse Of(VehicleTelemetry? t, TelemetrySetup setup, DateTimeOffset now, AccountStatus account) => t switch
     {
+        _ when account == AccountStatus.Revoked && t is null or { DeletePending: false } =>
+            new("polling", "account revoked: neither streamed nor polled", t?.Since, [], null, null, null),
         null => new("polling", setup.Enabled ? "not configured yet" : "streaming is off (Telemetry settings)", null, [], null, null, null),
         { DeletePending: true } => new("polling", "account revoked; config being deleted at Tesla", t.Since, [], null, null, null),
         { Status: TelemetryStatus.Streaming } when !setup.IsStreaming(t, now) =>

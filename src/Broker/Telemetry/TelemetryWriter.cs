@@ -115,6 +115,7 @@ public sealed class TelemetryWriter(BrokerDbContext db, IOptions<TelemetryOption
             TelemetryFields.Outcome.Applied => "applied",
             TelemetryFields.Outcome.UnknownField => "unknown_field",
             TelemetryFields.Outcome.NotAllowed => "not_allowed",
+            TelemetryFields.Outcome.Invalid => "invalid",
             _ => "unexpected_type",
         };
     }
@@ -192,7 +193,7 @@ public sealed class TelemetryWriter(BrokerDbContext db, IOptions<TelemetryOption
         try
         {
             using var doc = JsonDocument.Parse(m.Payload, new JsonDocumentOptions { MaxDepth = 8 });
-            return doc.RootElement.ValueKind is JsonValueKind.Object || field is not null && doc.RootElement.ValueKind is not (JsonValueKind.Null or JsonValueKind.Array)
+            return doc.RootElement.ValueKind is JsonValueKind.Object || field is not null && doc.RootElement.ValueKind is not JsonValueKind.Array
                 ? new(vin.ToUpperInvariant(), field, doc.RootElement.Clone(), null)
                 : new(null, null, default, "malformed");
         }

@@ -88,6 +88,7 @@ public sealed class MosquittoHost : IAsyncDisposable
                 persistence_location {_dir.FullName}/
                 autosave_interval 1
                 max_queued_messages 100000
+                max_packet_size 1048576
                 log_dest file {LogPath}
                 log_type error
                 log_type warning

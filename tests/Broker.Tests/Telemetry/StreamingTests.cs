@@ -155,6 +155,11 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
         await PublishAsync(publisher, $"telemetry/{MidnightRunner}/connectivity",
             "{\"ConnectionId\":\"x\",\"Status\":\"DISCONNECTED\",\"CreatedAt\":\"2999-01-01T00:00:00Z\"}");            // from the future: malformed
         await PublishAsync(publisher, $"telemetry/{Sentinel}/v/OutsideTemp", "{\"value\":1}");                     // a car not configured here: unknown_vin
+        await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/ChargeLimitSoc", "null");                   // the car's invalid value, as mqtt_payload.go sends it
+        await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/ChargeLimitSoc", "{\"value\":null}");     // invalid, wrapped
+        await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/Gear", "\"ShiftStateBogus\"");              // not an enum value: unexpected_type
+        await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/DetailedChargeState", "\"DetailedChargeStateWhatever\"");  // unexpected_type
+        await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/VehicleSpeed", $"{{\"value\":\"{new string('1', 100_000)}\"}}");  // too_large
         await PublishAsync(publisher, $"telemetry/{MidnightRunner}/v/OutsideTemp", "{\"value\":\"-7.5\"}");      // a number as a string: applied
 
         var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -167,18 +172,22 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
             }
             // Seen once under load: never applied, and nothing logged. Say how far the ingest got.
             Assert.True(DateTime.UtcNow < deadline, $"the string-typed number not applied in 60 s; the broker stored {ingest.Stored - storedBefore} "
-                + $"of the 13 messages published, the car {streamer.Published - carPublished} more of its own; mosquitto log:\n{_mqtt.Log}");
+                + $"of the 18 messages published, the car {streamer.Published - carPublished} more of its own; mosquitto log:\n{_mqtt.Log}");
             await Task.Delay(100, Ct);
         }
         var after = await CountersAsync();
         Assert.True(after["malformed"] - before["malformed"] >= 5, $"malformed: {before["malformed"]} → {after["malformed"]}");
         Assert.True(after["unknown_vin"] - before["unknown_vin"] >= 2);
-        Assert.True(after["unexpected_type"] - before["unexpected_type"] >= 3);
+        Assert.True(after["unexpected_type"] - before["unexpected_type"] >= 5);
+        Assert.True(after["invalid"] - before["invalid"] >= 2, $"invalid: {before["invalid"]} → {after["invalid"]}");
+        Assert.True(after["too_large"] - before["too_large"] >= 1, $"too_large: {before["too_large"]} → {after["too_large"]}");
         await using (var db = Broker.CreateDbContext())
         {
             var reading = await ReadingAsync(db, MidnightRunner);
             Assert.True(reading.BatteryLevel is >= 0 and <= 100 && reading.InsideTempC is > -60, $"battery {reading.BatteryLevel}, inside {reading.InsideTempC}");
-            Assert.Equal(77, reading.ChargeLimitSoc);
+            Assert.Equal(77, reading.ChargeLimitSoc);   // the invalid values after it changed nothing
+            Assert.NotEqual("Bogus", reading.ShiftState);
+            Assert.NotEqual("Whatever", reading.ChargingState);
             Assert.NotEqual(false, (await db.VehicleTelemetry.SingleAsync(t => t.Vin == MidnightRunner, Ct)).Connected);
         }
         Assert.True(after["unknown_field"] - before["unknown_field"] >= 1);
@@ -286,6 +295,10 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
         Assert.Empty(await db.VehicleTelemetry.ToListAsync(Ct));
         var calls = await SimCallsAsync();
         Assert.True(calls.Any(c => c.Device == MidnightRunner && c.Status == 200 && c.Category == "meta"), "a DELETE of the car's config");
+        // With its row gone, the car's state still says why (not "not configured yet").
+        var account = await ApiClient(ApiKey).GetStringAsync($"/api/v1/accounts/{accountId}", Ct);
+        Assert.Contains("account revoked: neither streamed nor polled", account);
+        Assert.DoesNotContain("not configured yet", account);
     }
 
     private async Task<Guid> ConnectAndConfigureAsync(bool pair = true, bool replaceKeyBeforeConfiguring = false)
@@ -352,7 +365,7 @@ public sealed class StreamingTests(PostgresServer postgres) : BrokerTestBase(pos
     private async Task<Dictionary<string, double>> CountersAsync()
     {
         var text = await ScrapeMetricsAsync(BrokerApplication.OperatorToken);
-        var counts = new Dictionary<string, double> { ["malformed"] = 0, ["unknown_vin"] = 0, ["unexpected_type"] = 0, ["unknown_field"] = 0 };
+        var counts = new Dictionary<string, double> { ["malformed"] = 0, ["unknown_vin"] = 0, ["unexpected_type"] = 0, ["unknown_field"] = 0, ["invalid"] = 0, ["too_large"] = 0 };
         foreach (var m in System.Text.RegularExpressions.Regex.Matches(text, "tesla_broker_telemetry_messages_total\\{result=\"([a-z_]+)\"\\} ([0-9.e+]+)").Cast<System.Text.RegularExpressions.Match>())
         {
             counts[m.Groups[1].Value] = double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);

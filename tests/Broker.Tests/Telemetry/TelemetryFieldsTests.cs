@@ -89,9 +89,34 @@ public sealed class TelemetryFieldsTests
     [InlineData("VehicleSpeed", "\"  12.5e2 \"")]
     [InlineData("ACChargingPower", "-3")]
     [InlineData("DCChargingEnergyIn", "\"NaN\"")]
+    [InlineData("Gear", "\"ShiftStateBogus\"")]   // any word that is not in vehicle_data.proto's enum
+    [InlineData("Gear", "\"Bogus\"")]
+    [InlineData("DetailedChargeState", "\"DetailedChargeStateWhatever\\nfoo\"")]
+    [InlineData("HvacPower", "\"HvacPowerStateTurbo\"")]
+    [InlineData("CarType", "\"CarTypeModelT\"")]
+    [InlineData("SentryMode", "\"SentryModeStateUnknown\"")]
     public void ValuesNoCarReportsAreNotReadings(string field, string json)
     {
         Assert.Equal(TelemetryFields.Outcome.UnexpectedType, Apply(field, json));
+    }
+
+    [Theory]
+    [InlineData("Gear", "\"ShiftStateD\"", "D")]
+    [InlineData("Gear", "\"R\"", "R")]
+    [InlineData("DetailedChargeState", "\"DetailedChargeStateNoPower\"", "NoPower")]
+    public void EnumValuesAreTakenByTheirProtoNameWithOrWithoutPrefix(string field, string json, string stored)
+    {
+        Assert.Equal(TelemetryFields.Outcome.Applied, Apply(field, json));
+        Assert.Equal(stored, field == "Gear" ? r.ShiftState : r.ChargingState);
+    }
+
+    [Fact]
+    public void ACarsInvalidValueLeavesTheStoredOne()
+    {
+        Apply("ChargeLimitSoc", "80");
+        Assert.Equal(TelemetryFields.Outcome.Invalid, Apply("ChargeLimitSoc", "null"));
+        Assert.Equal(80, r.ChargeLimitSoc);
+        Assert.Equal(TelemetryFields.Outcome.UnknownField, Apply("NoSuchField", "null"));
     }
 
     private TelemetryFields.Outcome Apply(string field, string json)
