@@ -66,11 +66,17 @@ internal static class ConsoleTenantPages
 
     /// <summary>The monthly Fleet API budget, as <c>PUT /api/v1/policy</c> sets it; an empty field removes the limit.</summary>
     private static async Task<IResult> SetBudgetAsync(
-        string slug, [FromForm, SingleLine, MaxLength(12)] string? budget, HttpContext http, TenantAccess access, BrokerDbContext db, AuditLog audit)
+        string slug, [FromForm, SingleLine, MaxLength(12)] string? budget, HttpContext http, TenantAccess access, BrokerDbContext db, AuditLog audit,
+        Polling.CostBudget costs)
     {
         if (await ResolveAsync(http, access, slug, TenantRole.Admin) is not { } r)
         {
             return Denied(http);
+        }
+        if (!http.Request.Form.ContainsKey("budget"))
+        {
+            // The form always sends the field (empty for no limit): a post without it is not the form, and must not clear the budget.
+            return Message(http, "Budget not saved", "The form sent no budget field; nothing was changed.", 400, back: $"/console/tenants/{slug}");
         }
         decimal? usd = null;
         if (!string.IsNullOrWhiteSpace(budget))
@@ -84,7 +90,7 @@ internal static class ConsoleTenantPages
             }
             usd = value;
         }
-        await TenantPolicy.SetBudgetAsync(db, audit, r.Tenant!.Id, usd, http.RequestAborted);
+        await TenantPolicy.SetBudgetAsync(db, audit, costs, r.Tenant!.Id, usd, http.RequestAborted);
         return TypedResults.LocalRedirect($"/console/tenants/{slug}");
     }
 

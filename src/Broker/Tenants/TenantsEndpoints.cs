@@ -16,7 +16,14 @@ namespace Broker.Tenants;
 /// </summary>
 public sealed record PolicyRequest(
     [property: Range(1, 10080), System.Text.Json.Serialization.JsonRequired] int? WakeAfterSleepMinutes, bool AccountNamesInMetrics = false,
-    [property: Range(TenantPolicy.MinBudgetUsd, TenantPolicy.MaxBudgetUsd)] decimal? MonthlyBudgetUsd = null);
+    [property: Range(TenantPolicy.MinBudgetUsd, TenantPolicy.MaxBudgetUsd), Cents] decimal? MonthlyBudgetUsd = null);
+
+/// <summary>An amount of money in whole cents: 12.345 is refused, not rounded (the console's budget form says the same).</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Parameter)]
+public sealed class CentsAttribute() : ValidationAttribute("The {0} field must have at most two decimals.")
+{
+    public override bool IsValid(object? value) => value is not decimal d || decimal.Round(d, 2) == d;
+}
 
 /// <summary>The policy, and where the month stands against the budget: <c>BudgetState</c> normal, slow or stopped, at the last poll.</summary>
 public sealed record PolicyResponse(int? WakeAfterSleepMinutes, bool AccountNamesInMetrics, decimal? MonthlyBudgetUsd = null,
@@ -36,13 +43,13 @@ public static class TenantsEndpoints
                 .SingleAsync(http.RequestAborted));
         }).Describe("getPolicy", "Get the tenant's policy");
 
-        group.MapPut("/", async Task<Ok<PolicyResponse>> (PolicyRequest request, HttpContext http, BrokerDbContext db, AuditLog audit) =>
+        group.MapPut("/", async Task<Ok<PolicyResponse>> (PolicyRequest request, HttpContext http, BrokerDbContext db, AuditLog audit, Polling.CostBudget costs) =>
         {
             var tenantId = http.TenantId();
             await db.Tenants.Where(t => t.Id == tenantId).ExecuteUpdateAsync(s => s
                 .SetProperty(t => t.WakeAfterSleepMinutes, request.WakeAfterSleepMinutes)
                 .SetProperty(t => t.AccountNamesInMetrics, request.AccountNamesInMetrics), http.RequestAborted);
-            await TenantPolicy.SetBudgetAsync(db, audit, tenantId, request.MonthlyBudgetUsd, http.RequestAborted,
+            await TenantPolicy.SetBudgetAsync(db, audit, costs, tenantId, request.MonthlyBudgetUsd, http.RequestAborted,
                 $"wake_after_sleep_minutes={request.WakeAfterSleepMinutes?.ToString() ?? "never"} account_names_in_metrics={(request.AccountNamesInMetrics ? "on" : "off")} ");
             return TypedResults.Ok(await db.Tenants.Where(t => t.Id == tenantId)
                 .Select(t => new PolicyResponse(t.WakeAfterSleepMinutes, t.AccountNamesInMetrics, t.MonthlyBudgetUsd, t.BudgetState, t.BudgetSpentUsd, t.BudgetProjectedUsd))
@@ -56,19 +63,19 @@ public static class TenantPolicy
 {
     public const double MinBudgetUsd = 0.01, MaxBudgetUsd = 1_000_000;
 
-    /// <summary>Sets the monthly budget (null: none) and writes <c>tenant.policy_changed</c>, its detail led by <paramref name="otherChanges"/>.</summary>
-    public static async Task SetBudgetAsync(BrokerDbContext db, AuditLog audit, Guid tenantId, decimal? budgetUsd, CancellationToken ct, string otherChanges = "")
+    /// <summary>
+    /// Sets the monthly budget (null: none) and writes <c>tenant.policy_changed</c>, its detail led by <paramref name="otherChanges"/>.
+    /// Then judges the month against the new budget at once, as a poll would (state, spend and projection written, a change of
+    /// state audited), so the answer and the console show where the tenant stands now, not where it stood under the old budget.
+    /// </summary>
+    public static async Task SetBudgetAsync(BrokerDbContext db, AuditLog audit, Polling.CostBudget costs, Guid tenantId, decimal? budgetUsd, CancellationToken ct,
+        string otherChanges = "")
     {
         await db.Tenants.Where(t => t.Id == tenantId).ExecuteUpdateAsync(s => s.SetProperty(t => t.MonthlyBudgetUsd, budgetUsd), ct);
-        if (budgetUsd is null)
-        {
-            // No budget, nothing held back: say so at once rather than at the next poll.
-            await db.Tenants.Where(t => t.Id == tenantId && t.BudgetState != "normal").ExecuteUpdateAsync(s => s
-                .SetProperty(t => t.BudgetState, "normal").SetProperty(t => t.BudgetStateSince, DateTimeOffset.UtcNow), ct);
-        }
         audit.Add("tenant.policy_changed", tenantId,
             detail: $"{otherChanges}monthly_budget_usd={budgetUsd?.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture) ?? "none"}");
         await db.SaveChangesAsync(ct);
+        await costs.CheckAsync(tenantId, ct);
     }
 }
 

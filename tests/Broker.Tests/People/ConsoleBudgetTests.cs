@@ -28,6 +28,10 @@ public sealed class ConsoleBudgetTests(PostgresServer postgres) : ConsoleTestBas
             Assert.Contains("A budget is an amount in US dollars", await response.Content.ReadAsStringAsync(Ct));
         }
         Assert.Equal(25m, (await GetJsonAsync<PolicyResponse>(ApiKey, "/api/v1/policy")).MonthlyBudgetUsd);
+        // A post without the field (its token only) is not the form: it must not clear the budget.
+        var fieldless = await op.PostFormAsync("/console/tenants/household/budget");
+        Assert.Equal(HttpStatusCode.BadRequest, fieldless.StatusCode);
+        Assert.Equal(25m, (await GetJsonAsync<PolicyResponse>(ApiKey, "/api/v1/policy")).MonthlyBudgetUsd);
 
         // A dollar sign and cents are fine; an empty field removes the limit.
         AssertRedirect(await op.PostFormAsync("/console/tenants/household/budget", KeyValuePair.Create("budget", "$7.50")));

@@ -20,11 +20,14 @@ public sealed class BudgetTests(PostgresServer postgres) : BrokerTestBase(postgr
         Assert.Equal(System.Net.HttpStatusCode.OK, put.StatusCode);
         Assert.Equal(12.5m, (await GetJsonAsync<PolicyResponse>(ApiKey, "/api/v1/policy")).MonthlyBudgetUsd);
 
-        foreach (var bad in new object[] { -1, 0, 2_000_000, "ten" })
+        foreach (var bad in new object[] { -1, 0, 2_000_000, "ten", 12.345m, 0.001m })
         {
             var response = await api.PutAsJsonAsync("/api/v1/policy", new { wakeAfterSleepMinutes = (int?)null, monthlyBudgetUsd = bad }, Ct);
             Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
         }
+        // Refused, not rounded: the console's form says the same of 12.345.
+        var cents = await api.PutAsJsonAsync("/api/v1/policy", new { wakeAfterSleepMinutes = (int?)null, monthlyBudgetUsd = 12.345m }, Ct);
+        Assert.Contains("at most two decimals", await cents.Content.ReadAsStringAsync(Ct));
         Assert.Equal(12.5m, (await GetJsonAsync<PolicyResponse>(ApiKey, "/api/v1/policy")).MonthlyBudgetUsd);
 
         // Left out: no budget (a PUT replaces the whole policy).
@@ -36,8 +39,9 @@ public sealed class BudgetTests(PostgresServer postgres) : BrokerTestBase(postgr
     public async Task ASpentBudgetStopsBilledCallsAndIsAuditedOnce()
     {
         await NewUser().ConnectAsync(LinkToken, "alice@example.com", "alice-demo");
-        await SetBudgetAsync(budget: 1m, wake: null);
         await SpendAsync(1.2m);
+        // The answer to the PUT already judges the month under the new budget.
+        Assert.Equal("stopped", (await SetBudgetAsync(budget: 1m, wake: null)).BudgetState);
         await ResetSimCallsAsync();
 
         await PollAccountsAsync();
@@ -54,6 +58,12 @@ public sealed class BudgetTests(PostgresServer postgres) : BrokerTestBase(postgr
         var metrics = await ScrapeMetricsAsync(ApiKey);
         Assert.Contains("tesla_broker_tenant_budget_state{tenant=\"household\",state=\"stopped\"} 1", metrics);
         Assert.Contains("tesla_broker_tenant_budget_dollars{tenant=\"household\"} 1", metrics);
+
+        // No budget: nothing held back, at once, and the way back to normal is audited like the way there.
+        var cleared = await ApiClient(ApiKey).PutAsJsonAsync("/api/v1/policy", new { wakeAfterSleepMinutes = (int?)null }, Ct);
+        Assert.Equal("normal", (await cleared.Content.ReadFromJsonAsync<PolicyResponse>(Ct))!.BudgetState);
+        Assert.Equal(["state=stopped", "state=normal"], (await db.AuditEvents.Where(e => e.Action == "tenant.budget_state_changed" && e.TenantId == TenantId)
+            .OrderBy(e => e.Id).Select(e => e.Detail).ToListAsync(Ct)).Select(d => d!.Split(' ')[0]));
     }
 
     [Fact]
@@ -106,8 +116,12 @@ public sealed class BudgetTests(PostgresServer postgres) : BrokerTestBase(postgr
         Assert.True(stopped.SpentThisMonthUsd >= 3m, $"spent {stopped.SpentThisMonthUsd}");
     }
 
-    private async Task SetBudgetAsync(decimal budget, int? wake) =>
-        (await ApiClient(ApiKey).PutAsJsonAsync("/api/v1/policy", new { wakeAfterSleepMinutes = wake, monthlyBudgetUsd = budget }, Ct)).EnsureSuccessStatusCode();
+    private async Task<PolicyResponse> SetBudgetAsync(decimal budget, int? wake)
+    {
+        var response = await ApiClient(ApiKey).PutAsJsonAsync("/api/v1/policy", new { wakeAfterSleepMinutes = wake, monthlyBudgetUsd = budget }, Ct);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<PolicyResponse>(Ct))!;
+    }
 
     /// <summary>What the ledger would hold after this month's calls: one row of data calls worth <paramref name="usd"/>.</summary>
     private async Task SpendAsync(decimal usd)
