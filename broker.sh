@@ -394,6 +394,23 @@ demo_cleanup() {
   fi
 }
 
+# The demo's cluster answers on 127.0.0.1, which every local user reaches: there the superuser needs the password from
+# secrets.env (scram-sha-256). Its Unix socket sits in a directory only the cluster's owner can enter, and stays trust, so
+# this sets the password through it, without the password on any command line. A cluster from an older demo, made with
+# trust for everything, is changed the same way at its next start.
+demo_pg_password() {
+  local psql=$PG_BIN/psql
+  [[ -x $psql ]] || psql=$(command -v psql) || psql=$(compgen -G "/usr/lib/postgresql/*/bin/psql" | tail -n1)
+  [[ -x $psql ]] || die "psql not found (Debian: apt-get install postgresql-client)"
+  printf "ALTER ROLE postgres PASSWORD '%s';\n" "$DEMO_PG_PASSWORD" \
+    | as_pg "$psql" -h "$PG_RUN" -p "$DEMO_PG_PORT" -U postgres -d postgres -q -v ON_ERROR_STOP=1 >/dev/null \
+    || die "could not set the demo database's password (log: $PG_RUN/postgres.log)"
+  if grep -Eq '^host[[:space:]].*[[:space:]]trust[[:space:]]*$' "$PG_DATA/pg_hba.conf"; then
+    as_pg sed -i -E 's/^(host[[:space:]].*[[:space:]])trust[[:space:]]*$/\1scram-sha-256/' "$PG_DATA/pg_hba.conf"
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" reload >/dev/null
+  fi
+}
+
 # Creates .demo/secrets.env once; later runs reuse it so the database stays decryptable.
 demo_secrets() {
   local f="$DEMO_DIR/secrets.env"
@@ -414,10 +431,11 @@ demo_secrets() {
   grep -q '^DEMO_METRICS_TOKEN=' "$f" || echo "DEMO_METRICS_TOKEN='mt_$(random_urlsafe 32)'" >>"$f"
   grep -q '^DEMO_MQTT_BROKER_PASSWORD=' "$f" || echo "DEMO_MQTT_BROKER_PASSWORD='$(random_urlsafe 24)'" >>"$f"
   grep -q '^DEMO_MQTT_PUBLISHER_PASSWORD=' "$f" || echo "DEMO_MQTT_PUBLISHER_PASSWORD='$(random_urlsafe 24)'" >>"$f"
+  grep -q '^DEMO_PG_PASSWORD=' "$f" || echo "DEMO_PG_PASSWORD='$(random_urlsafe 24)'" >>"$f"
   # shellcheck disable=SC1090
   source "$f"
   [[ -n ${DEMO_VAULT_KEY:-} && -n ${DEMO_API_KEY:-} && -n ${DEMO_CONNECT_TOKEN:-} && -n ${DEMO_OPERATOR_TOKEN:-} && -n ${DEMO_CONSOLE_SECRET:-} && -n ${DEMO_METRICS_TOKEN:-} \
-        && -n ${DEMO_MQTT_BROKER_PASSWORD:-} && -n ${DEMO_MQTT_PUBLISHER_PASSWORD:-} ]] \
+        && -n ${DEMO_MQTT_BROKER_PASSWORD:-} && -n ${DEMO_MQTT_PUBLISHER_PASSWORD:-} && -n ${DEMO_PG_PASSWORD:-} ]] \
     || die "$f is incomplete; delete it (and .demo/pg, whose tokens it encrypts) and run again"
 }
 
@@ -500,7 +518,9 @@ cmd_demo() {
     DEMO_STARTED_PG=1
   fi
   cmd_postgres_start "$DEMO_DIR/pg" "$DEMO_PG_PORT" >/dev/null
+  demo_pg_password
 
+  # No password here: the broker reads it from Database__Password, so the connection string can be shown.
   local db_cs="Host=127.0.0.1;Port=$DEMO_PG_PORT;Username=postgres;Database=broker_demo;GSS Encryption Mode=Disable"
   local sim_bin="$ROOT/src/TeslaSimulator/bin/Release/net10.0"
   local broker_bin="$ROOT/src/Broker/bin/Release/net10.0"
@@ -532,6 +552,7 @@ cmd_demo() {
       ASPNETCORE_ENVIRONMENT=Development \
       AllowedHosts="127.0.0.1;localhost" \
       ConnectionStrings__Broker="$db_cs" \
+      Database__Password="$DEMO_PG_PASSWORD" \
       Vault__Keys__0__Id=demo-1 \
       Vault__Keys__0__Key="$DEMO_VAULT_KEY" \
       Tesla__ClientId=broker-demo \
@@ -592,7 +613,7 @@ cmd_demo() {
 
   Database:
       $db_cs
-      psql -h 127.0.0.1 -p $DEMO_PG_PORT -U postgres broker_demo
+      PGPASSWORD="\$DEMO_PG_PASSWORD" psql -h 127.0.0.1 -p $DEMO_PG_PORT -U postgres broker_demo   (the password is in $DEMO_DIR/secrets.env)
 
   Console (open in a browser):
       $base/console
