@@ -27,7 +27,7 @@ public sealed class TelemetrySetup(
     IOptions<TeslaOptions> tesla, IOptions<PartnerOptions> partner, ILogger<TelemetrySetup> logger)
 {
     private static readonly TimeSpan RetryAfterFailure = TimeSpan.FromHours(1);
-    private const string NoPartnerKey = "no partner key: create one under Partner (docs/partner.md) to stream";
+    private const string NoPartnerKey = "no partner key: an operator creates one on the console's Operator page (docs/partner.md) to stream";
     private static readonly TimeSpan RetrySkipped = TimeSpan.FromHours(24);
     private static readonly TimeSpan CheckStreaming = TimeSpan.FromHours(24);
     private readonly TelemetryOptions _o = options.Value;
