@@ -47,7 +47,8 @@ public sealed class AccountNamesTests(PostgresServer postgres) : BrokerTestBase(
         // A PUT replaces the whole policy: without the flag, names are off again.
         (await ApiClient(ApiKey).PutAsJsonAsync("/api/v1/policy", new { wakeAfterSleepMinutes = 60 }, Ct)).EnsureSuccessStatusCode();
         Assert.DoesNotContain("alice@example.com", await ScrapeMetricsAsync(BrokerApplication.OperatorToken));
-        Assert.Equal(new PolicyResponse(60, false), await GetJsonAsync<PolicyResponse>(ApiKey, "/api/v1/policy"));
+        var policy = await GetJsonAsync<PolicyResponse>(ApiKey, "/api/v1/policy");
+        Assert.Equal((60, false, (decimal?)null), (policy.WakeAfterSleepMinutes, policy.AccountNamesInMetrics, policy.MonthlyBudgetUsd));
     }
 
     private sealed record LinkResponse(string Url);
