@@ -34,6 +34,7 @@ public sealed class BrokerApplication(string connectionString, SimulatorHost sim
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
+        simulator.EnsureStarted(); // before this app's background services can reach it from another thread
         builder.UseEnvironment(EnvironmentName);
         var settings = new Dictionary<string, string?>
         {

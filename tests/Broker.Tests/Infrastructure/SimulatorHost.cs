@@ -80,6 +80,21 @@ public sealed class SimulatorHost(string authBaseUrl = SimulatorHost.AuthBase, s
     /// The broker's way in. In memory by default; on a real port, real HTTP where every host name
     /// (the fictitious region hosts too) connects to that port, so the Host header still names the region.
     /// </summary>
+    /// <summary>
+    /// Builds the in-memory server now, from the calling thread. WebApplicationFactory builds it on first use, and not
+    /// thread-safely: when a broker's background work and the test reached a new simulator at the same moment, each could
+    /// build a server of its own, with its own auth store, so a code issued by one was unknown to the other
+    /// (invalid_auth_code in ClusteredPollingTests, only under load). A simulator on a real port is started by
+    /// <see cref="StartOnRealPort"/> instead.
+    /// </summary>
+    public void EnsureStarted()
+    {
+        if (_port is null)
+        {
+            _ = Server;
+        }
+    }
+
     public HttpMessageHandler CreateHandler() => _port is not { } port
         ? Server.CreateHandler()
         : new SocketsHttpHandler
