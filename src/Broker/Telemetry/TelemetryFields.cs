@@ -241,8 +241,10 @@ public static class TelemetryFields
     private static string? Str(JsonElement e) =>
         e.ValueKind == JsonValueKind.String && Hosting.TextInput.Clean(e.GetString()) is { Length: > 0 and <= 64 } s ? s : null;
 
-    /// <summary>An enum's name without its type prefix (<c>ShiftStateD</c> → <c>D</c>); a bare value is taken as it is.</summary>
-    /// <summary>An enum value by its name in fleet-telemetry's protos/vehicle_data.proto, with or without the enum's prefix; any other word is not a reading.</summary>
+    /// <summary>
+    /// An enum's name without its type prefix (<c>ShiftStateD</c> → <c>D</c>; a bare <c>D</c> is taken as it is), if it is one of
+    /// the enum's values in fleet-telemetry's protos/vehicle_data.proto; any other word is not a reading.
+    /// </summary>
     private static string? Enum(JsonElement e, string prefix, string[] known) =>
         Str(e) is { } s && (s.StartsWith(prefix, StringComparison.Ordinal) ? s[prefix.Length..] : s) is var v && known.Contains(v, StringComparer.Ordinal) ? v : null;
 
