@@ -1,3 +1,4 @@
+using VehicleCommand.Crypto;
 using System.Security.Cryptography;
 using Broker.Commands.Protocol;
 using Google.Protobuf;

@@ -1,3 +1,4 @@
+using VehicleCommand.Crypto;
 using System.Security.Cryptography;
 using Google.Protobuf;
 using VehicleCommand.Messages.Signatures;

@@ -1,3 +1,4 @@
+using VehicleCommand.Crypto;
 using VehicleCommand.Messages.UniversalMessage;
 
 namespace Broker.Commands.Protocol;

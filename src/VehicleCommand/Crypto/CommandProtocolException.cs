@@ -1,4 +1,4 @@
-namespace Broker.Commands.Protocol;
+namespace VehicleCommand.Crypto;
 
 /// <summary>Why the broker refused a message of the Vehicle Command Protocol, or could not build one.</summary>
 public enum CommandProtocolFailure

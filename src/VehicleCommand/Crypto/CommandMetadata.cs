@@ -4,7 +4,7 @@ using System.Text;
 using VehicleCommand.Messages.Signatures;
 using VehicleCommand.Messages.UniversalMessage;
 
-namespace Broker.Commands.Protocol;
+namespace VehicleCommand.Crypto;
 
 /// <summary>
 /// The canonical metadata string that signatures in the Vehicle Command Protocol authenticate (protocol.md, "Metadata

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Broker.Commands.Protocol;
+namespace VehicleCommand.Crypto;
 
 /// <summary>
 /// The 128-bit key <c>K</c> that the partner (the broker's Fleet API key, the protocol's "client") shares with one domain
@@ -83,13 +83,13 @@ public sealed class SessionKey
     }
 
     /// <summary>The raw <c>K</c>; for tests that compare it with published vectors.</summary>
-    internal ReadOnlySpan<byte> SharedKey => _key;
+    public ReadOnlySpan<byte> SharedKey => _key;
 
     /// <summary><c>HMAC-SHA256(K, "session info")</c>.</summary>
-    internal byte[] SessionInfoKey() => HMACSHA256.HashData(_key, SessionInfoLabel);
+    public byte[] SessionInfoKey() => HMACSHA256.HashData(_key, SessionInfoLabel);
 
     /// <summary><c>HMAC-SHA256(K, "authenticated command")</c>.</summary>
-    internal byte[] CommandAuthenticationKey() => HMACSHA256.HashData(_key, CommandLabel);
+    public byte[] CommandAuthenticationKey() => HMACSHA256.HashData(_key, CommandLabel);
 
     /// <summary>
     /// The tag the car must have put on <paramref name="encodedSessionInfo"/> for this VIN and handshake request:
@@ -103,11 +103,11 @@ public sealed class SessionKey
         CryptographicOperations.FixedTimeEquals(SessionInfoTag(vin, challenge, encodedSessionInfo), tag);
 
     /// <summary>The HMAC-personalised tag: HMAC-SHA256 under the command key of the serialised metadata, then the payload.</summary>
-    internal byte[] CommandTag(CommandMetadata metadata, ReadOnlySpan<byte> payload) =>
+    public byte[] CommandTag(CommandMetadata metadata, ReadOnlySpan<byte> payload) =>
         HMACSHA256.HashData(CommandAuthenticationKey(), Concat(metadata.Serialize(), payload));
 
     /// <summary>AES-GCM under <c>K</c> with SHA-256 of the metadata as associated data; returns ciphertext and tag.</summary>
-    internal (byte[] Ciphertext, byte[] Tag) Encrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> plaintext, CommandMetadata metadata)
+    public (byte[] Ciphertext, byte[] Tag) Encrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> plaintext, CommandMetadata metadata)
     {
         var ciphertext = new byte[plaintext.Length];
         var tag = new byte[TagLength];
@@ -117,7 +117,7 @@ public sealed class SessionKey
     }
 
     /// <summary>Opens what <see cref="Encrypt"/> sealed, or throws <see cref="AuthenticationTagMismatchException"/>.</summary>
-    internal byte[] Decrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> ciphertext, ReadOnlySpan<byte> tag, CommandMetadata metadata)
+    public byte[] Decrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> ciphertext, ReadOnlySpan<byte> tag, CommandMetadata metadata)
     {
         var plaintext = new byte[ciphertext.Length];
         using var aes = new AesGcm(_key, TagLength);

@@ -1,7 +1,7 @@
 using System.Numerics;
 using System.Security.Cryptography;
 
-namespace Broker.Commands.Protocol;
+namespace VehicleCommand.Crypto;
 
 /// <summary>
 /// The uncompressed point encoding of NIST P-256 that the protocol uses for every public key (protocol.md's
@@ -9,7 +9,7 @@ namespace Broker.Commands.Protocol;
 /// before it meets the partner's private key. The check is explicit rather than left to the platform's import, whose
 /// validation differs between crypto back ends.
 /// </summary>
-internal static class P256
+public static class P256
 {
     public const string Oid = "1.2.840.10045.3.1.7";
 
