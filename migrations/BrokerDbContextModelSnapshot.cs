@@ -187,6 +187,10 @@ namespace Broker.Migrations
                         .HasColumnType("uuid")
                         .HasColumnName("account_id");
 
+                    b.Property<bool?>("CommandProtocolRequired")
+                        .HasColumnType("boolean")
+                        .HasColumnName("command_protocol_required");
+
                     b.Property<DateTimeOffset>("DiscoveredAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("discovered_at");
@@ -349,6 +353,140 @@ namespace Broker.Migrations
                         .HasDatabaseName("ix_operator_api_keys_key_hash");
 
                     b.ToTable("operator_api_keys", (string)null);
+                });
+
+            modelBuilder.Entity("Broker.Commands.CommandRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<Guid>("AccountId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("account_id");
+
+                    b.Property<string>("Actor")
+                        .IsRequired()
+                        .HasMaxLength(400)
+                        .HasColumnType("character varying(400)")
+                        .HasColumnName("actor");
+
+                    b.Property<string>("Channel")
+                        .HasMaxLength(8)
+                        .HasColumnType("character varying(8)")
+                        .HasColumnName("channel");
+
+                    b.Property<DateTimeOffset?>("CompletedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("completed_at");
+
+                    b.Property<int>("FleetCalls")
+                        .HasColumnType("integer")
+                        .HasColumnName("fleet_calls");
+
+                    b.Property<string>("IdempotencyKey")
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)")
+                        .HasColumnName("idempotency_key");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("name");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("outcome");
+
+                    b.Property<string>("Parameters")
+                        .IsRequired()
+                        .HasColumnType("jsonb")
+                        .HasColumnName("parameters");
+
+                    b.Property<string>("Reason")
+                        .HasMaxLength(400)
+                        .HasColumnType("character varying(400)")
+                        .HasColumnName("reason");
+
+                    b.Property<DateTimeOffset>("RequestedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("requested_at");
+
+                    b.Property<Guid>("TenantId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("tenant_id");
+
+                    b.Property<Guid>("VehicleId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("vehicle_id");
+
+                    b.Property<string>("Vin")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("vin");
+
+                    b.HasKey("Id")
+                        .HasName("pk_vehicle_commands");
+
+                    b.HasIndex("AccountId")
+                        .HasDatabaseName("ix_vehicle_commands_account_id");
+
+                    b.HasIndex("TenantId", "IdempotencyKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_vehicle_commands_tenant_id_idempotency_key")
+                        .HasFilter("idempotency_key IS NOT NULL");
+
+                    b.HasIndex("VehicleId", "RequestedAt")
+                        .HasDatabaseName("ix_vehicle_commands_vehicle_id_requested_at");
+
+                    b.ToTable("vehicle_commands", (string)null);
+                });
+
+            modelBuilder.Entity("Broker.Commands.CommandSession", b =>
+                {
+                    b.Property<Guid>("VehicleId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("vehicle_id");
+
+                    b.Property<int>("Domain")
+                        .HasColumnType("integer")
+                        .HasColumnName("domain");
+
+                    b.Property<byte[]>("CarPublicKey")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("car_public_key");
+
+                    b.Property<DateTimeOffset>("ClockAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("clock_at");
+
+                    b.Property<long>("ClockTime")
+                        .HasColumnType("bigint")
+                        .HasColumnName("clock_time");
+
+                    b.Property<long>("Counter")
+                        .HasColumnType("bigint")
+                        .HasColumnName("counter");
+
+                    b.Property<byte[]>("Epoch")
+                        .IsRequired()
+                        .HasColumnType("bytea")
+                        .HasColumnName("epoch");
+
+                    b.Property<Guid>("PartnerKeyId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("partner_key_id");
+
+                    b.HasKey("VehicleId", "Domain")
+                        .HasName("pk_command_sessions");
+
+                    b.ToTable("command_sessions", (string)null);
                 });
 
             modelBuilder.Entity("Broker.Connect.ConnectLink", b =>
@@ -852,6 +990,14 @@ namespace Broker.Migrations
                         .HasColumnType("text")
                         .HasColumnName("car_type");
 
+                    b.Property<int?>("ChargeCurrentRequest")
+                        .HasColumnType("integer")
+                        .HasColumnName("charge_current_request");
+
+                    b.Property<int?>("ChargeCurrentRequestMax")
+                        .HasColumnType("integer")
+                        .HasColumnName("charge_current_request_max");
+
                     b.Property<double?>("ChargeEnergyAddedKwh")
                         .HasColumnType("double precision")
                         .HasColumnName("charge_energy_added_kwh");
@@ -1116,6 +1262,11 @@ namespace Broker.Migrations
                         .HasColumnType("boolean")
                         .HasColumnName("account_names_in_metrics");
 
+                    b.PrimitiveCollection<string[]>("AllowedCommands")
+                        .IsRequired()
+                        .HasColumnType("text[]")
+                        .HasColumnName("allowed_commands");
+
                     b.Property<decimal?>("BudgetProjectedUsd")
                         .HasPrecision(18, 6)
                         .HasColumnType("numeric(18,6)")
@@ -1356,6 +1507,26 @@ namespace Broker.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_vehicles_tesla_accounts_account_id");
+                });
+
+            modelBuilder.Entity("Broker.Commands.CommandRecord", b =>
+                {
+                    b.HasOne("Broker.Accounts.Vehicle", null)
+                        .WithMany()
+                        .HasForeignKey("VehicleId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_vehicle_commands_vehicles_vehicle_id");
+                });
+
+            modelBuilder.Entity("Broker.Commands.CommandSession", b =>
+                {
+                    b.HasOne("Broker.Accounts.Vehicle", null)
+                        .WithMany()
+                        .HasForeignKey("VehicleId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_command_sessions_vehicles_vehicle_id");
                 });
 
             modelBuilder.Entity("Broker.Connect.ConnectLink", b =>

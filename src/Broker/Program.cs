@@ -1,5 +1,6 @@
 using Broker.Accounts;
 using Broker.Admin;
+using Broker.Commands;
 using Broker.Connect;
 using Broker.Data;
 using Broker.Hosting;
@@ -26,6 +27,7 @@ builder.AddPartner();              // Partner/: Fleet API partner key, registrat
 builder.AddTeslaConnect();         // Connect/: the Tesla OpenID Connect scheme, Data Protection in Postgres
 builder.AddTokens();               // Tokens/: refresh before expiry, one refresh per account across replicas
 builder.AddTelemetry();            // Telemetry/: Fleet Telemetry configs per car, MQTT ingest of what cars stream (shared subscription)
+builder.AddCommands();             // Commands/: commands to cars, REST or signed (Vehicle Command Protocol), sessions in Postgres
 builder.AddJobs();                 // Jobs/ + Polling/: clustered Quartz on Postgres, sleep-aware polling
 builder.AddBrokerMetrics();        // Metrics/: /metrics from the stored readings, cached per credential for a few seconds
 
@@ -47,7 +49,7 @@ app.UseRateLimiter();   // sign-in and connect endpoints
 app.UseAntiforgery();
 
 app.MapConnect();
-app.MapTenantApi(AccountsEndpoints.MapAccounts, ConnectLinksEndpoints.MapConnectLinks, TenantsEndpoints.MapTenantPolicy,
+app.MapTenantApi(AccountsEndpoints.MapAccounts, ConnectLinksEndpoints.MapConnectLinks, TenantsEndpoints.MapTenantPolicy, CommandsEndpoints.MapCommands,
     MembersEndpoints.MapMembers, ApiKeysEndpoints.MapApiKeys, AuditEndpoints.MapTenantAudit);   // /api/v1/tenants/{tenant}/… and /api/v1/…
 app.MapOperatorApi();      // /api/v1/tenants, /api/v1/operator/keys, /api/v1/operator/audit
 app.MapPartner();          // /.well-known/…/com.tesla.3p.public-key.pem, /api/v1/partner (operator)

@@ -57,6 +57,11 @@ public sealed class Vehicle
     /// <summary>Whether the operator's virtual key is on the car (from <c>fleet_status</c>); null until checked.</summary>
     public bool? KeyPaired { get; set; }
     public DateTimeOffset? KeyCheckedAt { get; set; }
+    /// <summary>
+    /// fleet_status's <c>vehicle_command_protocol_required</c>: true sends commands signed, false as plain REST; null (not
+    /// asked yet) tries signed first, as Tesla's own proxy does, and learns from the answer.
+    /// </summary>
+    public bool? CommandProtocolRequired { get; set; }
     /// <summary>Gone from the account's products at Tesla: no longer polled or exported; cleared if it comes back.</summary>
     public DateTimeOffset? RetiredAt { get; set; }
 }

@@ -40,10 +40,13 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
     public DbSet<PartnerKey> PartnerKeys => Set<PartnerKey>();
     public DbSet<PartnerRegistration> PartnerRegistrations => Set<PartnerRegistration>();
     public DbSet<Tesla.TeslaAppState> TeslaApps => Set<Tesla.TeslaAppState>();
+    public DbSet<Commands.CommandRecord> Commands => Set<Commands.CommandRecord>();
+    public DbSet<Commands.CommandSession> CommandSessions => Set<Commands.CommandSession>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         DefineTenant(modelBuilder.Entity<Tenant>());
+        DefineCommands(modelBuilder.Entity<Commands.CommandRecord>(), modelBuilder.Entity<Commands.CommandSession>());
         DefineApiKey(modelBuilder.Entity<TenantApiKey>());
         DefineConnectLink(modelBuilder.Entity<ConnectLink>());
         DefineAccount(modelBuilder.Entity<TeslaAccount>());
@@ -151,6 +154,27 @@ public sealed class BrokerDbContext(DbContextOptions<BrokerDbContext> options) :
         failure.HasOne<TeslaAccount>().WithMany().HasForeignKey(f => f.AccountId).OnDelete(DeleteBehavior.Cascade);
         failure.HasIndex(f => f.TenantId);
         failure.Property(f => f.Reason).HasMaxLength(16);
+    }
+
+    private static void DefineCommands(EntityTypeBuilder<Commands.CommandRecord> command, EntityTypeBuilder<Commands.CommandSession> session)
+    {
+        command.ToTable("vehicle_commands");
+        // An Idempotency-Key names one command per tenant while it is kept (a day).
+        command.HasIndex(c => new { c.TenantId, c.IdempotencyKey }).IsUnique().HasFilter("idempotency_key IS NOT NULL");
+        command.HasIndex(c => new { c.VehicleId, c.RequestedAt });   // the car's last minute, for Tesla's 30 per minute
+        command.HasIndex(c => c.AccountId);
+        command.HasOne<Vehicle>().WithMany().HasForeignKey(c => c.VehicleId).OnDelete(DeleteBehavior.Cascade);
+        command.Property(c => c.Vin).HasMaxLength(64);
+        command.Property(c => c.Name).HasMaxLength(64);
+        command.Property(c => c.Parameters).HasColumnType("jsonb");
+        command.Property(c => c.IdempotencyKey).HasMaxLength(255);
+        command.Property(c => c.Actor).HasMaxLength(400);
+        command.Property(c => c.Outcome).HasMaxLength(16);
+        command.Property(c => c.Reason).HasMaxLength(400);
+        command.Property(c => c.Channel).HasMaxLength(8);
+
+        session.HasKey(s => new { s.VehicleId, s.Domain });
+        session.HasOne<Vehicle>().WithMany().HasForeignKey(s => s.VehicleId).OnDelete(DeleteBehavior.Cascade);
     }
 
     private static void DefineTenant(EntityTypeBuilder<Tenant> tenant)

@@ -45,6 +45,10 @@ public sealed class VirtualKeyCheck(BrokerDbContext db, TeslaFleetClient fleet, 
                 // A car Tesla names in neither list keeps what was known about it.
                 vehicle.KeyPaired = Names(status.KeyPairedVins, vehicle.Vin) ? true : Names(status.UnpairedVins, vehicle.Vin) ? false : vehicle.KeyPaired;
                 vehicle.KeyCheckedAt = now;
+                if (status.VehicleInfo?.FirstOrDefault(i => string.Equals(i.Key, vehicle.Vin, StringComparison.OrdinalIgnoreCase)).Value is { VehicleCommandProtocolRequired: { } required })
+                {
+                    vehicle.CommandProtocolRequired = required;
+                }
             }
             RetryAt.TryRemove(account.Id, out _);
             logger.LogDebug("Virtual key on {Paired} of {Vehicles} cars of account {AccountId}", cars.Count(v => v.KeyPaired == true), cars.Count, account.Id);

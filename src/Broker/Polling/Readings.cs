@@ -23,6 +23,9 @@ public sealed class VehicleReading
     public string? ChargingState { get; set; }
     public double? ChargerPowerKw { get; set; }
     public int? ChargeLimitSoc { get; set; }
+    /// <summary>The charging current the car is set to, and the most it accepts (charge_current_request, _max).</summary>
+    public int? ChargeCurrentRequest { get; set; }
+    public int? ChargeCurrentRequestMax { get; set; }
     public double? ChargeEnergyAddedKwh { get; set; }
     public double? OdometerMiles { get; set; }
     public double? InsideTempC { get; set; }

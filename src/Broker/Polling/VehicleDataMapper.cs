@@ -27,6 +27,8 @@ public static class VehicleDataMapper
         r.ChargingState = Str(charge, "charging_state");
         r.ChargerPowerKw = Num(charge, "charger_power");
         r.ChargeLimitSoc = Int(charge, "charge_limit_soc");
+        r.ChargeCurrentRequest = Int(charge, "charge_current_request");
+        r.ChargeCurrentRequestMax = Int(charge, "charge_current_request_max");
         r.ChargeEnergyAddedKwh = Num(charge, "charge_energy_added");
 
         var climate = Section(data, "climate_state");

@@ -21,6 +21,12 @@ public sealed class Tenant
     public bool AccountNamesInMetrics { get; set; }
 
     /// <summary>
+    /// The commands this tenant's keys and members may send to cars (Commands/CommandCatalog.cs names them). Charging
+    /// commands only by default: unlocking a car is not something an energy app should be able to do by accident.
+    /// </summary>
+    public string[] AllowedCommands { get; set; } = [.. Commands.CommandCatalog.DefaultAllowed];
+
+    /// <summary>
     /// What the tenant is prepared to spend on Tesla's Fleet API per calendar month (UTC), in US dollars; null: no limit.
     /// See <see cref="Polling.CostBudget"/> for what the broker does as the month's projection nears it.
     /// </summary>

@@ -13,10 +13,25 @@ namespace Broker.Tenants;
 /// <paramref name="AccountNamesInMetrics"/>: export each account's link label and email as <c>tesla_broker_account_info</c> (default off).
 /// <paramref name="MonthlyBudgetUsd"/>: the most to spend on Tesla's Fleet API per calendar month (UTC), in US dollars; null or
 /// left out: no limit. Near it polling slows and cars are not woken; at it no billed call is made (Polling/CostBudget.cs).
+/// <paramref name="AllowedCommands"/>: the commands the tenant's keys and members may send to cars; left out: the charging
+/// commands only (Commands/CommandCatalog.cs). <c>[]</c> allows none.
 /// </summary>
 public sealed record PolicyRequest(
     [property: Range(1, 10080), System.Text.Json.Serialization.JsonRequired] int? WakeAfterSleepMinutes, bool AccountNamesInMetrics = false,
-    [property: Range(TenantPolicy.MinBudgetUsd, TenantPolicy.MaxBudgetUsd), Cents] decimal? MonthlyBudgetUsd = null);
+    [property: Range(TenantPolicy.MinBudgetUsd, TenantPolicy.MaxBudgetUsd), Cents] decimal? MonthlyBudgetUsd = null,
+    [property: KnownCommands] string[]? AllowedCommands = null);
+
+/// <summary>Command names from Commands/CommandCatalog.cs, each once.</summary>
+[AttributeUsage(AttributeTargets.Property | AttributeTargets.Parameter)]
+public sealed class KnownCommandsAttribute : ValidationAttribute
+{
+    protected override ValidationResult? IsValid(object? value, ValidationContext context) =>
+        value is not string[] names ? ValidationResult.Success
+        : names.FirstOrDefault(n => Commands.CommandCatalog.Find(n ?? "") is null) is { } unknown
+            ? new ValidationResult($"Unknown command '{Hosting.TextInput.Clean(unknown)}'; known: {string.Join(", ", Commands.CommandCatalog.All.Select(c => c.Name))}.", [context.MemberName!])
+        : names.Distinct(StringComparer.Ordinal).Count() != names.Length ? new ValidationResult("Each command once.", [context.MemberName!])
+        : ValidationResult.Success;
+}
 
 /// <summary>An amount of money in whole cents: 12.345 is refused, not rounded (the console's budget form says the same).</summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Parameter)]
@@ -27,7 +42,7 @@ public sealed class CentsAttribute() : ValidationAttribute("The {0} field must h
 
 /// <summary>The policy, and where the month stands against the budget: <c>BudgetState</c> normal, slow or stopped, at the last poll.</summary>
 public sealed record PolicyResponse(int? WakeAfterSleepMinutes, bool AccountNamesInMetrics, decimal? MonthlyBudgetUsd = null,
-    string BudgetState = "normal", decimal? SpentThisMonthUsd = null, decimal? ProjectedThisMonthUsd = null);
+    string BudgetState = "normal", decimal? SpentThisMonthUsd = null, decimal? ProjectedThisMonthUsd = null, string[]? AllowedCommands = null);
 
 public static class TenantsEndpoints
 {
@@ -39,22 +54,25 @@ public static class TenantsEndpoints
         {
             var tenantId = http.TenantId();
             return TypedResults.Ok(await db.Tenants.Where(t => t.Id == tenantId)
-                .Select(t => new PolicyResponse(t.WakeAfterSleepMinutes, t.AccountNamesInMetrics, t.MonthlyBudgetUsd, t.BudgetState, t.BudgetSpentUsd, t.BudgetProjectedUsd))
+                .Select(t => new PolicyResponse(t.WakeAfterSleepMinutes, t.AccountNamesInMetrics, t.MonthlyBudgetUsd, t.BudgetState, t.BudgetSpentUsd, t.BudgetProjectedUsd, t.AllowedCommands))
                 .SingleAsync(http.RequestAborted));
         }).Describe("getPolicy", "Get the tenant's policy");
 
         group.MapPut("/", async Task<Ok<PolicyResponse>> (PolicyRequest request, HttpContext http, BrokerDbContext db, AuditLog audit, Polling.CostBudget costs) =>
         {
             var tenantId = http.TenantId();
+            var allowed = request.AllowedCommands ?? Commands.CommandCatalog.DefaultAllowed;   // left out: charging only, like a new tenant
             await db.Tenants.Where(t => t.Id == tenantId).ExecuteUpdateAsync(s => s
                 .SetProperty(t => t.WakeAfterSleepMinutes, request.WakeAfterSleepMinutes)
-                .SetProperty(t => t.AccountNamesInMetrics, request.AccountNamesInMetrics), http.RequestAborted);
+                .SetProperty(t => t.AccountNamesInMetrics, request.AccountNamesInMetrics)
+                .SetProperty(t => t.AllowedCommands, allowed), http.RequestAborted);
             await TenantPolicy.SetBudgetAsync(db, audit, costs, tenantId, request.MonthlyBudgetUsd, http.RequestAborted,
-                $"wake_after_sleep_minutes={request.WakeAfterSleepMinutes?.ToString() ?? "never"} account_names_in_metrics={(request.AccountNamesInMetrics ? "on" : "off")} ");
+                $"wake_after_sleep_minutes={request.WakeAfterSleepMinutes?.ToString() ?? "never"} account_names_in_metrics={(request.AccountNamesInMetrics ? "on" : "off")} "
+                + $"allowed_commands={string.Join(",", allowed)} ");
             return TypedResults.Ok(await db.Tenants.Where(t => t.Id == tenantId)
-                .Select(t => new PolicyResponse(t.WakeAfterSleepMinutes, t.AccountNamesInMetrics, t.MonthlyBudgetUsd, t.BudgetState, t.BudgetSpentUsd, t.BudgetProjectedUsd))
+                .Select(t => new PolicyResponse(t.WakeAfterSleepMinutes, t.AccountNamesInMetrics, t.MonthlyBudgetUsd, t.BudgetState, t.BudgetSpentUsd, t.BudgetProjectedUsd, t.AllowedCommands))
                 .SingleAsync(http.RequestAborted));
-        }).Describe("replacePolicy", "Replace the tenant's policy: waking, account names in /metrics, the monthly Fleet API budget").RequireTenantRole(People.TenantRole.Admin);
+        }).Describe("replacePolicy", "Replace the tenant's policy: waking, account names in /metrics, the monthly Fleet API budget, the commands its keys may send").RequireTenantRole(People.TenantRole.Admin);
     }
 }
 

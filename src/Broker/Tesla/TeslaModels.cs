@@ -25,7 +25,12 @@ public sealed record FleetEnvelope<T>(
 /// <summary>The virtual-key part of a <c>fleet_status</c> answer (TESLA.md §4.6).</summary>
 public sealed record FleetStatus(
     [property: JsonPropertyName("key_paired_vins")] IReadOnlyList<string>? KeyPairedVins,
-    [property: JsonPropertyName("unpaired_vins")] IReadOnlyList<string>? UnpairedVins);
+    [property: JsonPropertyName("unpaired_vins")] IReadOnlyList<string>? UnpairedVins,
+    [property: JsonPropertyName("vehicle_info")] IReadOnlyDictionary<string, FleetStatusVehicle?>? VehicleInfo = null);
+
+/// <summary>What fleet_status says about one car; only what the broker uses (TESLA.md §4.6).</summary>
+public sealed record FleetStatusVehicle(
+    [property: JsonPropertyName("vehicle_command_protocol_required")] bool? VehicleCommandProtocolRequired);
 
 public sealed record PartnerPublicKey([property: JsonPropertyName("public_key")] string? PublicKey);
 
