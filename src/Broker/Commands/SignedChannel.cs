@@ -36,6 +36,9 @@ public sealed class SignedChannel(BrokerDbContext db, TeslaFleetClient fleet, Pa
     private static readonly HashSet<MessageFault_E> StaleSession =
         [MessageFault_E.RrorIncorrectEpoch, MessageFault_E.RrorTimeExpired, MessageFault_E.RrorInvalidTokenOrCounter];
 
+    /// <summary>Whether there is a partner key to sign with at all.</summary>
+    public async Task<bool> CanSignAsync(CancellationToken ct) => await partnerKeys.CurrentAsync(ct) is not null;
+
     /// <summary>Sends <paramref name="payload"/> to the car's <paramref name="domain"/>; throws <see cref="KeyNotPairedException"/>.</summary>
     public async Task<ChannelResult> SendAsync(FleetAccount caller, Guid vehicleId, string vin, Domain domain, ByteString payload, CancellationToken ct)
     {

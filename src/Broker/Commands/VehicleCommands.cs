@@ -135,12 +135,14 @@ public sealed class VehicleCommands(
                 ? "The car did not wake in time; try again in a minute."
                 : "The car is asleep or offline. Send again with ?wake=true to wake it first ($0.02 at Tesla), if the policy allows wake_up.");
         }
-        catch (TeslaApiException e) when (e.Status is null)
+        catch (TeslaApiException e) when (e.Status is null || (e.Status >= 500 && e.Status != 503))
         {
-            // The request left; no answer came back. The car may have acted: never resend (docs/commands.md).
-            logger.LogWarning("Command {Command} to {Vin} got no answer ({Error})", spec.Name, vehicle.Vin, e.Error);
+            // The request left and no usable answer came back (none in time, or a 5xx, which may come after the car acted;
+            // 503 means it never reached the car: vehicle-command's inet.go). Never resend (docs/commands.md).
+            logger.LogWarning("Command {Command} to {Vin} got no answer ({Status} {Error})", spec.Name, vehicle.Vin, e.Status, e.Error);
             return await FinishAsync(record, new ChannelResult(CommandOutcome.Timeout,
-                "Tesla did not answer in time; the car may or may not have acted. Check its state before sending again.", 1), null, freeKey: false, ct);
+                (e.Status is null ? "Tesla did not answer in time" : $"Tesla answered {e.Status}") + "; the car may or may not have acted. Check its state before sending again.", 1),
+                null, freeKey: false, ct);
         }
         catch (TeslaApiException e) when (e.Status == 429)
         {
@@ -192,7 +194,8 @@ public sealed class VehicleCommands(
 
     private async Task<(ChannelResult Result, string Channel)> OnceAsync(FleetAccount caller, Vehicle vehicle, CommandSpec spec, CommandArguments args, CancellationToken ct)
     {
-        if (vehicle.CommandProtocolRequired != false)
+        var canSign = await signed.CanSignAsync(ct);
+        if (vehicle.CommandProtocolRequired == true || (vehicle.CommandProtocolRequired is null && canSign))
         {
             try
             {
@@ -212,6 +215,10 @@ public sealed class VehicleCommands(
         catch (TeslaApiException e) when (e.Status == 403 && e.Error?.Contains("Vehicle Command Protocol required", StringComparison.OrdinalIgnoreCase) == true)
         {
             vehicle.CommandProtocolRequired = true;   // learnt: sign from now on
+            if (!canSign)
+            {
+                return (new ChannelResult(CommandOutcome.Failed, "the car accepts only signed commands, and the operator has not created a partner key yet", 1), "rest");
+            }
             if (vehicle.KeyPaired == false)
             {
                 throw new KeyNotPairedException(1);

@@ -19,9 +19,9 @@ public static class ScopeCatalog
             "No location: position and heading are not collected."),
         new("energy_device_data", "Energy product information", "Powerwall and solar power, energy and grid status",
             "No energy data: Broker does not read your Powerwall or solar sites."),
-        new("vehicle_cmds", "Vehicle commands", "waking your vehicles when a reading is due (Tesla files wake-up under commands; Broker sends no other command)",
-            "No waking: a sleeping vehicle is read only once it wakes by itself."),
-        new("vehicle_charging_cmds", "Vehicle charging management", "charging history and charge start/stop",
+        new("vehicle_cmds", "Vehicle commands", "waking your vehicles when a reading is due, and the commands this service's policy allows (climate, locks, lights, horn)",
+            "No waking and no vehicle commands: a sleeping vehicle is read only once it wakes by itself."),
+        new("vehicle_charging_cmds", "Vehicle charging management", "starting and stopping charging, charging current, charge limit and charge port",
             "No charging controls or charging history."),
         new("energy_cmds", "Energy product settings", "changing backup reserve, operation and storm mode",
             "No energy settings changes (Broker does not make any today)."),
@@ -30,11 +30,18 @@ public static class ScopeCatalog
 
     /// <summary>
     /// What a connect through this tenant asks Tesla for: the configured scopes, plus <c>vehicle_cmds</c> when the tenant
-    /// lets the broker wake its cars, since Tesla's scope table files wake-up under it (tesla-confirmed §3). The one
-    /// place the connect redirect, the result page and an account's missing scopes take the list from.
+    /// lets the broker wake its cars, since Tesla's scope table files wake-up under it (tesla-confirmed §3), plus what the
+    /// commands its policy allows need: <c>vehicle_charging_cmds</c> for charging ones only, <c>vehicle_cmds</c> (which
+    /// covers charging too) once any other is allowed. The one place the connect redirect, the result page and an
+    /// account's missing scopes take the list from.
     /// </summary>
-    public static IReadOnlyList<string> RequestedBy(Tenant tenant, TeslaOptions tesla) =>
-        tenant.WakeAfterSleepMinutes is null ? tesla.Scopes : [.. tesla.Scopes.Append(WakeScope).Distinct(StringComparer.Ordinal)];
+    public static IReadOnlyList<string> RequestedBy(Tenant tenant, TeslaOptions tesla)
+    {
+        var commands = tenant.AllowedCommands.Select(Commands.CommandCatalog.Find).OfType<Commands.CommandSpec>().ToList();
+        string[] forCommands = commands.Any(c => c.Kind is not (Commands.CommandKind.Charging or Commands.CommandKind.Wake)) ? [WakeScope]
+            : commands.Any(c => c.Kind == Commands.CommandKind.Charging) ? ["vehicle_charging_cmds"] : [];
+        return [.. tesla.Scopes.Concat(tenant.WakeAfterSleepMinutes is null ? [] : [WakeScope]).Concat(forCommands).Distinct(StringComparer.Ordinal)];
+    }
 
     public const string WakeScope = "vehicle_cmds";
 
