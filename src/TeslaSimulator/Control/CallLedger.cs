@@ -38,7 +38,7 @@ internal sealed class CallLedger
         {
             if (p.EndsWith("/vehicle_data", StringComparison.OrdinalIgnoreCase)) return "data";
             if (p.EndsWith("/wake_up", StringComparison.OrdinalIgnoreCase)) return "wake";
-            if (p.Contains("/command/", StringComparison.OrdinalIgnoreCase)) return "command";
+            if (p.Contains("/command/", StringComparison.OrdinalIgnoreCase) || p.EndsWith("/signed_command", StringComparison.OrdinalIgnoreCase)) return "command";
         }
         return "meta";
     }

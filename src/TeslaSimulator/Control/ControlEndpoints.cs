@@ -11,6 +11,8 @@ namespace TeslaSimulator.Control;
 internal sealed record VehicleStateRequest(string State);
 internal sealed record ResetPasswordRequest(string? Password);
 internal sealed record VirtualKeyRequest(string Domain, bool Paired);
+internal sealed record SignedCommandsRequest(bool Supported);
+internal sealed record LoseAnswersRequest(int? Count, int? Status, int? DelayMs);
 
 /// <summary>The /_sim control API for tests and demos: accounting, fault injection, state overrides. Loopback only.</summary>
 internal static class ControlEndpoints
@@ -72,6 +74,50 @@ internal static class ControlEndpoints
                 if (parsed is null) return TypedResults.BadRequest(invalid!);
                 v.TelemetryConfigs[clientId] = parsed with { SyncedAt = v.IsAwake ? state.Now : null };
                 return TypedResults.Ok(SimStateView.Vehicle(v));
+            }
+        });
+
+        // Car/: the car's side of the Vehicle Command Protocol.
+        // Reboots a domain (vcsec or infotainment): a new epoch, clock from zero, counters forgotten (protocol.md "Time").
+        sim.MapPost("/vehicles/{vin}/domains/{domain}/reboot", Results<Ok<object>, NotFound, BadRequest<string>> (string vin, string domain, SimulatorState state) =>
+        {
+            lock (state.Gate)
+            {
+                if (state.AllVehicles.FirstOrDefault(v => v.Vin.Equals(vin, StringComparison.OrdinalIgnoreCase)) is not { } v) return TypedResults.NotFound();
+                var d = domain.ToLowerInvariant() switch { "vcsec" => v.CommandCar.Vcsec, "infotainment" => v.CommandCar.Infotainment, _ => null };
+                if (d is null) return TypedResults.BadRequest("domain must be vcsec or infotainment");
+                d.Reboot(state.Now);
+                return TypedResults.Ok<object>(new { domain, epoch = Convert.ToHexStringLower(d.Epoch) });
+            }
+        });
+        // A car that predates the protocol (pre-2021 Model S/X): signed_command answers 422 while supported is false.
+        sim.MapPut("/vehicles/{vin}/signed-commands", Results<NoContent, NotFound> (string vin, SignedCommandsRequest request, SimulatorState state) =>
+        {
+            lock (state.Gate)
+            {
+                if (state.AllVehicles.FirstOrDefault(v => v.Vin.Equals(vin, StringComparison.OrdinalIgnoreCase)) is not { } v) return TypedResults.NotFound();
+                v.CommandCar.SupportsSignedCommands = request.Supported;
+                return TypedResults.NoContent();
+            }
+        });
+        // The next count signed commands are applied by the car but their answer is lost: after delayMs (real time), status
+        // (default 503) instead of the car's answer. Handshakes and refused commands are not affected.
+        sim.MapPost("/vehicles/{vin}/signed-commands/lose-answers", Results<NoContent, NotFound> (string vin, LoseAnswersRequest request, SimulatorState state) =>
+        {
+            lock (state.Gate)
+            {
+                if (state.AllVehicles.FirstOrDefault(v => v.Vin.Equals(vin, StringComparison.OrdinalIgnoreCase)) is not { } v) return TypedResults.NotFound();
+                v.CommandCar.LoseAnswers = new Car.LostAnswer(Math.Max(1, request.Count ?? 1), request.Status ?? 503, Math.Max(0, request.DelayMs ?? 0));
+                return TypedResults.NoContent();
+            }
+        });
+        // What the car applied, oldest first: domain, command name, counter, ok or error and the reason.
+        sim.MapGet("/vehicles/{vin}/signed-commands", Results<Ok<List<Car.AppliedCommand>>, NotFound> (string vin, SimulatorState state) =>
+        {
+            lock (state.Gate)
+            {
+                if (state.AllVehicles.FirstOrDefault(v => v.Vin.Equals(vin, StringComparison.OrdinalIgnoreCase)) is not { } v) return TypedResults.NotFound();
+                return TypedResults.Ok(v.CommandCar.Log.ToList());
             }
         });
 

@@ -45,9 +45,15 @@ internal static class CommandEndpoints
                 "charge_stop" => v.StopCharging(now),
                 "set_charge_limit" => body?["percent"] is JsonValue p && p.TryGetValue<int>(out var percent)
                     ? v.SetChargeLimit(percent) : "invalid_percent",
+                "set_charging_amps" => body?["charging_amps"] is JsonValue a && a.TryGetValue<int>(out var amps)
+                    ? v.SetChargingAmps(amps) : "invalid_amps", // [assumed] reason text, as for a signed command
+                "charge_port_door_open" => v.OpenChargePort(),
+                "charge_port_door_close" => v.CloseChargePort(),
+                "auto_conditioning_start" => v.SetClimate(true),
+                "auto_conditioning_stop" => v.SetClimate(false),
                 "door_lock" => Lock(v, true),
                 "door_unlock" => Lock(v, false),
-                _ => null, // honk, flash, climate: nothing to model beyond success
+                _ => null, // honk, flash: nothing to model beyond success
             };
             return rejected is null ? Fixture.Result("command_result_ok", 200) : Rejected(rejected);
         }

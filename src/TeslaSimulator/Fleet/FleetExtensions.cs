@@ -23,6 +23,7 @@ internal static class FleetExtensions
         app.MapUsers();
         app.MapVehicles();
         app.MapCommands();
+        app.MapSignedCommands();   // the Vehicle Command Protocol; the car side is Car/
         app.MapEnergy();
         app.MapPartner();
         app.MapTelemetry();   // Telemetry/: fleet_telemetry_config(_jws), a car's config and errors

@@ -43,7 +43,7 @@ internal static class VehicleJson
         var charge = data["charge_state"]!.AsObject();
         var level = (int)Math.Round(v.Battery);
         var range = Math.Round(v.Battery / 100 * RatedMilesAtFull, 2);
-        var amps = v.Mode == VehicleMode.Charging ? (int)Math.Round(v.ChargerPowerKw * 1000 / 240) : 0;
+        var amps = v.Mode == VehicleMode.Charging ? (int)Math.Round(v.ChargerPowerKw * 1000 / SimVehicle.LineVoltage) : 0;
         charge["battery_level"] = level;
         charge["usable_battery_level"] = level;
         charge["battery_range"] = range;
@@ -53,13 +53,16 @@ internal static class VehicleJson
         charge["charging_state"] = v.ChargingState;
         charge["charger_power"] = (int)Math.Round(v.ChargerPowerKw);
         charge["charger_actual_current"] = amps;
-        charge["charger_voltage"] = v.Mode == VehicleMode.Charging ? 240 : 2;
+        charge["charger_voltage"] = v.Mode == VehicleMode.Charging ? SimVehicle.LineVoltage : 2;
         charge["charge_rate"] = v.Mode == VehicleMode.Charging ? Math.Round(v.ChargerPowerKw / 0.26, 1) : 0;
         charge["charge_energy_added"] = Math.Round(v.ChargeEnergyAdded, 2);
-        charge["charge_port_door_open"] = v.PluggedIn;
+        charge["charge_port_door_open"] = v.ChargePortOpen;
+        charge["charge_current_request"] = v.ChargeAmps;
+        charge["charge_current_request_max"] = v.Seed.MaxChargeAmps;
+        charge["charge_amps"] = v.ChargeAmps;
         charge["charge_port_latch"] = v.PluggedIn ? "Engaged" : "Disengaged";
         charge["conn_charge_cable"] = v.PluggedIn ? "SAE" : "<invalid>";
-        var hoursToFull = v.Mode == VehicleMode.Charging ? Math.Max(0, v.ChargeLimit - v.Battery) / (v.Seed.ChargerPowerKw / v.Seed.PackKwh * 100) : 0;
+        var hoursToFull = v.Mode == VehicleMode.Charging ? Math.Max(0, v.ChargeLimit - v.Battery) / (Math.Max(1e-9, v.ChargingKw) / v.Seed.PackKwh * 100) : 0;
         charge["time_to_full_charge"] = Math.Round(hoursToFull, 2);
         charge["minutes_to_full_charge"] = (int)Math.Round(hoursToFull * 60);
         charge["energy_remaining"] = Math.Round(v.Battery / 100 * v.Seed.PackKwh, 2);
@@ -67,7 +70,7 @@ internal static class VehicleJson
         // Climate runs while driving and is off when parked: the fixture's "climate on" snapshot
         // would otherwise make every parked car look in use, and real parked cars sleep.
         var climate = data["climate_state"]!.AsObject();
-        var hvac = v.Mode == VehicleMode.Driving;
+        var hvac = v.Mode == VehicleMode.Driving || v.ClimateOn;
         climate["is_climate_on"] = hvac;
         climate["is_auto_conditioning_on"] = hvac;
         climate["is_preconditioning"] = false;

@@ -1,3 +1,4 @@
+using TeslaSimulator.Car;
 using TeslaSimulator.Telemetry;
 
 namespace TeslaSimulator.State;
@@ -26,6 +27,25 @@ internal sealed class SimVehicle(SeedVehicle seed, SimAccount owner, DateTimeOff
     public int Heading { get; private set; } = seed.Heading;
     public bool PluggedIn { get; private set; } = seed.PluggedIn || ParseMode(seed.State) == VehicleMode.Charging;
     public bool Locked { get; set; } = true;
+
+    /// <summary>The AC line voltage the simulator charges at (vehicle_data's charger_voltage while charging).</summary>
+    public const int LineVoltage = 240;
+
+    /// <summary>Requested charge current (charge_current_request); starts at the car's maximum.</summary>
+    public int ChargeAmps { get; private set; } = seed.MaxChargeAmps;
+
+    /// <summary>The port door: open whenever a cable is in, or after charge_port_door_open until closed.</summary>
+    public bool ChargePortOpen => PluggedIn || _portOpened;
+    private bool _portOpened;
+
+    /// <summary>Climate switched on by a command (hvac auto / auto_conditioning_start); driving runs it anyway.</summary>
+    public bool ClimateOn { get; private set; }
+
+    /// <summary>The car's side of the Vehicle Command Protocol: its domains' keys, clocks and counters (Car/).</summary>
+    public VehicleCommandCar CommandCar { get; } = new(now) { SupportsSignedCommands = !seed.SignedCommandsUnsupported };
+
+    /// <summary>AC charging power: requested amps × line voltage, capped by what the charger delivers.</summary>
+    public double ChargingKw => Math.Min(Seed.ChargerPowerKw, ChargeAmps * LineVoltage / 1000.0);
     public double ChargeEnergyAdded { get; private set; }
     public bool ChargeStoppedByUser { get; private set; }
     public DateTimeOffset LastActivity { get; private set; } = now;
@@ -45,7 +65,7 @@ internal sealed class SimVehicle(SeedVehicle seed, SimAccount owner, DateTimeOff
     public string ApiState => Mode switch { VehicleMode.Asleep => "asleep", VehicleMode.Offline => "offline", _ => "online" };
     public bool IsAwake => Mode is VehicleMode.Driving or VehicleMode.Charging or VehicleMode.Parked;
     public double SpeedNow => Mode == VehicleMode.Driving ? SpeedMph : 0;
-    public double ChargerPowerKw => Mode == VehicleMode.Charging ? Seed.ChargerPowerKw : 0;
+    public double ChargerPowerKw => Mode == VehicleMode.Charging ? ChargingKw : 0;
 
     public string ChargingState => Mode switch
     {
@@ -55,7 +75,7 @@ internal sealed class SimVehicle(SeedVehicle seed, SimAccount owner, DateTimeOff
         _ => "Stopped",
     };
 
-    private double PercentPerHourCharging => Seed.ChargerPowerKw / Seed.PackKwh * 100;
+    private double PercentPerHourCharging => ChargingKw / Seed.PackKwh * 100;
     private double PercentPerMile => 0.26 / Seed.PackKwh * 100; // ~260 Wh/mi
 
     public void Advance(DateTimeOffset now, SimTiming timing)
@@ -75,11 +95,13 @@ internal sealed class SimVehicle(SeedVehicle seed, SimAccount owner, DateTimeOff
                     if (end < now || end == _tripEndsAt) Park(end);
                     break;
                 case VehicleMode.Charging:
-                    var full = from.AddHours(Math.Max(0, (ChargeLimit - Battery) / PercentPerHourCharging));
+                    // At 0 A the car stays in Charging and adds nothing (no end in sight).
+                    var full = PercentPerHourCharging <= 0 ? DateTimeOffset.MaxValue
+                        : from.AddHours(Math.Min(1e6, Math.Max(0, (ChargeLimit - Battery) / PercentPerHourCharging)));
                     var until = Min(now, full, DateTimeOffset.MaxValue);
                     var hours = (until - from).TotalHours;
                     Battery = Math.Min(ChargeLimit, Battery + hours * PercentPerHourCharging);
-                    ChargeEnergyAdded += hours * Seed.ChargerPowerKw;
+                    ChargeEnergyAdded += hours * ChargingKw;
                     _evaluated = until;
                     if (until == full) Park(full);
                     break;
@@ -146,6 +168,37 @@ internal sealed class SimVehicle(SeedVehicle seed, SimAccount owner, DateTimeOff
         if (percent is < 50 or > 100) return "invalid_percent";
         if (percent == ChargeLimit) return "already_set";
         ChargeLimit = percent;
+        return null;
+    }
+
+    /// <summary>
+    /// Charge current request. Tesla's refusal text for amps outside 0..max is not published; the simulator answers
+    /// "invalid_amps" [assumed]. The same value again succeeds (the app lets one re-send it) [assumed].
+    /// </summary>
+    public string? SetChargingAmps(int amps)
+    {
+        if (amps < 0 || amps > Seed.MaxChargeAmps) return "invalid_amps";
+        ChargeAmps = amps;
+        return null;
+    }
+
+    public string? OpenChargePort()
+    {
+        _portOpened = true;
+        return null;
+    }
+
+    /// <summary>A door with a cable in it does not close [assumed reason text].</summary>
+    public string? CloseChargePort()
+    {
+        if (PluggedIn) return "charge_cable_connected";
+        _portOpened = false;
+        return null;
+    }
+
+    public string? SetClimate(bool on)
+    {
+        ClimateOn = on;
         return null;
     }
 
