@@ -113,6 +113,11 @@ public sealed class SignedChannel(BrokerDbContext db, TeslaFleetClient fleet, Pa
         {
             return (null, 1);
         }
+        if (answer.PayloadCase == RoutableMessage.PayloadOneofCase.SessionInfo && answer.SignatureData is null && NotOnWhitelist(answer))
+        {
+            // Some cars' VCSEC say "not paired" without a tag; believing it unauthenticated only ever stops a command.
+            return (null, 1);
+        }
         VehicleSession session;
         try
         {
@@ -159,6 +164,18 @@ public sealed class SignedChannel(BrokerDbContext db, TeslaFleetClient fleet, Pa
         return current is null || key is null
             ? throw new InvalidOperationException("No partner key: the operator has to create one before commands can be signed.")
             : (current.Id, key);
+    }
+
+    private static bool NotOnWhitelist(RoutableMessage answer)
+    {
+        try
+        {
+            return VehicleCommand.Messages.Signatures.SessionInfo.Parser.ParseFrom(answer.SessionInfo).Status == VehicleCommand.Messages.Signatures.Session_Info_Status.KeyNotOnWhitelist;
+        }
+        catch (InvalidProtocolBufferException)
+        {
+            return false;
+        }
     }
 
     private static (string Outcome, string? Reason) ReadInfotainmentAnswer(byte[] plaintext)

@@ -29,7 +29,7 @@ public sealed record CommandRefused(int Status, string Type, string Detail, Dict
 /// command that reached Tesla and got no answer is a <c>timeout</c> and is never sent again by the broker.
 /// </summary>
 public sealed class VehicleCommands(
-    BrokerDbContext db, TeslaFleetClient fleet, TokenRefresher tokens, SignedChannel signed, CostBudget budget, AuditLog audit, PollSchedule schedule,
+    BrokerDbContext db, IDbContextFactory<BrokerDbContext> contexts, TeslaFleetClient fleet, TokenRefresher tokens, SignedChannel signed, CostBudget budget, AuditLog audit, PollSchedule schedule,
     TimeProvider time, IOptions<CommandOptions> options, IOptions<Partner.PartnerOptions> partner, ILogger<VehicleCommands> logger)
 {
     /// <summary>Tesla's per-device command limit (TESLA.md §7).</summary>
@@ -95,6 +95,7 @@ public sealed class VehicleCommands(
             return claim;
         }
         var record = claimed.Record;
+        db.Commands.Attach(record);   // written by the claim's own context; its result is saved with this one's changes
         var caller = await CallerAsync(account, ct);
         if (caller is null)
         {
@@ -158,6 +159,14 @@ public sealed class VehicleCommands(
         catch (TeslaApiException e)
         {
             return await FinishAsync(record, new ChannelResult(CommandOutcome.Failed, $"Tesla answered {e.Status}: {e.Error}", 1), null, freeKey: true, ct);
+        }
+        catch (VehicleCommand.Crypto.CommandProtocolException e) when (e.Failure is not (VehicleCommand.Crypto.CommandProtocolFailure.ResponseNotAuthentic
+            or VehicleCommand.Crypto.CommandProtocolFailure.ResponseNotEncrypted or VehicleCommand.Crypto.CommandProtocolFailure.WrongDomain))
+        {
+            // The handshake's answer did not verify: no command was sent.
+            logger.LogWarning("Command {Command} to {Vin}: the car's session info did not verify ({Failure})", spec.Name, vehicle.Vin, e.Failure);
+            return await FinishAsync(record, new ChannelResult(CommandOutcome.Failed, $"the car's handshake answer did not verify ({e.Failure}); nothing was sent", 1),
+                "signed", freeKey: true, ct);
         }
         catch (VehicleCommand.Crypto.CommandProtocolException e)
         {
@@ -249,48 +258,55 @@ public sealed class VehicleCommands(
     /// </summary>
     private async Task<CommandAnswer> ClaimAsync(CommandRequest request, CommandSpec spec, Vehicle vehicle, CommandArguments args, CancellationToken ct)
     {
-        var now = time.GetUtcNow();
-        var parameters = args.ToJson();
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
-        await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock(hashtextextended({vehicle.Id.ToString()}, 15))", ct);
-        if (request.IdempotencyKey is { } key)
+        // Its own context, so a retry of the whole transaction (Npgsql's retrying strategy, after a transient failure)
+        // starts clean and the caller's tracked account and car are not touched.
+        await using var claim = await contexts.CreateDbContextAsync(ct);
+        return await claim.Database.CreateExecutionStrategy().ExecuteAsync(async Task<CommandAnswer> () =>
         {
-            var known = await db.Commands.SingleOrDefaultAsync(c => c.TenantId == request.TenantId && c.IdempotencyKey == key, ct);
-            if (known is not null && known.RequestedAt <= now - IdempotencyWindow)
+            claim.ChangeTracker.Clear();
+            var now = time.GetUtcNow();
+            var parameters = args.ToJson();
+            await using var tx = await claim.Database.BeginTransactionAsync(ct);
+            await claim.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock(hashtextextended({vehicle.Id.ToString()}, 15))", ct);
+            if (request.IdempotencyKey is { } key)
             {
-                known.IdempotencyKey = null;   // a day old: the key is free again
-                await db.SaveChangesAsync(ct);
+                var known = await claim.Commands.SingleOrDefaultAsync(c => c.TenantId == request.TenantId && c.IdempotencyKey == key, ct);
+                if (known is not null && known.RequestedAt <= now - IdempotencyWindow)
+                {
+                    known.IdempotencyKey = null;   // a day old: the key is free again
+                    await claim.SaveChangesAsync(ct);
+                }
+                else if (known is not null)
+                {
+                    await tx.RollbackAsync(ct);
+                    if (known.VehicleId != vehicle.Id || known.Name != spec.Name || !SameParameters(known.Parameters, args))
+                    {
+                        return new CommandRefused(422, "idempotency_key_reused", "This Idempotency-Key was used within the last 24 hours for a different command, car or parameters.");
+                    }
+                    return known.Outcome == CommandOutcome.Pending
+                        ? new CommandRefused(409, "command_in_progress", "A command with this Idempotency-Key is being sent; ask again for its result in a moment.")
+                        : new CommandSent(known, Replayed: true);
+                }
             }
-            else if (known is not null)
+            var window = await claim.Commands.Where(c => c.VehicleId == vehicle.Id && c.RequestedAt > now - TimeSpan.FromMinutes(1))
+                .Select(c => new { c.RequestedAt, Calls = c.Outcome == CommandOutcome.Pending ? Math.Max(c.FleetCalls, 1) : c.FleetCalls }).ToListAsync(ct);
+            if (window.Sum(c => c.Calls) + 1 > PerMinutePerCar)
             {
                 await tx.RollbackAsync(ct);
-                if (known.VehicleId != vehicle.Id || known.Name != spec.Name || known.Parameters != parameters)
-                {
-                    return new CommandRefused(422, "idempotency_key_reused", "This Idempotency-Key was used within the last 24 hours for a different command, car or parameters.");
-                }
-                return known.Outcome == CommandOutcome.Pending
-                    ? new CommandRefused(409, "command_in_progress", "A command with this Idempotency-Key is being sent; ask again for its result in a moment.")
-                    : new CommandSent(known, Replayed: true);
+                var retry = window.Min(c => c.RequestedAt) + TimeSpan.FromMinutes(1) - now;
+                return new CommandRefused(429, "rate_limit", $"Tesla allows {PerMinutePerCar} command calls per minute per car; this car has used them.",
+                    RetryAfter: retry > TimeSpan.Zero ? retry : TimeSpan.FromSeconds(1));
             }
-        }
-        var window = await db.Commands.Where(c => c.VehicleId == vehicle.Id && c.RequestedAt > now - TimeSpan.FromMinutes(1))
-            .Select(c => new { c.RequestedAt, Calls = c.Outcome == CommandOutcome.Pending ? Math.Max(c.FleetCalls, 1) : c.FleetCalls }).ToListAsync(ct);
-        if (window.Sum(c => c.Calls) + 1 > PerMinutePerCar)
-        {
-            await tx.RollbackAsync(ct);
-            var retry = window.Min(c => c.RequestedAt) + TimeSpan.FromMinutes(1) - now;
-            return new CommandRefused(429, "rate_limit", $"Tesla allows {PerMinutePerCar} command calls per minute per car; this car has used them.",
-                RetryAfter: retry > TimeSpan.Zero ? retry : TimeSpan.FromSeconds(1));
-        }
-        var record = new CommandRecord
-        {
-            TenantId = request.TenantId, AccountId = request.AccountId, VehicleId = vehicle.Id, Vin = vehicle.Vin, Name = spec.Name,
-            Parameters = parameters, IdempotencyKey = request.IdempotencyKey, Actor = request.Actor, RequestedAt = now,
-        };
-        db.Commands.Add(record);
-        await db.SaveChangesAsync(ct);
-        await tx.CommitAsync(ct);
-        return new CommandSent(record, Replayed: false);
+            var record = new CommandRecord
+            {
+                TenantId = request.TenantId, AccountId = request.AccountId, VehicleId = vehicle.Id, Vin = vehicle.Vin, Name = spec.Name,
+                Parameters = parameters, IdempotencyKey = request.IdempotencyKey, Actor = request.Actor, RequestedAt = now,
+            };
+            claim.Commands.Add(record);
+            await claim.SaveChangesAsync(ct);
+            await tx.CommitAsync(ct);
+            return new CommandSent(record, Replayed: false);
+        });
     }
 
     /// <summary>
@@ -313,6 +329,13 @@ public sealed class VehicleCommands(
             actor: record.Actor);
         await db.SaveChangesAsync(CancellationToken.None);   // the car may have acted: the record must be written even if the caller left
         return new CommandSent(record, Replayed: false);
+    }
+
+    /// <summary>Postgres stores jsonb in its own spelling: the stored parameters are compared as values, not as text.</summary>
+    private static bool SameParameters(string stored, CommandArguments args)
+    {
+        var known = JsonSerializer.Deserialize<Dictionary<string, int>>(stored) ?? [];
+        return known.Count == args.Values.Count && known.All(p => args.Values.TryGetValue(p.Key, out var v) && v == p.Value);
     }
 
     private async Task<CommandAnswer> AuditedRefusalAsync(CommandRequest request, CommandSpec spec, CommandArguments args, CommandRefused refusal, CancellationToken ct)

@@ -40,7 +40,12 @@ public static class ScopeCatalog
         var commands = tenant.AllowedCommands.Select(Commands.CommandCatalog.Find).OfType<Commands.CommandSpec>().ToList();
         string[] forCommands = commands.Any(c => c.Kind is not (Commands.CommandKind.Charging or Commands.CommandKind.Wake)) ? [WakeScope]
             : commands.Any(c => c.Kind == Commands.CommandKind.Charging) ? ["vehicle_charging_cmds"] : [];
-        return [.. tesla.Scopes.Concat(tenant.WakeAfterSleepMinutes is null ? [] : [WakeScope]).Concat(forCommands).Distinct(StringComparer.Ordinal)];
+        var scopes = tesla.Scopes.Concat(tenant.WakeAfterSleepMinutes is null ? [] : [WakeScope]).Concat(forCommands).Distinct(StringComparer.Ordinal).ToList();
+        if (scopes.Contains(WakeScope))
+        {
+            scopes.Remove("vehicle_charging_cmds");   // vehicle_cmds allows charging commands too: one scope fewer for the owner to read
+        }
+        return scopes;
     }
 
     public const string WakeScope = "vehicle_cmds";

@@ -102,27 +102,32 @@ public sealed class CommandApiTests(PostgresServer postgres) : BrokerTestBase(po
     [Fact]
     public async Task ATenantSendsOnlyTheCommandsItsPolicyAllowsChargingByDefault()
     {
-        var account = await ConnectAsync();
         using var api = ApiClient(ApiKey);
+        var policy = await api.GetFromJsonAsync<JsonElement>("/api/v1/policy", Ct);
+        Assert.Equal(["charge_start", "charge_stop", "set_charging_amps", "set_charge_limit", "charge_port_door_open", "charge_port_door_close"],
+            policy.GetProperty("allowedCommands").EnumerateArray().Select(e => e.GetString()!));
 
-        var honk = await SendAsync(api, account, "honk_horn", "");
-        var problem = await AssertProblemAsync(honk, HttpStatusCode.Forbidden, "command_not_allowed");
-        Assert.Contains("charge_start", problem.GetProperty("allowedCommands").EnumerateArray().Select(e => e.GetString()));
-        Assert.DoesNotContain(await SimCallsAsync(), c => c.Category == "command");
-
-        // An unknown name in the policy is a 400 naming the field; a known one is allowed from then on.
-        var bad = await api.PutAsJsonAsync("/api/v1/policy", new { wakeAfterSleepMinutes = 60, allowedCommands = new[] { "honk_horn", "self_destruct" } }, Ct);
+        // An unknown name in the policy is a 400 naming the field.
+        var bad = await api.PutAsJsonAsync("/api/v1/policy", new { wakeAfterSleepMinutes = (int?)null, allowedCommands = new[] { "honk_horn", "self_destruct" } }, Ct);
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
-        Assert.Contains("AllowedCommands", await bad.Content.ReadAsStringAsync(Ct), StringComparison.OrdinalIgnoreCase);
-        var put = await api.PutAsJsonAsync("/api/v1/policy", new { wakeAfterSleepMinutes = 60, allowedCommands = new[] { "honk_horn" } }, Ct);
+        Assert.Contains("self_destruct", await bad.Content.ReadAsStringAsync(Ct));
+
+        // Honking allowed: the connect asks for vehicle_cmds, and honking is sent.
+        var put = await api.PutAsJsonAsync("/api/v1/policy", new { wakeAfterSleepMinutes = (int?)null, allowedCommands = new[] { "honk_horn" } }, Ct);
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
         Assert.Equal(["honk_horn"], (await put.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("allowedCommands").EnumerateArray().Select(e => e.GetString()!));
-
+        var account = await ConnectAsync();
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(api, account, "honk_horn", "")).StatusCode);
         await AssertProblemAsync(await SendAsync(api, account, "charge_stop", ""), HttpStatusCode.Forbidden, "command_not_allowed");
 
+        // Back to the default (allowedCommands left out): charging only, and honking is refused before Tesla hears of it.
+        Assert.Equal(HttpStatusCode.OK, (await api.PutAsJsonAsync("/api/v1/policy", new { wakeAfterSleepMinutes = (int?)null }, Ct)).StatusCode);
+        var honk = await AssertProblemAsync(await SendAsync(api, account, "honk_horn", ""), HttpStatusCode.Forbidden, "command_not_allowed");
+        Assert.Contains("charge_start", honk.GetProperty("allowedCommands").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(1, (await SimCallsAsync()).Where(c => c.Category == "command").Sum(c => c.Count));
+
         await using var db = Broker.CreateDbContext();
-        Assert.Equal(["command.refused", "command.sent", "command.refused"],
+        Assert.Equal(["command.sent", "command.refused", "command.refused"],
             await db.AuditEvents.Where(e => e.Action.StartsWith("command.")).OrderBy(e => e.Id).Select(e => e.Action).ToListAsync(Ct));
     }
 
@@ -152,7 +157,7 @@ public sealed class CommandApiTests(PostgresServer postgres) : BrokerTestBase(po
         var problem = await AssertProblemAsync(asleep, HttpStatusCode.Conflict, "vehicle_asleep");
         Assert.Contains("wake=true", problem.GetProperty("detail").GetString());
 
-        await SetCarStateAsync("parked");
+        await SetCarStateAsync("online");
         var awake = await SendAsync(api, account, "set_charge_limit", """{"percent": 70}""", key: "k-asleep");
         Assert.Equal(HttpStatusCode.OK, awake.StatusCode);
         Assert.False(awake.Headers.Contains("Idempotent-Replayed"));

@@ -12,7 +12,8 @@ namespace Broker.Tests.Connect;
 
 public sealed class ConnectFlowTests(PostgresServer postgres) : BrokerTestBase(postgres)
 {
-    private static readonly string[] EveryScope = ["openid", "offline_access", "vehicle_device_data", "vehicle_location", "energy_device_data"];
+    // What a new tenant's connect asks for: the configured scopes, and vehicle_charging_cmds for the charging commands its policy allows.
+    private static readonly string[] EveryScope = ["openid", "offline_access", "vehicle_device_data", "vehicle_location", "energy_device_data", "vehicle_charging_cmds"];
 
     [Fact]
     public async Task ConnectingWithEveryScopeLinksVehiclesAndEnergySites()
@@ -91,7 +92,7 @@ public sealed class ConnectFlowTests(PostgresServer postgres) : BrokerTestBase(p
         Assert.Contains("Midnight Runner", html);
 
         var account = Assert.Single(await GetJsonAsync<AccountResponse[]>(ApiKey, "/api/v1/accounts"));
-        Assert.Equal(["energy_device_data", "vehicle_location"], account.MissingScopes.Order());
+        Assert.Equal(["energy_device_data", "vehicle_charging_cmds", "vehicle_location"], account.MissingScopes.Order());
         Assert.Empty(account.EnergySites);
     }
 

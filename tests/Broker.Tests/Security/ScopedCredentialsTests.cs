@@ -124,6 +124,8 @@ public sealed partial class ScopedCredentialsTests(PostgresServer postgres) : Br
             {
                 "tenant" => "household",
                 "id" => Guid.NewGuid().ToString(),
+                "vin" => "5YJ3E1EA7PF381204",
+                "name" => "charge_start",
                 var name => throw new InvalidOperationException($"The walk does not know what to put in {{{name}}} of {pattern}: teach it."),
             }))];
 
