@@ -14,7 +14,8 @@ namespace Broker.Admin;
 /// <summary>
 /// <c>/console/tenants/{slug}/accounts/{id}</c>: one account and whether it works. Per car and site the latest readings, the
 /// last good read, the last error and the next poll; the token's expiry and whether it can refresh; the Fleet API calls and
-/// their cost this month; the virtual key. Then reconnect (a link shown once) and revoke (asked first).
+/// their cost this month; the virtual key; the charging commands (<see cref="ConsoleVehicleCommands"/>). Then reconnect (a link
+/// shown once) and revoke (asked first).
 /// </summary>
 internal static class ConsoleAccountPages
 {
@@ -54,6 +55,8 @@ internal static class ConsoleAccountPages
         {
             Frame = Frame(http), TenantSlug = r.Tenant!.Slug, TenantName = r.Tenant.Name, Account = account.ToResponse(ScopeCatalog.RequestedBy(r.Tenant, tesla.Value)),
             Token = token, Now = now, CanRevoke = r.Role == TenantRole.Admin,
+            CanSendCommands = r.Role >= ConsoleVehicleCommands.Role, AllowedCommands = r.Tenant.AllowedCommands,
+            CommandOutcome = ConsoleVehicleCommands.TakeOutcome(http, slug, id),
             ConsentRevocationUrl = tesla.Value.RealmOfRegion(account.Region).ConsentRevocationUrl(),
             // Pairing adds the partner key to the car: without a key there is nothing to pair yet.
             PairingUrl = await db.PartnerKeys.AnyAsync(ct) ? partner.Value.PairingUrl() : null,

@@ -45,6 +45,7 @@ public static class ConsoleEndpoints
         var tenant = console.MapGroup("/tenants/{slug}");
         ConsoleTenantPages.Map(tenant);
         ConsoleAccountPages.Map(tenant);
+        ConsoleVehicleCommands.Map(tenant);
         ConsoleOperatorPages.Map(console);
         return console;
     }
