@@ -6,6 +6,7 @@ public static class CommandsExtensions
     public static WebApplicationBuilder AddCommands(this WebApplicationBuilder builder)
     {
         builder.Services.AddOptions<CommandOptions>().BindConfiguration(CommandOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<SessionKeyCache>();
         builder.Services.AddScoped<SignedChannel>();
         builder.Services.AddScoped<VehicleCommands>();
         return builder;

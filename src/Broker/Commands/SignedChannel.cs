@@ -29,7 +29,7 @@ public sealed class KeyNotPairedException(int fleetCalls) : Exception("The car d
 /// A session the car no longer accepts (a new epoch after a reboot, an expired clock, a counter it has passed) is
 /// opened again once and the command signed anew; a second refusal is the answer.
 /// </summary>
-public sealed class SignedChannel(BrokerDbContext db, TeslaFleetClient fleet, Partner.PartnerKeys partnerKeys, TimeProvider time,
+public sealed class SignedChannel(BrokerDbContext db, TeslaFleetClient fleet, Partner.PartnerKeys partnerKeys, SessionKeyCache keys, TimeProvider time,
     IOptions<CommandOptions> options, ILogger<SignedChannel> logger)
 {
     /// <summary>The car's faults that mean "your session is stale": open a new one and try once more.</summary>
@@ -42,13 +42,14 @@ public sealed class SignedChannel(BrokerDbContext db, TeslaFleetClient fleet, Pa
     /// <summary>Sends <paramref name="payload"/> to the car's <paramref name="domain"/>; throws <see cref="KeyNotPairedException"/>.</summary>
     public async Task<ChannelResult> SendAsync(FleetAccount caller, Guid vehicleId, string vin, Domain domain, ByteString payload, CancellationToken ct)
     {
-        var (partnerKeyId, partnerKey) = await LoadPartnerKeyAsync(ct);
-        using (partnerKey)
+        var partner = new PartnerKey(await partnerKeys.CurrentAsync(ct) is { } current
+            ? current.Id : throw new InvalidOperationException("No partner key: the operator has to create one before commands can be signed."), partnerKeys);
+        await using (partner)
         {
             var calls = 0;
             for (var attempt = 0; ; attempt++)
             {
-                var (session, opened) = await SessionAsync(caller, vehicleId, vin, domain, partnerKeyId, partnerKey, fresh: attempt > 0, ct);
+                var (session, opened) = await SessionAsync(caller, vehicleId, vin, domain, partner, fresh: attempt > 0, ct);
                 calls += opened;
                 if (session is null)
                 {
@@ -98,13 +99,16 @@ public sealed class SignedChannel(BrokerDbContext db, TeslaFleetClient fleet, Pa
     }
 
     /// <summary>A stored session this node can sign with, or a new one from a handshake; null when the car does not know the key.</summary>
-    private async Task<(Stored? Session, int Calls)> SessionAsync(FleetAccount caller, Guid vehicleId, string vin, Domain domain, Guid partnerKeyId, ECDsa partnerKey, bool fresh, CancellationToken ct)
+    private async Task<(Stored? Session, int Calls)> SessionAsync(FleetAccount caller, Guid vehicleId, string vin, Domain domain, PartnerKey partner, bool fresh, CancellationToken ct)
     {
+        var partnerKeyId = partner.Id;
         var row = await db.CommandSessions.AsNoTracking().SingleOrDefaultAsync(s => s.VehicleId == vehicleId && s.Domain == (int)domain, ct);
         if (row is not null && row.PartnerKeyId == partnerKeyId && !fresh)
         {
-            return (new Stored(new VehicleSession(domain, vin, SessionKey.Derive(partnerKey, row.CarPublicKey), row.Epoch, (uint)row.Counter, (uint)row.ClockTime), row.Epoch, row.ClockTime, row.ClockAt), 0);
+            var known = keys.Get(partnerKeyId, row.CarPublicKey) ?? keys.Add(partnerKeyId, SessionKey.Derive(await partner.LoadAsync(ct), row.CarPublicKey));
+            return (new Stored(new VehicleSession(domain, vin, known, row.Epoch, (uint)row.Counter, (uint)row.ClockTime), row.Epoch, row.ClockTime, row.ClockAt), 0);
         }
+        var partnerKey = await partner.LoadAsync(ct);
         var uuid = RandomNumberGenerator.GetBytes(16);
         var publicKey = P256.Encode(partnerKey.ExportParameters(false).Q);
         var request = VehicleHandshake.Request(domain, publicKey, RandomNumberGenerator.GetBytes(16), uuid);
@@ -122,6 +126,7 @@ public sealed class SignedChannel(BrokerDbContext db, TeslaFleetClient fleet, Pa
         try
         {
             session = VehicleHandshake.Accept(partnerKey, vin, domain, uuid, answer);
+            keys.Add(partnerKeyId, session.Key);
         }
         catch (CommandProtocolException e) when (e.Failure == CommandProtocolFailure.KeyNotPaired)
         {
@@ -156,15 +161,6 @@ public sealed class SignedChannel(BrokerDbContext db, TeslaFleetClient fleet, Pa
     /// <summary>The car's clock now (its clock at the handshake plus the time since) plus the command's lifetime.</summary>
     private uint ExpiresAt(Stored session) =>
         (uint)(session.ClockTime + Math.Max(0, (long)(time.GetUtcNow() - session.ClockAt).TotalSeconds) + options.Value.CommandLifetimeSeconds);
-
-    private async Task<(Guid Id, ECDsa Key)> LoadPartnerKeyAsync(CancellationToken ct)
-    {
-        var current = await partnerKeys.CurrentAsync(ct);
-        var key = current is null ? null : await partnerKeys.LoadPrivateKeyAsync(ct);
-        return current is null || key is null
-            ? throw new InvalidOperationException("No partner key: the operator has to create one before commands can be signed.")
-            : (current.Id, key);
-    }
 
     private static bool NotOnWhitelist(RoutableMessage answer)
     {
@@ -204,4 +200,20 @@ public sealed class SignedChannel(BrokerDbContext db, TeslaFleetClient fleet, Pa
         fault.ToString().Replace("Rror", "", StringComparison.Ordinal) is var n && n.Length > 0 ? System.Text.RegularExpressions.Regex.Replace(n, "(?<!^)([A-Z])", "_$1").ToLowerInvariant() : "fault";
 
     private sealed record Stored(VehicleSession Session, byte[] Epoch, long ClockTime, DateTimeOffset ClockAt);
+
+    /// <summary>The current partner key's id; its private half is decrypted from the vault only when a key must be agreed.</summary>
+    private sealed class PartnerKey(Guid id, Partner.PartnerKeys store) : IAsyncDisposable
+    {
+        private ECDsa? _key;
+        public Guid Id { get; } = id;
+
+        public async Task<ECDsa> LoadAsync(CancellationToken ct) =>
+            _key ??= await store.LoadPrivateKeyAsync(ct) ?? throw new InvalidOperationException("The partner key's private half cannot be read.");
+
+        public ValueTask DisposeAsync()
+        {
+            _key?.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
 }

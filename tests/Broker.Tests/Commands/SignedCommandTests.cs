@@ -24,7 +24,64 @@ public sealed class SignedCommandTests(PostgresServer postgres) : BrokerTestBase
     {
         ["Partner:Domain"] = Domain,
         ["Partner:PairingBaseUrl"] = SimulatorHost.AuthBase,
+        ["Commands:WakePollSeconds"] = "1",
     };
+
+    // A woken car is online 2 s later on the simulated clock (Tesla: 10 to 60 s).
+    protected override Dictionary<string, string?> SimulatorSettings => new() { ["Simulator:WakeUpSeconds"] = "2" };
+
+    [Fact]
+    public async Task EveryCommandKindReachesTheCarSignedAndTheCarAnswersEachOne()
+    {
+        var all = new[] { "charge_start", "charge_stop", "set_charging_amps", "set_charge_limit", "charge_port_door_open", "charge_port_door_close",
+            "auto_conditioning_start", "auto_conditioning_stop", "door_lock", "door_unlock", "flash_lights", "honk_horn" };
+        var account = await ConnectAsync(paired: [MidnightRunner], allowed: [.. all, "wake_up"]);
+        using var api = ApiClient(ApiKey);
+
+        foreach (var name in all)
+        {
+            var body = name switch { "set_charging_amps" => """{"charging_amps": 24}""", "set_charge_limit" => """{"percent": 77}""", _ => "" };
+            var answer = await OkAsync(await SendAsync(api, account, MidnightRunner, name, body));
+            // The car decides: done, or refused with its reason (a driving car is not plugged in), never a protocol failure.
+            Assert.True(answer.GetProperty("outcome").GetString() is "ok" or "rejected", $"{name}: {answer}");
+            Assert.Equal("signed", answer.GetProperty("channel").GetString());
+        }
+        var log = await CarLogAsync(MidnightRunner);
+        Assert.Equal(all.Length, log.Count);
+        Assert.Equal(2, log.Count(e => e.GetProperty("domain").GetString() == "vcsec"));
+
+        // wake_up is Tesla's own endpoint, billed as a wake.
+        await ResetSimCallsAsync();
+        var wake = await OkAsync(await SendAsync(api, account, MidnightRunner, "wake_up", ""));
+        Assert.Equal(("ok", "rest"), (wake.GetProperty("outcome").GetString(), wake.GetProperty("channel").GetString()));
+        Assert.Equal(1, (await SimCallsAsync()).Where(c => c.Category == "wake").Sum(c => c.Count));
+    }
+
+    [Fact]
+    public async Task WithWakeTrueASleepingCarIsWokenThenCommandedAndWithoutItTheAnswerIs409()
+    {
+        var account = await ConnectAsync(paired: [MidnightRunner], allowed: ["set_charge_limit", "wake_up"]);
+        using var api = ApiClient(ApiKey);
+        using (var control = Simulator.CreateControlClient())
+        {
+            (await control.PostAsJsonAsync($"/_sim/vehicles/{MidnightRunner}/state", new { state = "asleep" }, Ct)).EnsureSuccessStatusCode();
+        }
+
+        var asleep = await SendAsync(api, account, MidnightRunner, "set_charge_limit", """{"percent": 71}""");
+        Assert.Equal(HttpStatusCode.Conflict, asleep.StatusCode);
+
+        // The car wakes as its clock moves on (the test's clock stands still unless moved): a second per 100 ms meanwhile.
+        var sending = SendAsync(api, account, MidnightRunner, "set_charge_limit?wake=true", """{"percent": 71}""");
+        while (!sending.IsCompleted)
+        {
+            await Task.Delay(100, Ct);
+            Time.Advance(TimeSpan.FromSeconds(1));
+        }
+        var woken = await OkAsync(await sending);
+        Assert.Equal("ok", woken.GetProperty("outcome").GetString());
+        Assert.Equal(1, (await SimCallsAsync()).Where(c => c.Category == "wake").Sum(c => c.Count));
+        Assert.Single(await CarLogAsync(MidnightRunner));
+    }
 
     [Fact]
     public async Task ChargingAmpsAreSignedTheSessionIsKeptAndTheNextReadingShowsTheNewAmps()

@@ -27,7 +27,6 @@ public sealed class BrowserConsoleCommandsTests(PostgresServer postgres, Browser
         _stack = await ConsoleStack.StartAsync(postgres, settings: new()
         {
             ["Jobs:Enabled"] = "true", ["Jobs:IdleWaitSeconds"] = "1", ["Jobs:ClusterCheckinSeconds"] = "2",
-            ["Tesla:Scopes:0"] = "vehicle_charging_cmds",   // appended to the default scopes: what an operator asks for to send charging commands
         });
         await using (var scope = _stack.Broker.Services.CreateAsyncScope())
         {
