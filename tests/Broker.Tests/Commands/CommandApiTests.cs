@@ -231,19 +231,8 @@ public sealed class CommandApiTests(PostgresServer postgres) : BrokerTestBase(po
         (await control.PostAsJsonAsync($"/_sim/vehicles/{MidnightRunner}/state", new { state }, Ct)).EnsureSuccessStatusCode();
     }
 
-    private static async Task<HttpResponseMessage> SendAsync(HttpClient api, Guid account, string name, string body, string? key = null, string vin = MidnightRunner)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/accounts/{account}/vehicles/{vin}/commands/{name}");
-        if (body.Length > 0)
-        {
-            request.Content = new StringContent(body, Encoding.UTF8, "application/json");
-        }
-        if (key is not null)
-        {
-            request.Headers.TryAddWithoutValidation("Idempotency-Key", key);
-        }
-        return await api.SendAsync(request, Ct);
-    }
+    private static Task<HttpResponseMessage> SendAsync(HttpClient api, Guid account, string name, string body, string? key = null) =>
+        api.SendCommandAsync(account, MidnightRunner, name, body, key);
 
     private static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string code)
     {

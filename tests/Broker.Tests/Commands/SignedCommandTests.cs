@@ -266,17 +266,6 @@ public sealed class SignedCommandTests(PostgresServer postgres) : BrokerTestBase
         return JsonDocument.Parse(text).RootElement.Clone();
     }
 
-    private static async Task<HttpResponseMessage> SendAsync(HttpClient api, Guid account, string vin, string name, string body, string? key = null)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/accounts/{account}/vehicles/{vin}/commands/{name}");
-        if (body.Length > 0)
-        {
-            request.Content = new StringContent(body, Encoding.UTF8, "application/json");
-        }
-        if (key is not null)
-        {
-            request.Headers.TryAddWithoutValidation("Idempotency-Key", key);
-        }
-        return await api.SendAsync(request, Ct);
-    }
+    private static Task<HttpResponseMessage> SendAsync(HttpClient api, Guid account, string vin, string name, string body, string? key = null) =>
+        api.SendCommandAsync(account, vin, name, body, key);
 }
