@@ -22,12 +22,11 @@ public sealed record CommandSpec(string Name, CommandKind Kind, string Summary, 
     public string[] AcceptedScopes => Kind switch
     {
         CommandKind.Charging => ["vehicle_charging_cmds", "vehicle_cmds"],
-        CommandKind.Wake => ["vehicle_device_data", "vehicle_cmds"],
-        _ => ["vehicle_cmds"],
+        _ => ["vehicle_cmds"],   // wake_up too: Tesla's scope table files it under vehicle_cmds, as the poller's wakes do
     };
 
     /// <summary>The scope to ask the owner for when none of <see cref="AcceptedScopes"/> is granted.</summary>
-    public string NeededScope => Kind == CommandKind.Charging ? "vehicle_charging_cmds" : Kind == CommandKind.Wake ? "vehicle_device_data" : "vehicle_cmds";
+    public string NeededScope => Kind == CommandKind.Charging ? "vehicle_charging_cmds" : "vehicle_cmds";
 
     /// <summary>The car domain a signed form goes to.</summary>
     public Domain Domain => Kind == CommandKind.Access ? Domain.VehicleSecurity : Domain.Infotainment;
@@ -75,7 +74,7 @@ public static class CommandCatalog
     /// <summary>What a tenant may send when its policy does not say: the charging commands only.</summary>
     public static readonly string[] DefaultAllowed = [.. All.Where(c => c.Kind == CommandKind.Charging).Select(c => c.Name)];
 
-    public static CommandSpec? Find(string name) => ByName.GetValueOrDefault(name);
+    public static CommandSpec? Find(string? name) => name is null ? null : ByName.GetValueOrDefault(name);
 
     /// <summary>
     /// Checks a JSON body against the command: an object (or nothing) with exactly its parameters, each an integer in
@@ -92,6 +91,10 @@ public static class CommandCatalog
             return (null, errors);
         }
         var given = body is { ValueKind: JsonValueKind.Object } o ? o.EnumerateObject().ToList() : [];
+        foreach (var twice in given.GroupBy(p => p.Name).Where(g => g.Count() > 1))
+        {
+            errors[twice.Key] = ["Given more than once."];
+        }
         foreach (var extra in given.Where(p => spec.Parameters.All(x => x.Name != p.Name)))
         {
             errors[extra.Name] = [spec.Parameters.Length == 0

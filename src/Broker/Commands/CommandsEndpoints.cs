@@ -40,14 +40,22 @@ public static class CommandsEndpoints
 
     private static async Task<IResult> SendAsync(Guid id, string vin, string name, [FromQuery] bool? wake, HttpContext http, VehicleCommands commands)
     {
-        var key = http.Request.Headers[IdempotencyHeader].ToString();
-        if (http.Request.Headers[IdempotencyHeader].Count > 1 || (key.Length > 0 && (key.Length > 255 || key.Any(c => c is < ' ' or > '~'))))
+        var header = http.Request.Headers[IdempotencyHeader];
+        var key = header.ToString();
+        if (header.Count > 1 || (header.Count == 1 && (key.Trim().Length == 0 || key.Length > 255 || key.Any(c => c is < ' ' or > '~'))))
         {
             return Problem(new CommandRefused(400, "invalid_idempotency_key", "The Idempotency-Key must be one value of 1 to 255 printable ASCII characters."));
         }
         JsonElement? body = null;
         using var buffer = new MemoryStream();
-        await http.Request.Body.CopyToAsync(buffer, http.RequestAborted);   // Kestrel's request size limit bounds it
+        try
+        {
+            await http.Request.Body.CopyToAsync(buffer, http.RequestAborted);   // Kestrel's request size limit bounds it
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return Problem(new CommandRefused(413, "body_too_large", "The body is far larger than any command's parameters."));
+        }
         if (buffer.Length > 0)
         {
             try
@@ -101,5 +109,8 @@ public static class CommandsEndpoints
         ["command_in_progress"] = "Command in progress",
         ["account_not_active"] = "Account not active",
         ["not_found"] = "Not found",
+        ["invalid_body"] = "Invalid body",
+        ["invalid_idempotency_key"] = "Invalid Idempotency-Key",
+        ["body_too_large"] = "Body too large",
     };
 }

@@ -76,8 +76,10 @@ public sealed class VehicleCommands(
                 $"The owner did not grant {spec.NeededScope}, which {spec.Name} needs. Add the scope to the tenant's connect scopes and send the owner a reconnect link.",
                 new() { ["missingScope"] = spec.NeededScope }), ct);
         }
-        var needsKey = spec.Kind != CommandKind.Wake && vehicle.CommandProtocolRequired != false;
-        if (needsKey && vehicle.KeyPaired == false)
+        // Known unpaired within the last minute: refused without a billed handshake. Older than that, the car is asked
+        // again, so a key the owner has just paired through the link works at once.
+        var needsKey = spec.Kind != CommandKind.Wake && vehicle.CommandProtocolRequired == true;
+        if (needsKey && vehicle.KeyPaired == false && vehicle.KeyCheckedAt > time.GetUtcNow() - TimeSpan.FromMinutes(1))
         {
             return await AuditedRefusalAsync(request, spec, args, NotPaired(vehicle.Vin), ct);
         }
@@ -96,6 +98,10 @@ public sealed class VehicleCommands(
         }
         var record = claimed.Record;
         db.Commands.Attach(record);   // written by the claim's own context; its result is saved with this one's changes
+        // From here the command may reach the car: it is finished and recorded even if the client goes away. The Fleet API
+        // calls have their own timeouts; this bounds the whole, a wake included.
+        using var sending = new CancellationTokenSource(TimeSpan.FromSeconds(options.Value.WakeTimeoutSeconds + 120));
+        ct = sending.Token;
         var caller = await CallerAsync(account, ct);
         if (caller is null)
         {
@@ -115,6 +121,11 @@ public sealed class VehicleCommands(
                 caller = await CallerAsync(account, ct, rejected: caller.AccessToken)
                     ?? throw new TeslaApiException(401, "token", "The account's token could not be refreshed.");
                 (result, channel) = await DeliverAsync(caller, account, vehicle, spec, args, request.Wake, ct);
+            }
+            if (channel == "signed" && result.Outcome is CommandOutcome.Ok or CommandOutcome.Rejected)
+            {
+                vehicle.KeyPaired = true;   // the car answered a signed command: it holds the key
+                vehicle.KeyCheckedAt = time.GetUtcNow();
             }
             if (result.Outcome == CommandOutcome.Ok && reading is not null)
             {
@@ -136,7 +147,7 @@ public sealed class VehicleCommands(
                 ? "The car did not wake in time; try again in a minute."
                 : "The car is asleep or offline. Send again with ?wake=true to wake it first ($0.02 at Tesla), if the policy allows wake_up.");
         }
-        catch (TeslaApiException e) when (e.Status is null || (e.Status >= 500 && e.Status != 503))
+        catch (TeslaApiException e) when (e.Status is null or (>= 200 and < 300) || (e.Status >= 500 && e.Status != 503))
         {
             // The request left and no usable answer came back (none in time, or a 5xx, which may come after the car acted;
             // 503 means it never reached the car: vehicle-command's inet.go). Never resend (docs/commands.md).
@@ -177,7 +188,14 @@ public sealed class VehicleCommands(
         catch (Exception e) when (e is InvalidOperationException or Google.Protobuf.InvalidProtocolBufferException && !ct.IsCancellationRequested)
         {
             logger.LogWarning(e, "Command {Command} to {Vin} failed", spec.Name, vehicle.Vin);
-            return await FinishAsync(record, new ChannelResult(CommandOutcome.Failed, e is InvalidOperationException ? e.Message : "the car's answer did not parse", 1), null, freeKey: false, ct);
+            return e is InvalidOperationException
+                ? await FinishAsync(record, new ChannelResult(CommandOutcome.Failed, e.Message, 0), null, freeKey: true, ct)
+                : await FinishAsync(record, new ChannelResult(CommandOutcome.Timeout, "the car's answer did not parse; the car may or may not have acted. Check its state before sending again.", 1), "signed", freeKey: false, ct);
+        }
+        catch (OperationCanceledException)
+        {
+            return await FinishAsync(record, new ChannelResult(CommandOutcome.Timeout,
+                "the broker stopped waiting for the answer; the car may or may not have acted. Check its state before sending again.", 1), null, freeKey: false, CancellationToken.None);
         }
     }
 
@@ -214,6 +232,13 @@ public sealed class VehicleCommands(
             {
                 // "vehicle does not support signed commands" (pre-2021 S/X): plain REST from now on, as Tesla's proxy does.
                 vehicle.CommandProtocolRequired = false;
+            }
+            catch (KeyNotPairedException) when (vehicle.CommandProtocolRequired is null)
+            {
+                // Not known to need signing, and not paired: REST may still do (a car that needs signing says so, and
+                // the answer below is then the 403 with the pairing link).
+                vehicle.KeyPaired = false;
+                vehicle.KeyCheckedAt = time.GetUtcNow();
             }
         }
         try
@@ -267,7 +292,13 @@ public sealed class VehicleCommands(
             var now = time.GetUtcNow();
             var parameters = args.ToJson();
             await using var tx = await claim.Database.BeginTransactionAsync(ct);
-            await claim.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock(hashtextextended({vehicle.Id.ToString()}, 15))", ct);
+            // One lock per Idempotency-Key (two cars asked at once with one key) and one per VIN: Tesla counts a car's
+            // commands whichever tenant sends them.
+            if (request.IdempotencyKey is { } held)
+            {
+                await claim.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock(hashtextextended({request.TenantId.ToString() + "/" + held}, 16))", ct);
+            }
+            await claim.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock(hashtextextended({vehicle.Vin.ToUpperInvariant()}, 15))", ct);
             if (request.IdempotencyKey is { } key)
             {
                 var known = await claim.Commands.SingleOrDefaultAsync(c => c.TenantId == request.TenantId && c.IdempotencyKey == key, ct);
@@ -283,12 +314,21 @@ public sealed class VehicleCommands(
                     {
                         return new CommandRefused(422, "idempotency_key_reused", "This Idempotency-Key was used within the last 24 hours for a different command, car or parameters.");
                     }
+                    if (known.Outcome == CommandOutcome.Pending && known.RequestedAt < now - TimeSpan.FromMinutes(10))
+                    {
+                        // Left pending by a broker that stopped mid-send: it may have reached the car.
+                        known.Outcome = CommandOutcome.Timeout;
+                        known.Reason = "the broker stopped while sending; the car may or may not have acted. Check its state before sending again.";
+                        known.CompletedAt = now;
+                        await claim.SaveChangesAsync(ct);
+                        return new CommandSent(known, Replayed: true);
+                    }
                     return known.Outcome == CommandOutcome.Pending
                         ? new CommandRefused(409, "command_in_progress", "A command with this Idempotency-Key is being sent; ask again for its result in a moment.")
                         : new CommandSent(known, Replayed: true);
                 }
             }
-            var window = await claim.Commands.Where(c => c.VehicleId == vehicle.Id && c.RequestedAt > now - TimeSpan.FromMinutes(1))
+            var window = await claim.Commands.Where(c => c.Vin == vehicle.Vin && c.RequestedAt > now - TimeSpan.FromMinutes(1))
                 .Select(c => new { c.RequestedAt, Calls = c.Outcome == CommandOutcome.Pending ? Math.Max(c.FleetCalls, 1) : c.FleetCalls }).ToListAsync(ct);
             if (window.Sum(c => c.Calls) + 1 > PerMinutePerCar)
             {

@@ -38,7 +38,7 @@ public static class ScopeCatalog
     public static IReadOnlyList<string> RequestedBy(Tenant tenant, TeslaOptions tesla)
     {
         var commands = tenant.AllowedCommands.Select(Commands.CommandCatalog.Find).OfType<Commands.CommandSpec>().ToList();
-        string[] forCommands = commands.Any(c => c.Kind is not (Commands.CommandKind.Charging or Commands.CommandKind.Wake)) ? [WakeScope]
+        string[] forCommands = commands.Any(c => c.Kind != Commands.CommandKind.Charging) ? [WakeScope]
             : commands.Any(c => c.Kind == Commands.CommandKind.Charging) ? ["vehicle_charging_cmds"] : [];
         var scopes = tesla.Scopes.Concat(tenant.WakeAfterSleepMinutes is null ? [] : [WakeScope]).Concat(forCommands).Distinct(StringComparer.Ordinal).ToList();
         if (scopes.Contains(WakeScope))

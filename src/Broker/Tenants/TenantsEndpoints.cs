@@ -27,6 +27,7 @@ public sealed class KnownCommandsAttribute : ValidationAttribute
 {
     protected override ValidationResult? IsValid(object? value, ValidationContext context) =>
         value is not string[] names ? ValidationResult.Success
+        : names.Any(n => n is null) ? new ValidationResult("null is not a command.", [context.MemberName!])
         : names.FirstOrDefault(n => Commands.CommandCatalog.Find(n ?? "") is null) is { } unknown
             ? new ValidationResult($"Unknown command '{Hosting.TextInput.Clean(unknown)}'; known: {string.Join(", ", Commands.CommandCatalog.All.Select(c => c.Name))}.", [context.MemberName!])
         : names.Distinct(StringComparer.Ordinal).Count() != names.Length ? new ValidationResult("Each command once.", [context.MemberName!])

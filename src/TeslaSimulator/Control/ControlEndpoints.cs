@@ -101,13 +101,15 @@ internal static class ControlEndpoints
             }
         });
         // The next count signed commands are applied by the car but their answer is lost: after delayMs (real time), status
-        // (default 503) instead of the car's answer. Handshakes and refused commands are not affected.
-        sim.MapPost("/vehicles/{vin}/signed-commands/lose-answers", Results<NoContent, NotFound> (string vin, LoseAnswersRequest request, SimulatorState state) =>
+        // (default 504) instead of the car's answer. Handshakes and refused commands are not affected. Never 503: Tesla's 503
+        // means the command did not reach the car (vehicle-command pkg/connector/inet/inet.go), so it cannot follow one it did.
+        sim.MapPost("/vehicles/{vin}/signed-commands/lose-answers", Results<NoContent, NotFound, BadRequest<string>> (string vin, LoseAnswersRequest request, SimulatorState state) =>
         {
+            if (request.Status is { } lost && (lost == 503 || lost < 500)) return TypedResults.BadRequest("a lost answer is a 5xx other than 503 (a 503 says the car was not reached)");
             lock (state.Gate)
             {
                 if (state.AllVehicles.FirstOrDefault(v => v.Vin.Equals(vin, StringComparison.OrdinalIgnoreCase)) is not { } v) return TypedResults.NotFound();
-                v.CommandCar.LoseAnswers = new Car.LostAnswer(Math.Max(1, request.Count ?? 1), request.Status ?? 503, Math.Max(0, request.DelayMs ?? 0));
+                v.CommandCar.LoseAnswers = new Car.LostAnswer(Math.Max(1, request.Count ?? 1), request.Status ?? 504, Math.Max(0, request.DelayMs ?? 0));
                 return TypedResults.NoContent();
             }
         });

@@ -88,15 +88,33 @@ public sealed class CommandApiTests(PostgresServer postgres) : BrokerTestBase(po
         Assert.DoesNotContain(await SimCallsAsync(), c => c.Category == "command");
     }
 
-    [Fact]
-    public async Task AnIdempotencyKeyOver255CharactersIsRefused()
+    [Theory]
+    [InlineData(256)]
+    [InlineData(-3)]   // three spaces (an empty header HttpClient does not send; curl's `-H 'Idempotency-Key;'` is refused alike)
+    public async Task AnIdempotencyKeyThatIsEmptyBlankOrOver255CharactersIsRefused(int length)
     {
         var account = await ConnectAsync();
         using var api = ApiClient(ApiKey);
 
-        var response = await SendAsync(api, account, "charge_stop", "", key: new string('k', 256));
+        var response = await SendAsync(api, account, "charge_stop", "", key: length >= 0 ? new string('k', length) : new string(' ', -length));
 
         await AssertProblemAsync(response, HttpStatusCode.BadRequest, "invalid_idempotency_key");
+        Assert.DoesNotContain(await SimCallsAsync(), c => c.Category == "command");
+    }
+
+    [Fact]
+    public async Task APolicyNamingNullOrTwiceTheSameCommandIsA400AndThePagesStayUp()
+    {
+        using var api = ApiClient(ApiKey);
+
+        foreach (var allowed in new[] { "[null]", """["charge_start", "charge_start"]""", "[1]", "\"charge_start\"" })
+        {
+            using var body = new StringContent($$"""{"wakeAfterSleepMinutes": null, "allowedCommands": {{allowed}}}""", Encoding.UTF8, "application/json");
+            var put = await api.PutAsync("/api/v1/policy", body, Ct);
+            Assert.True(put.StatusCode == HttpStatusCode.BadRequest, $"{allowed}: {(int)put.StatusCode}");
+        }
+        Assert.Equal(HttpStatusCode.OK, (await api.GetAsync("/api/v1/accounts", Ct)).StatusCode);
+        await ConnectAsync();
     }
 
     [Fact]

@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Broker.Migrations
 {
     [DbContext(typeof(BrokerDbContext))]
-    [Migration("20261207211651_Commands")]
+    [Migration("20261207231346_Commands")]
     partial class Commands
     {
         /// <inheritdoc />
@@ -439,13 +439,16 @@ namespace Broker.Migrations
                     b.HasIndex("AccountId")
                         .HasDatabaseName("ix_vehicle_commands_account_id");
 
+                    b.HasIndex("VehicleId")
+                        .HasDatabaseName("ix_vehicle_commands_vehicle_id");
+
                     b.HasIndex("TenantId", "IdempotencyKey")
                         .IsUnique()
                         .HasDatabaseName("ix_vehicle_commands_tenant_id_idempotency_key")
                         .HasFilter("idempotency_key IS NOT NULL");
 
-                    b.HasIndex("VehicleId", "RequestedAt")
-                        .HasDatabaseName("ix_vehicle_commands_vehicle_id_requested_at");
+                    b.HasIndex("Vin", "RequestedAt")
+                        .HasDatabaseName("ix_vehicle_commands_vin_requested_at");
 
                     b.ToTable("vehicle_commands", (string)null);
                 });

@@ -105,9 +105,14 @@ namespace Broker.Migrations
                 filter: "idempotency_key IS NOT NULL");
 
             migrationBuilder.CreateIndex(
-                name: "ix_vehicle_commands_vehicle_id_requested_at",
+                name: "ix_vehicle_commands_vehicle_id",
                 table: "vehicle_commands",
-                columns: new[] { "vehicle_id", "requested_at" });
+                column: "vehicle_id");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_vehicle_commands_vin_requested_at",
+                table: "vehicle_commands",
+                columns: new[] { "vin", "requested_at" });
         }
 
         /// <inheritdoc />
