@@ -123,6 +123,8 @@ public sealed partial class BrowserFormTokenTests(PostgresServer postgres) : Con
                 ("id", var p) when p.Contains("/members/") => values.Member.ToString(),
                 ("id", var p) when p.Contains("/api-keys/") => values.ApiKey.ToString(),
                 ("id", var p) when p.Contains("/operator/keys/") => values.OperatorKey.ToString(),
+                ("vin", _) => "5YJ3E1EA7PF381204",   // alice's car: a real target, so only the missing token stops the post
+                ("name", var p) when p.Contains("/commands/") => "charge_stop",
                 var (name, p) => throw new InvalidOperationException($"The walk does not know what to put in {{{name}}} of {p}: teach it."),
             }));
         }
